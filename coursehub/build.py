@@ -1,0 +1,188 @@
+"""The build: one generator per artifact family, run in turn, written atomically and deterministically.
+
+A generator is a function ``generate(ctx: BuildContext) -> None`` that adds files under its own
+family folder (``images/``, ``links/``, ``hub/``, ...). The build renders the whole tree in memory
+first, so a generator that fails leaves nothing on disk; then it writes the tree beside the output
+folder and swaps each family folder in with a rename. ``--check`` renders the same tree and compares
+it with what is on disk instead of writing.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from coursehub import emit
+from coursehub.errors import CoursehubError, Problem
+from coursehub.manifest import Manifest
+
+#: Artifact families in build order: (family, "module:function"). Each writes only under ``<family>/``.
+GENERATORS: list[tuple[str, str]] = [
+    ("summary", "coursehub.summary:generate"),
+]
+
+
+@dataclass
+class BuildContext:
+    """What a generator gets: the manifest, and a place to put files (relative POSIX paths)."""
+
+    manifest: Manifest
+    warnings: list[Problem] = field(default_factory=list)
+    files: dict[str, bytes] = field(default_factory=dict)
+    family: str = ""
+    #: Messages a generator wants shown after the build (e.g. the drift report's headline).
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def base(self) -> Path:
+        """The manifest's folder; relative paths in the manifest are resolved against it."""
+        return Path(self.manifest.source).parent
+
+    def add(self, path: str, content: bytes | str) -> None:
+        rel = PurePosixPath(path)
+        if rel.is_absolute() or ".." in rel.parts:
+            raise ValueError(f"generator {self.family} tried to write outside the build: {path}")
+        if self.family and rel.parts[0] != self.family:
+            raise ValueError(f"generator {self.family} may only write under {self.family}/, not {path}")
+        if str(rel) in self.files:
+            raise ValueError(f"{path} written twice")
+        self.files[str(rel)] = content.encode("utf-8") if isinstance(content, str) else content
+
+    def add_json(self, path: str, data: Any) -> None:
+        self.add(path, emit.to_json(data))
+
+    def add_yaml(self, path: str, data: Any) -> None:
+        self.add(path, emit.to_yaml(data))
+
+
+def families() -> list[str]:
+    return [name for name, _ in GENERATORS]
+
+
+def _load(spec: str) -> Callable[[BuildContext], None]:
+    module, func = spec.split(":")
+    return getattr(importlib.import_module(module), func)
+
+
+def render(
+    manifest: Manifest,
+    *,
+    only: list[str] | None = None,
+    warnings: list[Problem] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> BuildContext:
+    """Run the generators and return every file they produce, in memory."""
+    selected = _select(only)
+    ctx = BuildContext(manifest=manifest, warnings=list(warnings or []))
+    for name, spec in GENERATORS:
+        if name not in selected:
+            continue
+        if progress:
+            progress(name)
+        ctx.family = name
+        _load(spec)(ctx)
+    ctx.family = ""
+    return ctx
+
+
+def _select(only: list[str] | None) -> list[str]:
+    names = families()
+    if not only:
+        return names
+    unknown = [o for o in only if o not in names]
+    if unknown:
+        raise CoursehubError(f"unknown artifact family {', '.join(unknown)}; choose from {', '.join(names)}")
+    return list(only)
+
+
+def write(files: dict[str, bytes], out_dir: Path, selected: list[str]) -> None:
+    """Write ``files`` beside ``out_dir``, then swap each selected family folder in.
+
+    A failure while writing leaves ``out_dir`` exactly as it was. Files in ``out_dir`` outside the
+    family folders (a README, a ``.git``) are never touched.
+    """
+    out_dir = out_dir.resolve()
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = out_dir.parent / f".{out_dir.name}.coursehub-new-{os.getpid()}"
+    trash = out_dir.parent / f".{out_dir.name}.coursehub-old-{os.getpid()}"
+    for leftover in (staging, trash):
+        if leftover.exists():
+            shutil.rmtree(leftover)
+    try:
+        staging.mkdir()
+        for family in selected:
+            (staging / family).mkdir()
+        for rel, content in sorted(files.items()):
+            target = staging / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(content)
+            # postBuild and similar scripts must stay executable
+            if content.startswith(b"#!"):
+                target.chmod(0o755)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    out_dir.mkdir(exist_ok=True)
+    trash.mkdir()
+    try:
+        for family in selected:
+            current = out_dir / family
+            if current.exists():
+                current.rename(trash / family)
+            (staging / family).rename(current)
+    finally:
+        shutil.rmtree(trash, ignore_errors=True)
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def diff(files: dict[str, bytes], out_dir: Path, selected: list[str]) -> str:
+    """A readable diff between what the manifest generates and what ``out_dir`` holds ('' if equal)."""
+    on_disk: dict[str, bytes] = {}
+    for family in selected:
+        root = out_dir / family
+        if root.is_dir():
+            for p in sorted(root.rglob("*")):
+                if p.is_file():
+                    on_disk[p.relative_to(out_dir).as_posix()] = p.read_bytes()
+    chunks = []
+    for rel in sorted(set(files) | set(on_disk)):
+        want, have = files.get(rel), on_disk.get(rel)
+        if want == have:
+            continue
+        if have is None:
+            chunks.append(f"missing: {rel} (the manifest generates it)\n")
+            continue
+        if want is None:
+            chunks.append(f"extra: {rel} (the manifest no longer generates it)\n")
+            continue
+        try:
+            a, b = have.decode("utf-8").splitlines(True), want.decode("utf-8").splitlines(True)
+        except UnicodeDecodeError:
+            chunks.append(f"changed: {rel} (binary)\n")
+            continue
+        chunks.append("".join(difflib.unified_diff(a, b, f"{rel} (on disk)", f"{rel} (generated)", n=2)))
+    return "".join(chunks)
+
+
+def build(
+    manifest: Manifest,
+    out_dir: Path,
+    *,
+    only: list[str] | None = None,
+    check: bool = False,
+    warnings: list[Problem] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[BuildContext, str]:
+    """Render and write (or with ``check``, compare). Returns the context and the diff ('' unless check)."""
+    selected = _select(only)
+    ctx = render(manifest, only=selected, warnings=warnings, progress=progress)
+    if check:
+        return ctx, diff(ctx.files, out_dir, selected)
+    write(ctx.files, out_dir, selected)
+    return ctx, ""

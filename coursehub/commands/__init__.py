@@ -1,0 +1,1 @@
+"""CLI commands of each capability; every module here exposes ``register(app)``."""

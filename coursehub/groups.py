@@ -1,0 +1,54 @@
+"""The naming convention for the JupyterHub groups and roles coursehub manages.
+
+Every course gets three groups: ``coursehub-<course>-students``, ``coursehub-<course>-instructors``
+and ``coursehub-<course>-tas``. The ``coursehub-`` prefix is how ``sync`` recognises groups it owns:
+it never touches a group without it, so groups an authenticator (LTI, OAuth) manages stay as they are.
+nbgrader courses additionally get the two groups nbgrader's JupyterHub integration looks for,
+``nbgrader-<course>`` (students) and ``formgrade-<course>`` (graders); they carry the
+``coursehub`` group property so sync can tell them from hand-made ones.
+"""
+
+from __future__ import annotations
+
+from coursehub.manifest import Course
+
+PREFIX = "coursehub-"
+ROLES = ("students", "instructors", "tas")
+#: Group property that marks a group as created and managed by coursehub.
+OWNER_PROPERTY = "coursehub"
+
+
+def group_name(course_id: str, role: str) -> str:
+    if role not in ROLES:
+        raise ValueError(f"unknown course role {role!r}")
+    return f"{PREFIX}{course_id}-{role}"
+
+
+def parse_group_name(name: str) -> tuple[str, str] | None:
+    """``coursehub-data-c8-fa26-tas`` -> ``("data-c8-fa26", "tas")``; ``None`` if not ours."""
+    if not name.startswith(PREFIX):
+        return None
+    rest = name[len(PREFIX):]
+    for role in ROLES:
+        if rest.endswith("-" + role) and len(rest) > len(role) + 1:
+            return rest[: -len(role) - 1], role
+    return None
+
+
+def nbgrader_groups(course_id: str) -> dict[str, str]:
+    """The groups nbgrader's hub integration expects for a course: students and graders."""
+    return {"students": f"nbgrader-{course_id}", "graders": f"formgrade-{course_id}"}
+
+
+def course_group_members(course: Course) -> dict[str, list[str]]:
+    """Every group the course needs, with its members (sorted), including nbgrader's when used."""
+    groups = {
+        group_name(course.id, "students"): sorted(course.roster),
+        group_name(course.id, "instructors"): sorted(course.staff.instructors),
+        group_name(course.id, "tas"): sorted(course.staff.tas),
+    }
+    if course.grader == "nbgrader":
+        nb = nbgrader_groups(course.id)
+        groups[nb["students"]] = sorted(course.roster)
+        groups[nb["graders"]] = sorted(set(course.staff.instructors) | set(course.staff.tas))
+    return groups

@@ -1,0 +1,319 @@
+"""The course manifest: the pydantic models that are coursehub's single source of truth.
+
+Every field is described here once; the JSON Schema (``coursehub schema``), the reference pages of the
+guide site and the editor completion all come from these descriptions. Unknown keys are refused
+(``extra="forbid"``) so a misspelt key is an error, not a silently ignored setting.
+
+Cross-field rules (an image key that does not exist, a limit below its guarantee after the course's
+overrides are merged with the hub's defaults, a term that ends before it starts) live in
+:mod:`coursehub.checks`, which reports them with the exact path of the offending value.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, PrivateAttr, WithJsonSchema
+
+from coursehub.units import format_duration, format_size, parse_duration, parse_size
+
+# --- value types -----------------------------------------------------------------------------------
+
+ByteSize = Annotated[
+    int,
+    BeforeValidator(parse_size),
+    PlainSerializer(format_size, return_type=str),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*([KMGTkmgt]i?)?[Bb]?\s*$"},
+                {"type": "integer", "minimum": 0},
+            ],
+            "description": "A size: 512M, 1.5G, 2Gi (K/M/G/T are powers of 1024, as in JupyterHub), or bytes.",
+        }
+    ),
+]
+Duration = Annotated[
+    int,
+    BeforeValidator(parse_duration),
+    PlainSerializer(format_duration, return_type=str),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*[smhdwSMHDW]?\s*$"},
+                {"type": "integer", "minimum": 0},
+            ],
+            "description": "A duration: 45s, 30m, 1h, 2d, 1w, or seconds.",
+        }
+    ),
+]
+
+SLUG_RE = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
+Slug = Annotated[str, Field(pattern=SLUG_RE, max_length=48)]
+Interface = Literal["lab", "notebook", "classic", "rstudio", "shiny", "vscode"]
+
+#: The URL path a single-user server opens for each interface (what nbgitpuller's ``urlpath`` starts
+#: with, and JupyterHub's ``Spawner.default_url``).
+INTERFACE_PATHS: dict[str, str] = {
+    "lab": "lab",
+    "notebook": "tree",  # Notebook 7
+    "classic": "tree",  # classic notebook (nbclassic) serves /tree too
+    "rstudio": "rstudio",
+    "shiny": "shiny",
+    "vscode": "vscode",
+}
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, validate_default=True)
+
+
+# --- hub-wide pieces -------------------------------------------------------------------------------
+
+
+class GuaranteeLimit(_Model):
+    """A guarantee (reserved for the server, used to pack servers onto machines) and a limit (the
+    most the server may use)."""
+
+    guarantee: ByteSize | None = Field(None, description="Reserved for each server; what the scheduler packs by.")
+    limit: ByteSize | None = Field(None, description="The most one server may use; above it the kernel is killed.")
+
+
+class CpuGuaranteeLimit(_Model):
+    """CPU guarantee and limit, in cores (0.5 is half a core)."""
+
+    guarantee: float | None = Field(None, ge=0, description="Cores reserved for each server.")
+    limit: float | None = Field(None, gt=0, description="The most cores one server may use.")
+
+
+class Resources(_Model):
+    """What one student's server gets. On the hub these are the defaults; on a course every field is
+    optional and overrides the hub's value."""
+
+    memory: GuaranteeLimit = Field(default_factory=GuaranteeLimit, description="Memory guarantee and limit.")
+    cpu: CpuGuaranteeLimit = Field(default_factory=CpuGuaranteeLimit, description="CPU guarantee and limit in cores.")
+    idle_timeout: Duration | None = Field(
+        None, description="Shut a server down after this long without activity (per course, enforced in the server)."
+    )
+
+
+DEFAULT_RESOURCES = {
+    # 512M/1G and 0.05/1 core are the Data 8 style defaults most hubs start from: a notebook with
+    # pandas fits comfortably in 1G, and guarantees well below limits let idle students share nodes.
+    "memory": {"guarantee": "512M", "limit": "1G"},
+    "cpu": {"guarantee": 0.05, "limit": 1},
+    "idle_timeout": "30m",
+}
+
+
+class Hub(_Model):
+    """The shared hub every course runs on."""
+
+    name: Slug = Field(description="Short name of the hub, used in generated file names and the guide site.")
+    url: str = Field(description="Public URL of the hub (https://hub.example.edu); links are built against it.")
+    interface: Interface = Field("lab", description="Default interface: lab, notebook, classic, rstudio, shiny or vscode.")
+    image: str = Field(description="Default image: a key of `images`.")
+    resources: Resources = Field(
+        default_factory=lambda: Resources.model_validate(DEFAULT_RESOURCES),
+        description="Default per-student server resources.",
+    )
+    admins: list[str] = Field(default_factory=list, description="Hub administrators (college IT), by username.")
+
+
+class Image(_Model):
+    """A user environment. Most courses use a standard set unchanged; additions are listed here."""
+
+    standard: Literal["data8", "r", "none"] = Field(
+        "data8", description="The standard package set to start from: data8 (Python), r (R with tidyverse), or none."
+    )
+    packages: list[str] = Field(
+        default_factory=list, description="Extra Python packages as pip requirements, pinned (folium==0.19.6)."
+    )
+    r_packages: list[str] = Field(default_factory=list, description="Extra R packages from CRAN (name or name==version).")
+    apt: list[str] = Field(default_factory=list, description="Extra Debian packages installed with apt.")
+    registry: str | None = Field(
+        None, description="Where the built image is pushed (quay.io/example/data8); default: <hub name>/<image key>."
+    )
+    tag: str | None = Field(None, description="Image tag to deploy; default: derived from the locked package set.")
+
+
+# --- courses ---------------------------------------------------------------------------------------
+
+
+class Term(_Model):
+    """When the course runs. Outside these dates the course grants nothing on the hub."""
+
+    start: dt.date = Field(description="First day students and staff get the course's settings.")
+    end: dt.date = Field(description="Last day (inclusive); after it the course's groups are emptied by sync.")
+
+
+class Staff(_Model):
+    """Course staff, by hub username."""
+
+    instructors: list[str] = Field(default_factory=list, description="Instructors: see and open their students' servers.")
+    tas: list[str] = Field(default_factory=list, description="Teaching assistants: at most what instructors get.")
+
+
+class RosterCSV(_Model):
+    """Students from a CSV file, one per row."""
+
+    csv: str = Field(description="Path of the CSV file, relative to the manifest.")
+    column: str = Field("username", description="The column holding hub usernames.")
+
+
+class Content(_Model):
+    """The git repository students pull assignments from with nbgitpuller."""
+
+    repo: str = Field(description="Clone URL of the content repository (https://github.com/org/repo).")
+    branch: str = Field("main", description="Branch students pull.")
+    local: str | None = Field(
+        None, description="A local folder holding the same content (relative to the manifest), for checks and demos."
+    )
+    targetpath: str | None = Field(
+        None, description="Folder in the student's home to clone into; default: the repository's name."
+    )
+
+
+class Assignment(_Model):
+    """One assignment of a course."""
+
+    id: Slug = Field(description="Identifier, unique within the course (lab01, hw02).")
+    path: str = Field(description="Path of the notebook (or app folder) inside the content repository.")
+    due: dt.date | None = Field(None, description="Due date, shown in generated link pages.")
+    points: float | None = Field(None, ge=0, description="Points the assignment is worth.")
+    title: str | None = Field(None, description="Human title for link pages; default: the id.")
+    source: str | None = Field(
+        None,
+        description="Grader master notebook (otter assign format or nbgrader source), relative to the manifest.",
+    )
+
+
+class SharedData(_Model):
+    """A read-only (by default) data folder mounted into every student server of the course."""
+
+    volume: str = Field(description="On Kubernetes, a PersistentVolumeClaim name; on a single machine, a directory.")
+    mount_path: str = Field("/home/jovyan/shared", description="Where the data appears inside the server.")
+    read_only: bool = Field(True, description="Mount read-only (the usual choice for course data).")
+
+
+class Grading(_Model):
+    """Grader settings for the course; command-line options override them for one run."""
+
+    timeout: Duration = Field("10m", description="Wall-clock limit for grading one submission.")
+    memory: ByteSize = Field("2G", description="Memory limit for grading one submission.")
+
+
+class Usage(_Model):
+    """How students use the hub, for cost and capacity planning."""
+
+    peak_fraction: float | None = Field(
+        None, gt=0, le=1, description="Fraction of the class online at the busiest moment of a week."
+    )
+    hours_per_student_per_week: float | None = Field(
+        None, ge=0, le=168, description="Server hours one student runs in a week."
+    )
+
+
+class Course(_Model):
+    """One course (or a time-bounded event such as a hackweek) on the hub."""
+
+    id: Slug = Field(description="Lowercase slug; the key for groups, folders and links (data-c8-fa26).")
+    title: str = Field(description="Human title of the course.")
+    kind: Literal["course", "event"] = Field("course", description="course, or event for a hackweek or workshop.")
+    term: Term = Field(description="When the course runs.")
+    image: str | None = Field(None, description="Image key; default: the hub's image.")
+    interface: Interface | None = Field(None, description="Interface students open; default: the hub's.")
+    resources: Resources = Field(default_factory=Resources, description="Overrides of the hub's default resources.")
+    staff: Staff = Field(default_factory=Staff, description="Instructors and TAs.")
+    students: RosterCSV | list[str] = Field(
+        default_factory=list, description="Students: a CSV roster ({csv, column}) or an inline list of usernames."
+    )
+    content: Content | None = Field(None, description="Where assignments come from.")
+    grader: Literal["otter", "nbgrader", "none"] = Field("none", description="Auto-grader: otter, nbgrader or none.")
+    grading: Grading = Field(default_factory=Grading, description="Grader limits for this course.")
+    assignments: list[Assignment] = Field(default_factory=list, description="Assignments, in order.")
+    environment: dict[str, str] = Field(
+        default_factory=dict, description="Extra environment variables in the course's student servers."
+    )
+    shared_data: SharedData | None = Field(None, description="A course data folder mounted into student servers.")
+    node_selector: dict[str, str] = Field(
+        default_factory=dict, description="Kubernetes node labels the course's pods must run on (a node pool)."
+    )
+    usage: Usage = Field(default_factory=Usage, description="Usage assumptions for cost planning; default: the hub's.")
+
+    # Usernames resolved from the roster by the loader (normalised, invalid rows removed).
+    _roster: list[str] = PrivateAttr(default_factory=list)
+
+    @property
+    def roster(self) -> list[str]:
+        """The course's students, normalised and in roster order."""
+        return list(self._roster)
+
+
+# --- capacity ------------------------------------------------------------------------------------
+
+
+class NodeType(_Model):
+    """A machine type servers are packed onto."""
+
+    name: str = Field(description="Machine type name (n2-highmem-4).")
+    memory: ByteSize = Field(description="Memory allocatable to user servers on one node.")
+    cpu: float = Field(gt=0, description="Cores allocatable to user servers on one node.")
+    price_per_hour: float = Field(ge=0, description="What one node costs per hour (cloud), in `capacity.currency`.")
+    pool: str | None = Field(None, description="Node pool name; courses select it with `node_selector`.")
+
+
+class OnPrem(_Model):
+    """On-premises cost model: hardware bought once and written off, plus running costs."""
+
+    node_price: float = Field(ge=0, description="Purchase price of one node.")
+    lifetime_years: float = Field(4, gt=0, description="Years the hardware is written off over.")
+    yearly_running_cost: float = Field(0, ge=0, description="Power, cooling and support per node per year.")
+
+
+class Capacity(_Model):
+    """Cost and capacity planning assumptions."""
+
+    cost_model: Literal["cloud", "on-prem"] = Field("cloud", description="cloud (pay per node hour) or on-prem.")
+    currency: str = Field("USD", description="Currency of all prices.")
+    node_types: list[NodeType] = Field(default_factory=list, description="Machines available; default: one generic type.")
+    usage: Usage = Field(default_factory=Usage, description="Default usage assumptions for every course.")
+    on_prem: OnPrem | None = Field(None, description="On-premises prices, when cost_model is on-prem.")
+    hub_overhead_per_hour: float = Field(
+        0, ge=0, description="Fixed cost of the hub itself (core node, storage) per hour."
+    )
+
+
+# --- the manifest ----------------------------------------------------------------------------------
+
+
+class Manifest(_Model):
+    """A university's courses on one shared JupyterHub."""
+
+    hub: Hub = Field(description="The shared hub.")
+    images: dict[str, Image] = Field(description="User environments by key; courses refer to them by key.")
+    courses: list[Course] = Field(default_factory=list, description="Courses and events on the hub.")
+    capacity: Capacity = Field(default_factory=Capacity, description="Cost and capacity planning.")
+
+    # Where the manifest was read from; relative paths inside it are resolved against its folder.
+    _source: str = PrivateAttr(default="")
+
+    @property
+    def source(self) -> str:
+        return self._source
+
+    def course(self, course_id: str) -> Course:
+        for course in self.courses:
+            if course.id == course_id:
+                return course
+        known = ", ".join(c.id for c in self.courses) or "none"
+        from coursehub.errors import CoursehubError
+
+        raise CoursehubError(f"no course {course_id!r} in the manifest (courses: {known})")
+
+
+def dump(manifest: Manifest) -> dict:
+    """The manifest as plain data (sizes and durations in their short spelling), ready for YAML."""
+    return manifest.model_dump(mode="json", exclude_defaults=True)
+

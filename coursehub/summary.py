@@ -1,0 +1,93 @@
+"""The summary generator: who and what is on the hub, per course, as JSON and Markdown."""
+
+from __future__ import annotations
+
+from coursehub.build import BuildContext
+from coursehub.manifest import Manifest
+from coursehub.settings import course_settings
+from coursehub.units import format_duration, human_size
+
+
+def summarize(manifest: Manifest) -> dict:
+    """Plain data describing the manifest's courses; the basis of the table, JSON and site pages."""
+    courses = []
+    for course in manifest.courses:
+        s = course_settings(manifest, course)
+        courses.append(
+            {
+                "id": course.id,
+                "title": course.title,
+                "kind": course.kind,
+                "term": {"start": course.term.start.isoformat(), "end": course.term.end.isoformat()},
+                "students": len(course.roster),
+                "instructors": len(course.staff.instructors),
+                "tas": len(course.staff.tas),
+                "image": s.image,
+                "interface": s.interface,
+                "grader": course.grader,
+                "assignments": len(course.assignments),
+                "memory": {"guarantee": s.mem_guarantee, "limit": s.mem_limit},
+                "cpu": {"guarantee": s.cpu_guarantee, "limit": s.cpu_limit},
+                "idle_timeout": s.idle_timeout,
+            }
+        )
+    users = set()
+    for course in manifest.courses:
+        users.update(course.roster, course.staff.instructors, course.staff.tas)
+    return {
+        "hub": {"name": manifest.hub.name, "url": manifest.hub.url},
+        "totals": {
+            "courses": sum(1 for c in manifest.courses if c.kind == "course"),
+            "events": sum(1 for c in manifest.courses if c.kind == "event"),
+            "students": sum(c["students"] for c in courses),
+            "distinct_users": len(users),
+            "images": len(manifest.images),
+            "assignments": sum(c["assignments"] for c in courses),
+        },
+        "courses": courses,
+    }
+
+
+COLUMNS = ["course", "kind", "term", "students", "staff", "image", "interface", "grader", "assignments", "memory"]
+
+
+def rows(summary: dict) -> list[list[str]]:
+    out = []
+    for c in summary["courses"]:
+        mem = c["memory"]
+        out.append(
+            [
+                c["id"],
+                c["kind"],
+                f"{c['term']['start']} → {c['term']['end']}",
+                str(c["students"]),
+                f"{c['instructors']}+{c['tas']}",
+                c["image"],
+                c["interface"],
+                c["grader"],
+                str(c["assignments"]),
+                f"{human_size(mem['guarantee'] or 0)}–{human_size(mem['limit'] or 0)}",
+            ]
+        )
+    return out
+
+
+def to_markdown(summary: dict) -> str:
+    lines = [f"# {summary['hub']['name']}", ""]
+    t = summary["totals"]
+    lines.append(
+        f"{t['courses']} courses and {t['events']} events, {t['students']} enrolments "
+        f"({t['distinct_users']} distinct users), {t['images']} images, {t['assignments']} assignments."
+    )
+    lines += ["", "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    for r in rows(summary):
+        lines.append("| " + " | ".join(r) + " |")
+    idle = {c["id"]: c["idle_timeout"] for c in summary["courses"]}
+    lines += ["", "Idle timeouts: " + ", ".join(f"{k} {format_duration(v) if v else 'none'}" for k, v in idle.items())]
+    return "\n".join(lines) + "\n"
+
+
+def generate(ctx: BuildContext) -> None:
+    summary = summarize(ctx.manifest)
+    ctx.add_json("summary/summary.json", summary)
+    ctx.add("summary/summary.md", to_markdown(summary))

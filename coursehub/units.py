@@ -1,0 +1,76 @@
+"""Sizes and durations as people write them in manifests, normalised in one place.
+
+Sizes follow JupyterHub's ``ByteSpecification`` (``jupyterhub/traitlets.py``): ``K``, ``M``, ``G`` and
+``T`` are powers of 1024, so ``1G`` in a coursehub manifest means exactly what ``1G`` means in a
+hand-written ``c.Spawner.mem_limit`` or a Zero to JupyterHub ``singleuser.memory.limit``. The
+Kubernetes-style ``Ki``/``Mi``/``Gi``/``Ti`` are accepted as the same powers of 1024. Plain numbers
+are bytes.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+_SIZE_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(i?)B?\s*$", re.IGNORECASE)
+
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$", re.IGNORECASE)
+
+
+def parse_size(value: str | int | float) -> int:
+    """Return a size in bytes from ``512M``, ``1.5G``, ``2Gi`` or a byte count."""
+    if isinstance(value, bool):
+        raise ValueError("a size must be a number of bytes or a string such as 512M, 1.5G or 2Gi")
+    if isinstance(value, (int, float)):
+        if value < 0 or (isinstance(value, float) and not math.isfinite(value)):
+            raise ValueError("a size cannot be negative")
+        return int(value)
+    m = _SIZE_RE.match(str(value))
+    if not m:
+        raise ValueError(f"{value!r} is not a size; write it like 512M, 1.5G or 2Gi")
+    number, unit, _binary = m.groups()
+    return int(round(float(number) * _SIZE_UNITS[unit.upper()]))
+
+
+def format_size(n: int) -> str:
+    """The shortest exact spelling of ``n`` bytes that :func:`parse_size` reads back to ``n``."""
+    for unit in ("T", "G", "M", "K"):
+        factor = _SIZE_UNITS[unit]
+        if n and n % factor == 0:
+            return f"{n // factor}{unit}"
+    return str(n)
+
+
+def human_size(n: float) -> str:
+    """A rounded size for tables (``1.5G``); not for round-tripping."""
+    for unit in ("T", "G", "M", "K"):
+        factor = _SIZE_UNITS[unit]
+        if abs(n) >= factor:
+            return f"{n / factor:.3g}{unit}"
+    return f"{n:.0f}"
+
+
+def parse_duration(value: str | int | float) -> int:
+    """Return whole seconds from ``30m``, ``1h``, ``2d``, ``45s`` or a number of seconds."""
+    if isinstance(value, bool):
+        raise ValueError("a duration must be seconds or a string such as 30m, 1h or 2d")
+    if isinstance(value, (int, float)):
+        if value < 0:
+            raise ValueError("a duration cannot be negative")
+        return int(value)
+    m = _DURATION_RE.match(str(value))
+    if not m:
+        raise ValueError(f"{value!r} is not a duration; write it like 45s, 30m, 1h or 2d")
+    number, unit = m.groups()
+    return int(round(float(number) * _DURATION_UNITS[(unit or "s").lower()]))
+
+
+def format_duration(seconds: int) -> str:
+    """The shortest exact spelling of ``seconds`` that :func:`parse_duration` reads back."""
+    for unit in ("w", "d", "h", "m"):
+        factor = _DURATION_UNITS[unit]
+        if seconds and seconds % factor == 0:
+            return f"{seconds // factor}{unit}"
+    return f"{seconds}s"
