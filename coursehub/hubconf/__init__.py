@@ -1,0 +1,1 @@
+"""Fixed JupyterHub configuration code shipped with coursehub; it reads generated data, never templates."""

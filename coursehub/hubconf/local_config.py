@@ -1,0 +1,40 @@
+# JupyterHub configuration for `coursehub hub up` and the end-to-end tests.
+# Fixed code: everything specific to a manifest comes from the JSON file named by
+# $COURSEHUB_LOCALHUB_SETTINGS (written by coursehub.localhub); the admin token comes from the
+# environment so it is never on disk.
+import json
+import os
+
+c = get_config()  # noqa: F821 (provided by JupyterHub when it loads this file)
+
+settings = json.load(open(os.environ["COURSEHUB_LOCALHUB_SETTINGS"]))
+
+c.JupyterHub.bind_url = settings["bind_url"]
+c.JupyterHub.hub_bind_url = settings["hub_bind_url"]
+c.ConfigurableHTTPProxy.api_url = settings["proxy_api_url"]
+c.ConfigurableHTTPProxy.command = settings["proxy_command"]
+c.ConfigurableHTTPProxy.should_start = True
+c.JupyterHub.db_url = settings["db_url"]
+c.JupyterHub.cookie_secret_file = settings["cookie_secret_file"]
+c.JupyterHub.cleanup_servers = True
+
+c.JupyterHub.authenticator_class = "shared-password"
+c.SharedPasswordAuthenticator.user_password = settings["password"]
+c.Authenticator.admin_users = set(settings["admin_users"])
+c.Authenticator.allowed_users = set(settings["allowed_users"])
+
+c.JupyterHub.spawner_class = "simple"
+c.SimpleLocalProcessSpawner.home_dir_template = settings["home_dir_template"]
+c.Spawner.cmd = settings["singleuser_command"]
+c.Spawner.args = ["--ServerApp.allow_root=True"] if settings["allow_root"] else []
+c.Spawner.start_timeout = 90
+c.Spawner.http_timeout = 90
+c.Spawner.env_keep = ["PATH", "PYTHONPATH", "LANG", "LC_ALL", "VIRTUAL_ENV", "HOME"]
+
+c.JupyterHub.load_groups = settings["load_groups"]
+c.JupyterHub.services = [
+    {"name": "coursehub-admin", "api_token": os.environ["COURSEHUB_LOCALHUB_ADMIN_TOKEN"]},
+]
+c.JupyterHub.load_roles = [
+    {"name": "coursehub-admin", "scopes": ["admin:users", "admin:groups", "admin:servers", "access:servers", "read:hub", "list:users", "list:groups", "admin-ui"], "services": ["coursehub-admin"]},
+]

@@ -1,0 +1,168 @@
+"""A real JupyterHub on 127.0.0.1 for trying a manifest locally and for the end-to-end tests.
+
+``start_local_hub`` runs ``jupyterhub`` as a child process with sqlite, the pure-Python
+configurable-http-proxy, local-process single-user servers (``SimpleLocalProcessSpawner``, homes under
+the work folder) and a shared demo password. The configuration is fixed code
+(``coursehub/hubconf/local_config.py``) that reads generated JSON; nothing from the manifest is
+pasted into Python.
+
+The admin API token exists only in this process and the hub's environment: it is never written to
+disk or printed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+from coursehub.errors import CoursehubError
+from coursehub.groups import course_group_members
+from coursehub.manifest import Manifest
+
+CONFIG_FILE = Path(__file__).parent / "hubconf" / "local_config.py"
+#: Long enough for JupyterHub's SharedPasswordAuthenticator (it refuses short ones).
+DEMO_PASSWORD = "coursehub-demo"
+TOKEN_ENV = "COURSEHUB_LOCALHUB_ADMIN_TOKEN"
+SETTINGS_ENV = "COURSEHUB_LOCALHUB_SETTINGS"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class LocalHub:
+    """A running local hub. Use as a context manager, or call :meth:`stop`."""
+
+    url: str
+    api_url: str
+    api_token: str = field(repr=False)
+    workdir: Path
+    password: str
+    process: subprocess.Popen = field(repr=False)
+    log_path: Path
+
+    def stop(self, timeout: float = 15) -> None:
+        if self.process.poll() is not None:
+            return
+        # The hub stops its own single-user servers on SIGTERM (cleanup_servers); the process group
+        # kill afterwards catches anything that outlived it.
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            pass
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.process.wait(5)
+
+    def __enter__(self) -> LocalHub:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def api(self, method: str, path: str, **kwargs) -> requests.Response:
+        """Call the hub's REST API with the admin token (for tests and the demo)."""
+        headers = {"Authorization": f"token {self.api_token}"}
+        return requests.request(method, self.api_url + path, headers=headers, timeout=30, **kwargs)
+
+
+def hub_settings(manifest: Manifest, *, workdir: Path, port: int, hub_port: int, proxy_port: int, password: str) -> dict:
+    """The data the fixed local config reads: ports, folders, users, groups."""
+    groups: dict[str, dict] = {}
+    users: set[str] = set(manifest.hub.admins)
+    for course in manifest.courses:
+        for name, members in course_group_members(course).items():
+            groups[name] = {"users": members, "properties": {"coursehub": {"course": course.id}}}
+            users.update(members)
+    bin_dir = Path(sys.executable).parent
+    return {
+        "bind_url": f"http://127.0.0.1:{port}",
+        "hub_bind_url": f"http://127.0.0.1:{hub_port}",
+        "proxy_api_url": f"http://127.0.0.1:{proxy_port}",
+        "proxy_command": [str(bin_dir / "configurable-http-proxy")],
+        "singleuser_command": [str(bin_dir / "jupyterhub-singleuser")],
+        "db_url": f"sqlite:///{workdir / 'jupyterhub.sqlite'}",
+        "cookie_secret_file": str(workdir / "jupyterhub_cookie_secret"),
+        "home_dir_template": str(workdir / "home" / "{username}"),
+        "allow_root": os.geteuid() == 0,
+        "password": password,
+        "admin_users": sorted(manifest.hub.admins),
+        "allowed_users": sorted(users),
+        "load_groups": dict(sorted(groups.items())),
+        "manifest": manifest.source,
+    }
+
+
+def start_local_hub(
+    manifest: Manifest,
+    *,
+    workdir: Path,
+    port: int | None = None,
+    password: str = DEMO_PASSWORD,
+    timeout: float = 90,
+    extra_env: dict[str, str] | None = None,
+) -> LocalHub:
+    """Start a JupyterHub for ``manifest`` on 127.0.0.1 and wait until its API answers."""
+    workdir = Path(workdir).resolve()
+    (workdir / "home").mkdir(parents=True, exist_ok=True)
+    port = port or free_port()
+    settings = hub_settings(
+        manifest, workdir=workdir, port=port, hub_port=free_port(), proxy_port=free_port(), password=password
+    )
+    settings_path = workdir / "localhub.json"
+    settings_path.write_text(json.dumps(settings, indent=2, sort_keys=True))
+    token = secrets.token_hex(32)
+    env = {
+        **os.environ,
+        SETTINGS_ENV: str(settings_path),
+        TOKEN_ENV: token,
+        # the proxy's auth token, also kept out of files
+        "CONFIGPROXY_AUTH_TOKEN": secrets.token_hex(32),
+        **(extra_env or {}),
+    }
+    log_path = workdir / "jupyterhub.log"
+    log = open(log_path, "ab")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "jupyterhub", "-f", str(CONFIG_FILE)],
+        cwd=workdir,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,  # its own process group, so stop() can take every child with it
+    )
+    log.close()
+    url = f"http://127.0.0.1:{port}"
+    hub = LocalHub(
+        url=url, api_url=url + "/hub/api", api_token=token, workdir=workdir, password=password, process=process, log_path=log_path
+    )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            tail = log_path.read_text(errors="replace")[-3000:]
+            raise CoursehubError(f"the local hub exited during start-up (status {process.returncode}); log tail:\n{tail}")
+        try:
+            r = hub.api("GET", "/")
+            if r.status_code == 200:
+                return hub
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.25)
+    hub.stop()
+    raise CoursehubError(f"the local hub did not answer within {timeout:.0f}s; see {log_path}")
