@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.constructor import RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError
 
 from coursehub.errors import ManifestError, Problem, Report
@@ -176,9 +177,23 @@ def _collapse_union_errors(errors: list[dict]) -> list[dict]:
     return result
 
 
+class _Constructor(RoundTripConstructor):
+    """Leaves an impossible date (2026-13-01) as text, so validation reports it at its line."""
+
+    def construct_yaml_timestamp(self, node, values=None):
+        try:
+            return super().construct_yaml_timestamp(node, values)
+        except ValueError:
+            return node.value
+
+
+_Constructor.add_constructor("tag:yaml.org,2002:timestamp", _Constructor.construct_yaml_timestamp)
+
+
 def read_yaml(path: Path, report: Report) -> Any:
     """Parse ``path`` keeping line numbers; YAML syntax errors become problems."""
     yaml = YAML(typ="rt")
+    yaml.Constructor = _Constructor
     yaml.allow_duplicate_keys = False
     try:
         text = path.read_text(encoding="utf-8")

@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import jsonschema
+
+from coursehub.emit import load_yaml_text
+from coursehub.schema import SCHEMA_FILE, schema_text
+from coursehub.summary import summarize
+
+
+def test_committed_schema_is_current(repo_root):
+    assert (repo_root / SCHEMA_FILE).read_text() == schema_text(), "run: coursehub schema -o " + SCHEMA_FILE
+
+
+def test_schema_accepts_the_example_and_rejects_bad_input(example_manifest_path):
+    schema = json.loads(schema_text())
+    data = load_yaml_text(example_manifest_path.read_text())
+    data = json.loads(json.dumps(data, default=str))  # dates as strings, as an editor sees them
+    jsonschema.validate(data, schema)
+    bad = json.loads(json.dumps(data))
+    bad["courses"][0]["titel"] = "typo"
+    errors = list(jsonschema.Draft202012Validator(schema).iter_errors(bad))
+    assert any("titel" in e.message for e in errors)
+    bad = json.loads(json.dumps(data))
+    bad["hub"]["resources"]["memory"]["limit"] = "lots"
+    assert list(jsonschema.Draft202012Validator(schema).iter_errors(bad))
+
+
+def test_every_field_has_a_description():
+    schema = json.loads(schema_text())
+    missing = []
+    for name, definition in schema["$defs"].items():
+        for field, spec in definition.get("properties", {}).items():
+            if not spec.get("description"):
+                missing.append(f"{name}.{field}")
+    assert missing == []
+
+
+def test_summary_counts_match_the_rosters(example_manifest, example_manifest_path):
+    summary = summarize(example_manifest)
+    base = example_manifest_path.parent
+    for course in summary["courses"]:
+        with open(base / "rosters" / f"{course['id']}.csv") as fh:
+            assert course["students"] == len(list(csv.DictReader(fh)))
+    assert summary["totals"]["courses"] == 3 and summary["totals"]["events"] == 1
+    everyone = set()
+    for c in example_manifest.courses:
+        everyone |= set(c.roster) | set(c.staff.instructors) | set(c.staff.tas)
+    assert summary["totals"]["distinct_users"] == len(everyone)
+    c8 = next(c for c in summary["courses"] if c["id"] == "data-c8-fa26")
+    assert c8["memory"] == {"guarantee": 512 * 1024**2, "limit": 2 * 1024**3}  # hub guarantee, course limit
+
+
+def test_validate_json_output(run_cli, example_manifest_path):
+    code, out, err = run_cli("validate", example_manifest_path, "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert [c["id"] for c in data["courses"]] == ["data-c8-fa26", "data-c88-fa26", "stat-20-fa26", "climate-hackweek-26"]
+
+
+def test_cli_never_shows_a_traceback_for_a_directory(run_cli, tmp_path):
+    code, out, err = run_cli("validate", tmp_path)
+    assert code == 2
+    assert "Traceback" not in err
