@@ -25,6 +25,8 @@ from coursehub.manifest import Manifest
 #: Artifact families in build order: (family, "module:function"). Each writes only under ``<family>/``.
 GENERATORS: list[tuple[str, str]] = [
     ("summary", "coursehub.summary:generate"),
+    ("images", "coursehub.images:generate"),
+    ("cost", "coursehub.cost:generate"),
 ]
 
 

@@ -12,9 +12,18 @@ overrides are merged with the hub's defaults, a term that ends before it starts)
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, PrivateAttr, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PrivateAttr,
+    WithJsonSchema,
+    model_validator,
+)
 
 from coursehub.units import format_duration, format_size, parse_duration, parse_size
 
@@ -205,13 +214,34 @@ class Grading(_Model):
 
 
 class Usage(_Model):
-    """How students use the hub, for cost and capacity planning."""
+    """How students use the hub, for cost and capacity planning.
+
+    Both numbers are assumptions to replace with your hub's own measurements: JupyterHub's
+    ``jupyterhub_running_servers`` Prometheus metric gives the weekly peak, and its server start/stop
+    events the hours. A course's values override ``capacity.usage``, which overrides the defaults.
+    """
+
+    #: A third of a lab-based class online at its busiest moment (the weekly lab section or the hour
+    #: before a deadline). An assumption, not a measurement: hubs with in-class notebooks run higher,
+    #: self-paced courses lower.
+    DEFAULT_PEAK_FRACTION: ClassVar[float] = 0.3
+    #: Four server hours per student per week: a two-hour lab plus homework, minus the idle culler's
+    #: early shut-downs. An assumption; measure it on your hub.
+    DEFAULT_HOURS_PER_STUDENT_PER_WEEK: ClassVar[float] = 4.0
 
     peak_fraction: float | None = Field(
-        None, gt=0, le=1, description="Fraction of the class online at the busiest moment of a week."
+        None,
+        gt=0,
+        le=1,
+        description="Fraction of the class online at the busiest moment of a week (an event: of the event). "
+        "Default 0.3, an assumption typical of lab-based courses; an event where everyone works at once is near 1.",
     )
     hours_per_student_per_week: float | None = Field(
-        None, ge=0, le=168, description="Server hours one student runs in a week."
+        None,
+        ge=0,
+        le=168,
+        description="Server hours one student runs in a full week of the course (prorated over partial weeks). "
+        "Default 4, an assumption (a two-hour lab plus homework); for an 8-hour-a-day event write 56.",
     )
 
 
@@ -258,31 +288,89 @@ class NodeType(_Model):
     """A machine type servers are packed onto."""
 
     name: str = Field(description="Machine type name (n2-highmem-4).")
-    memory: ByteSize = Field(description="Memory allocatable to user servers on one node.")
+    memory: ByteSize = Field(description="Memory allocatable to user servers on one node (after system reservations).")
     cpu: float = Field(gt=0, description="Cores allocatable to user servers on one node.")
     price_per_hour: float = Field(ge=0, description="What one node costs per hour (cloud), in `capacity.currency`.")
-    pool: str | None = Field(None, description="Node pool name; courses select it with `node_selector`.")
+    pool: str | None = Field(None, description="Node pool name, shown in the output; select it with `labels`.")
+    labels: dict[str, str] = Field(
+        default_factory=dict,
+        description="Kubernetes labels of the pool's nodes; a course runs here only if its `node_selector` is a subset.",
+    )
+    dedicated: bool = Field(
+        False,
+        description="The pool is tainted for courses that select it: courses without a matching `node_selector` "
+        "are never placed here.",
+    )
+    max_pods: int = Field(
+        110, gt=0, description="Most user servers on one node (Kubernetes' default kubelet --max-pods is 110)."
+    )
+    purchase_price: float | None = Field(
+        None, ge=0, description="On-premises purchase price of one node; default: `capacity.on_prem.node_price`."
+    )
 
 
 class OnPrem(_Model):
     """On-premises cost model: hardware bought once and written off, plus running costs."""
 
-    node_price: float = Field(ge=0, description="Purchase price of one node.")
-    lifetime_years: float = Field(4, gt=0, description="Years the hardware is written off over.")
+    node_price: float = Field(ge=0, description="Purchase price of one node (unless its node type sets its own).")
+    lifetime_years: float = Field(4, gt=0, description="Years the hardware is written off over (4: a common server warranty).")
     yearly_running_cost: float = Field(0, ge=0, description="Power, cooling and support per node per year.")
 
 
 class Capacity(_Model):
-    """Cost and capacity planning assumptions."""
+    """Cost and capacity planning assumptions (``coursehub cost``).
 
-    cost_model: Literal["cloud", "on-prem"] = Field("cloud", description="cloud (pay per node hour) or on-prem.")
+    Every default is an assumption, stated where it is defined; set your own prices and measured usage.
+    """
+
+    #: Used when `node_types` is empty: Google Cloud's n2-highmem-4 (4 vCPU, 32 GiB), a common
+    #: JupyterHub user node, at its us-central1 on-demand list price (about 0.262 USD an hour). GKE
+    #: keeps roughly 3.5 GiB and 0.2 cores for the system, hence 28G / 3.8 allocatable (approximate).
+    DEFAULT_NODE_TYPE: ClassVar[dict] = {"name": "n2-highmem-4", "memory": "28G", "cpu": 3.8, "price_per_hour": 0.262}
+
+    cost_model: Literal["cloud", "on-prem"] = Field(
+        "cloud",
+        description="cloud: pay per node hour, an autoscaler follows the load; on-prem: a fixed fleet sized for "
+        "the busiest day, written off over its lifetime.",
+    )
     currency: str = Field("USD", description="Currency of all prices.")
-    node_types: list[NodeType] = Field(default_factory=list, description="Machines available; default: one generic type.")
-    usage: Usage = Field(default_factory=Usage, description="Default usage assumptions for every course.")
-    on_prem: OnPrem | None = Field(None, description="On-premises prices, when cost_model is on-prem.")
+    node_types: list[NodeType] = Field(
+        default_factory=list, description="Machines available; default: one n2-highmem-4 at its cloud list price."
+    )
+    usage: Usage = Field(
+        default_factory=Usage,
+        description="Default usage assumptions for every course (built-in: peak_fraction 0.3, 4 hours a week).",
+    )
+    on_prem: OnPrem | None = Field(None, description="On-premises prices; required when cost_model is on-prem.")
     hub_overhead_per_hour: float = Field(
         0, ge=0, description="Fixed cost of the hub itself (core node, storage) per hour."
     )
+    prescale_lead: Duration = Field(
+        "1d",
+        description="How long before an event starts to add placeholder servers, so nodes are up and the image "
+        "is pulled before students arrive (a node starts in minutes; a day leaves time to fix a quota problem). "
+        "Counted in whole days.",
+    )
+    max_limit_ratio: float = Field(
+        2,
+        ge=1,
+        description="Warn when a course's memory limit is more than this many times its guarantee: a full node "
+        "then runs out of memory, and kernels are killed, once servers use on average more than 1/ratio of their "
+        "limit. 2 is the ratio of the common 512M/1G education default.",
+    )
+
+    def effective_node_types(self) -> list[NodeType]:
+        """The configured node types, or the documented default type."""
+        return list(self.node_types) or [NodeType.model_validate(self.DEFAULT_NODE_TYPE)]
+
+    @model_validator(mode="after")
+    def _on_prem_needs_prices(self) -> Capacity:
+        if self.cost_model == "on-prem" and self.on_prem is None:
+            raise ValueError("cost_model on-prem needs an `on_prem` section with at least node_price")
+        names = [t.name for t in self.node_types]
+        if len(set(names)) != len(names):
+            raise ValueError("node type names must be unique")
+        return self
 
 
 # --- the manifest ----------------------------------------------------------------------------------

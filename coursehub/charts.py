@@ -1,0 +1,75 @@
+"""Charts of the cost report, as SVG or PNG bytes that are the same for the same report.
+
+matplotlib stamps a date and its version into files and salts SVG element ids randomly; a build must
+not change when nothing changed, so those are switched off here (``svg.hashsalt``, ``Date``,
+``Software``). The Agg backend needs no display. Dates are drawn as text labels, not date axes, so
+the tick choice cannot depend on the locale or the matplotlib version's date locator.
+"""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")  # before pyplot: no display on build machines
+
+import matplotlib.pyplot as plt  # noqa: E402
+
+_RC = {
+    "svg.hashsalt": "coursehub",  # fixed ids instead of random ones
+    "svg.fonttype": "path",  # glyphs as paths: the SVG looks the same without the font installed
+    "font.family": "DejaVu Sans",  # shipped with matplotlib, so every machine draws the same glyphs
+    "font.size": 9,
+    "figure.dpi": 100,
+    "savefig.dpi": 100,
+}
+_METADATA = {"svg": {"Date": None, "Creator": None}, "png": {"Software": None}}
+
+
+def _save(fig, fmt: str) -> bytes:
+    if fmt not in _METADATA:
+        raise ValueError(f"unsupported chart format {fmt!r}; use svg or png")
+    buf = io.BytesIO()
+    fig.savefig(buf, format=fmt, metadata=_METADATA[fmt], bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def cost_per_student(data: dict, *, fmt: str = "svg") -> bytes:
+    """Horizontal bars: each course's cost per student per term."""
+    courses = [c for c in data["courses"] if c["cost_per_student_per_term"] is not None]
+    with plt.rc_context(_RC):
+        fig, ax = plt.subplots(figsize=(7, 0.5 * len(courses) + 1.4))
+        labels = [c["id"] for c in courses]
+        values = [c["cost_per_student_per_term"] for c in courses]
+        bars = ax.barh(labels, values, color=["#d95f02" if c["kind"] == "event" else "#1b9e77" for c in courses])
+        ax.bar_label(bars, labels=[f"{v:,.2f}" for v in values], padding=3)
+        ax.invert_yaxis()  # first course on top, as in the table
+        ax.set_xlabel(f"{data['currency']} per student per term ({data['cost_model']})")
+        ax.set_title("Cost per student by course")
+        ax.margins(x=0.15)
+        return _save(fig, fmt)
+
+
+def capacity_by_week(data: dict, *, fmt: str = "svg") -> bytes:
+    """Per week at its peak: memory reserved by guarantees, the sum of limits, and what the nodes offer."""
+    weeks = data["weeks"]
+    gib = 1024**3
+    x = list(range(len(weeks)))
+    with plt.rc_context(_RC):
+        fig, ax = plt.subplots(figsize=(9, 4))
+        ax.bar(x, [w["reserved_memory_bytes"] / gib for w in weeks], color="#7570b3", label="reserved (guarantees)")
+        ax.step(
+            x, [w["available_memory_bytes"] / gib for w in weeks], where="mid", color="#1b9e77", label="available on nodes"
+        )
+        ax.step(
+            x, [w["limit_memory_bytes"] / gib for w in weeks], "--", where="mid", color="#d95f02", label="sum of limits"
+        )
+        step = max(1, len(weeks) // 12)
+        ax.set_xticks(x[::step], [w["week_start"] for w in weeks][::step], rotation=45, ha="right")
+        ax.set_ylabel("memory at the week's peak (GiB)")
+        ax.set_title("Reserved vs available capacity by week")
+        ax.legend(loc="upper left")
+        ax.set_ylim(bottom=0)
+        return _save(fig, fmt)

@@ -1,0 +1,101 @@
+"""``coursehub cost``: cost per student, nodes needed week by week, and event pre-scaling."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from coursehub.units import human_size
+
+
+def _money(x: float | None) -> str:
+    return "—" if x is None else f"{x:,.2f}"
+
+
+def _nodes(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n}× {t}" for t, n in counts.items()) or "—"
+
+
+def tables(data: dict) -> list[Table]:
+    """The report as rich tables: courses, weeks, events, node-share choices."""
+    cur = data["currency"]
+    courses = Table(title=f"{data['hub']}: cost per student ({data['cost_model']}, {cur})")
+    for col in ("course", "students", "peak servers", "per student per term", "per student per week", "course total", "node share"):
+        courses.add_column(col, justify="left" if col in ("course", "node share") else "right", no_wrap=True)
+    for c in data["courses"]:
+        share = c["recommended_node_share"]
+        courses.add_row(
+            c["id"],
+            str(c["students"]),
+            str(c["peak_servers"]),
+            _money(c["cost_per_student_per_term"]),
+            _money(c["cost_per_student_per_week"]),
+            _money(c["total_cost"]),
+            f"{share['share']} {share['node_type']}" if share else "none fits",
+        )
+    courses.add_section()
+    courses.add_row("hub total", "", "", "", "", _money(data["total_cost"]), "")
+
+    weeks = Table(title="Capacity by week (at each week's peak)")
+    for col in ("week", "courses", "servers", "reserved mem", "limits mem", "reserved cpu", "nodes at peak", "available mem", "cost"):
+        weeks.add_column(col, justify="left" if col in ("week", "nodes at peak") else "right", no_wrap=True)
+    for w in data["weeks"]:
+        weeks.add_row(
+            w["week_start"],
+            str(len(w["courses"])),
+            str(w["concurrent_servers"]) + (f" ({w['unplaced_servers']} unplaced)" if w["unplaced_servers"] else ""),
+            human_size(w["reserved_memory_bytes"]),
+            human_size(w["limit_memory_bytes"]),
+            f"{w['reserved_cpu']:g}",
+            _nodes(w["nodes_at_peak"]),
+            human_size(w["available_memory_bytes"]),
+            _money(w["cost"]),
+        )
+    out = [courses, weeks]
+    if data["events"]:
+        events = Table(title="Events: spike and pre-scaling")
+        for col in ("event", "dates", "peak servers", "extra nodes", "placeholders", "from", "event cost"):
+            events.add_column(col, no_wrap=True)
+        for e in data["events"]:
+            p = e["prescale"]
+            events.add_row(
+                e["id"],
+                f"{e['start']} → {e['end']}",
+                str(e["peak_servers"]),
+                str(e["spike"]["extra_nodes"]),
+                f"{p['placeholders']} × {human_size(p['memory_guarantee_bytes'])}",
+                p["from"],
+                _money(e["total_cost"]),
+            )
+        out.append(events)
+    return out
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def cost(
+        manifest: Annotated[Path, typer.Argument(help="The course manifest (YAML).", show_default=False)],
+        json_out: Annotated[bool, typer.Option("--json", help="Print the whole report as JSON.")] = False,
+        strict: Annotated[
+            bool, typer.Option("--strict", help="Treat bad roster rows as errors instead of skipping them.")
+        ] = False,
+    ):
+        """Cost per student per course, nodes needed each week, and event pre-scaling, from the manifest's
+        `capacity` assumptions. Warnings (limits that fit no node, OOM-prone limit/guarantee ratios) go
+        to stderr."""
+        from coursehub.cli import err, load, out
+        from coursehub.cost import report
+
+        model, _ = load(manifest, strict=strict)
+        data = report(model)
+        if json_out:
+            out.print(json.dumps(data, indent=2, sort_keys=True), markup=False)
+        else:
+            for table in tables(data):
+                out.print(table)
+        for warning in data["warnings"]:
+            err.print(f"warning: {warning}", style="yellow", markup=False)

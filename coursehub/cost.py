@@ -1,0 +1,506 @@
+"""Cost per student and capacity: what each course costs, how many nodes the hub needs, and events.
+
+The model, day by day over a calendar of whole weeks (Monday to Sunday) covering every term:
+
+- **Peak.** On each day, every running course may have ``peak_fraction`` of its students online at
+  once (rounded up). The busiest moments of the courses are assumed to coincide, so the peak is
+  conservative. The week's peak is its busiest day. Packing those servers' guarantees onto nodes
+  (:mod:`coursehub.packing`) gives the nodes the hub must be able to grow to.
+- **Average.** A course's average servers over a day are ``students x hours_per_student_per_week / 168``;
+  weeks in which the course runs only some days get that share of the week.
+- **Cloud** (pay per node hour): the autoscaler follows the load, so a day costs the nodes that pack
+  the day's average servers (rounded up per course), for 24 hours. During an event, and for
+  ``capacity.prescale_lead`` before it, placeholders hold room for the event's whole peak, so its
+  peak is paid for all of those days.
+- **On-premises**: a fixed fleet, as many nodes of each type as the busiest day needs, costs its
+  purchase price spread over its lifetime (365-day years) plus its yearly running cost, every day.
+- ``hub_overhead_per_hour`` is added for every hour of the calendar.
+
+A day's cost is shared among the courses on the nodes in proportion to each one's share of them (its
+servers' dominant guarantee, :func:`coursehub.packing.share_of_node`); what no course uses that day
+(an idle on-premises node, the overhead of a day without courses) is shared among the day's courses
+by their total share, or reported as ``unattributed_cost`` when none runs. So course costs plus the
+unattributed cost always add up to the total.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+
+from coursehub.build import BuildContext
+from coursehub.manifest import Course, Manifest, NodeType, Usage
+from coursehub.packing import Demand, Packing, ServerShape, node_shares, pack, recommended_share, servers_per_node, share_of_node, why_not
+from coursehub.settings import course_settings
+from coursehub.units import format_size
+
+HOURS_PER_WEEK = 168
+DAYS_PER_YEAR = 365
+
+
+@dataclass(frozen=True)
+class CourseLoad:
+    """One course as the cost model sees it: enrolment, server shape, usage assumptions, dates."""
+
+    course: Course
+    students: int
+    shape: ServerShape
+    peak_fraction: float
+    hours_per_student_per_week: float
+
+    @property
+    def id(self) -> str:
+        return self.course.id
+
+    @property
+    def is_event(self) -> bool:
+        return self.course.kind == "event"
+
+    @property
+    def peak_servers(self) -> int:
+        # A rounding error must not make 0.3 x 10 students 3.0000000000000004 -> 4 servers.
+        return math.ceil(round(self.peak_fraction * self.students, 9))
+
+    @property
+    def mean_servers(self) -> float:
+        return self.students * self.hours_per_student_per_week / HOURS_PER_WEEK
+
+    def active_on(self, day: dt.date) -> bool:
+        return self.course.term.start <= day <= self.course.term.end
+
+
+def effective_usage(manifest: Manifest, course: Course) -> tuple[float, float]:
+    """(peak_fraction, hours_per_student_per_week): the course's, else ``capacity.usage``'s, else the defaults."""
+    hub = manifest.capacity.usage
+
+    def pick(name: str, default: float) -> float:
+        for usage in (course.usage, hub):
+            value = getattr(usage, name)
+            if value is not None:
+                return value
+        return default
+
+    return (
+        pick("peak_fraction", Usage.DEFAULT_PEAK_FRACTION),
+        pick("hours_per_student_per_week", Usage.DEFAULT_HOURS_PER_STUDENT_PER_WEEK),
+    )
+
+
+def course_loads(manifest: Manifest) -> list[CourseLoad]:
+    loads = []
+    for course in manifest.courses:
+        peak, hours = effective_usage(manifest, course)
+        shape = ServerShape.from_settings(course_settings(manifest, course))
+        loads.append(CourseLoad(course, len(course.roster), shape, peak, hours))
+    return loads
+
+
+def calendar(loads: list[CourseLoad]) -> list[dt.date]:
+    """Every day of the whole weeks (Monday to Sunday) that cover all terms."""
+    if not loads:
+        return []
+    first = min(load.course.term.start for load in loads)
+    last = max(load.course.term.end for load in loads)
+    first -= dt.timedelta(days=first.weekday())
+    last += dt.timedelta(days=6 - last.weekday())
+    return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+# --- the day-by-day model --------------------------------------------------------------------------
+
+
+@dataclass
+class Day:
+    day: dt.date
+    active: list[str]
+    peak: Packing
+    peak_demand: list[Demand]
+    cost: float
+    course_cost: dict[str, float]
+    unattributed: float
+    billed_nodes: dict[str, int]
+
+
+class _Packer:
+    """Packs each distinct load once: most days of a term have the same courses running."""
+
+    def __init__(self, node_types: list[NodeType], price):
+        self.node_types, self.price, self.cache = node_types, price, {}
+
+    def __call__(self, demands: list[Demand]) -> Packing:
+        key = tuple((d.key, d.count) for d in demands)
+        if key not in self.cache:
+            self.cache[key] = pack(demands, self.node_types, price=self.price)
+        return self.cache[key]
+
+
+def _day_rate(manifest: Manifest, node_type: NodeType) -> float:
+    """What one node costs per day under the manifest's cost model."""
+    cap = manifest.capacity
+    if cap.cost_model == "cloud":
+        return node_type.price_per_hour * 24
+    onprem = cap.on_prem
+    purchase = node_type.purchase_price if node_type.purchase_price is not None else onprem.node_price
+    return purchase / (onprem.lifetime_years * DAYS_PER_YEAR) + onprem.yearly_running_cost / DAYS_PER_YEAR
+
+
+def _attribute(
+    packing: Packing,
+    cost_by_type: dict[str, float],
+    loads: dict[str, CourseLoad],
+    extra: float,
+    scale: dict[str, Fraction],
+):
+    """Split each node type's cost by the courses' shares of it; ``extra`` and idle types by total share.
+
+    ``scale`` turns a course's whole servers into what it really uses (1.14 average servers were
+    packed as 2), so a course pays for its hours, not for the rounding.
+    """
+    shares: dict[str, dict[str, Fraction]] = {}
+    for node in packing.nodes:
+        for key, n in node.servers.items():
+            by_type = shares.setdefault(node.type.name, {})
+            used = n * share_of_node(loads[key].shape, node.type) * scale.get(key, Fraction(1))
+            by_type[key] = by_type.get(key, Fraction(0)) + used
+    out: dict[str, float] = {}
+    leftover = extra
+    for tname, cost in cost_by_type.items():
+        by_type = shares.get(tname)
+        if not by_type:
+            leftover += cost
+            continue
+        total = sum(by_type.values())
+        for key, s in by_type.items():
+            out[key] = out.get(key, 0.0) + cost * float(s / total)
+    totals: dict[str, Fraction] = {}
+    for by_type in shares.values():
+        for key, s in by_type.items():
+            totals[key] = totals.get(key, Fraction(0)) + s
+    grand = sum(totals.values())
+    if leftover and grand:
+        for key, s in totals.items():
+            out[key] = out.get(key, 0.0) + leftover * float(s / grand)
+        leftover = 0.0
+    return out, leftover
+
+
+def simulate(manifest: Manifest) -> tuple[list[CourseLoad], list[Day], dict[str, int]]:
+    """Run the model over the calendar: the loads, one :class:`Day` per day, and the on-prem fleet."""
+    cap = manifest.capacity
+    node_types = cap.effective_node_types()
+    loads = course_loads(manifest)
+    by_id = {load.id: load for load in loads}
+    days = calendar(loads)
+    rate = {t.name: _day_rate(manifest, t) for t in node_types}
+    # Opening the node type with the lowest price per server is what the autoscaler should do on the
+    # cloud; on premises the purchase price plays that part.
+    packer = _Packer(node_types, price=lambda t: rate[t.name])
+    lead_days = math.ceil(cap.prescale_lead / 86400)
+
+    peaks = {}
+    for day in days:
+        demand = [Demand(c.id, c.peak_servers, c.shape) for c in loads if c.active_on(day) and c.peak_servers]
+        peaks[day] = (demand, packer(demand))
+    fleet: dict[str, int] = {}
+    if cap.cost_model == "on-prem":
+        for _, packing in peaks.values():
+            for name, n in packing.counts().items():
+                fleet[name] = max(fleet.get(name, 0), n)
+
+    out = []
+    overhead_per_day = cap.hub_overhead_per_hour * 24
+    for day in days:
+        peak_demand, peak = peaks[day]
+        active = [c.id for c in loads if c.active_on(day)]
+        scale: dict[str, Fraction] = {}
+        if cap.cost_model == "cloud":
+            billed_demand = []
+            for c in loads:
+                if c.is_event and c.course.term.start - dt.timedelta(days=lead_days) <= day <= c.course.term.end:
+                    count = c.peak_servers  # placeholders hold the event's peak, then students fill it
+                elif c.active_on(day):
+                    # Whole servers to pack; the course is charged for its fractional average.
+                    count = math.ceil(round(c.mean_servers, 9))
+                    if count:
+                        scale[c.id] = Fraction(c.mean_servers).limit_denominator(10**6) / count
+                else:
+                    count = 0
+                if count:
+                    billed_demand.append(Demand(c.id, count, c.shape))
+            billed = packer(billed_demand)
+            nodes = billed.counts()
+        else:
+            billed, nodes = peak, dict(fleet)
+        cost_by_type = {name: n * rate[name] for name, n in nodes.items()}
+        course_cost, unattributed = _attribute(billed, cost_by_type, by_id, overhead_per_day, scale)
+        out.append(
+            Day(
+                day=day,
+                active=active,
+                peak=peak,
+                peak_demand=peak_demand,
+                cost=sum(cost_by_type.values()) + overhead_per_day,
+                course_cost=course_cost,
+                unattributed=unattributed,
+                billed_nodes=nodes,
+            )
+        )
+    return loads, out, fleet
+
+
+# --- the report ------------------------------------------------------------------------------------
+
+
+def _money(x: float) -> float:
+    return round(x + 0.0, 2)
+
+
+def _weeks(days: list[Day]) -> Iterator[list[Day]]:
+    for i in range(0, len(days), 7):
+        yield days[i : i + 7]
+
+
+def _capacity_at(day: Day) -> dict:
+    reserved_mem = limit_mem = reserved_cpu_m = 0
+    limit_cpu = 0.0
+    for d in day.peak_demand:
+        s = d.shape
+        reserved_mem += d.count * s.mem_guarantee
+        reserved_cpu_m += d.count * s.cpu_guarantee_m
+        # A server without a limit is counted at its guarantee: there is no promise beyond it.
+        limit_mem += d.count * (s.mem_limit if s.mem_limit is not None else s.mem_guarantee)
+        limit_cpu += d.count * (s.cpu_limit if s.cpu_limit is not None else s.cpu_guarantee_m / 1000)
+    nodes = day.peak
+    return {
+        "concurrent_servers": sum(d.count for d in day.peak_demand),
+        "reserved_memory_bytes": reserved_mem,
+        "limit_memory_bytes": limit_mem,
+        "reserved_cpu": round(reserved_cpu_m / 1000, 3),
+        "limit_cpu": round(limit_cpu, 3),
+        "nodes_at_peak": nodes.counts(),
+        "available_memory_bytes": sum(n.type.memory for n in nodes.nodes),
+        "available_cpu": round(sum(n.type.cpu for n in nodes.nodes), 3),
+        "unplaced_servers": sum(nodes.unplaced.values()),
+    }
+
+
+def warnings_for(manifest: Manifest, loads: list[CourseLoad]) -> list[str]:
+    """Courses that cannot be placed, and memory limits far above guarantees (OOM kills under load)."""
+    out = []
+    node_types = manifest.capacity.effective_node_types()
+    ratio_max = manifest.capacity.max_limit_ratio
+    for c in loads:
+        s = c.shape
+        if not any(servers_per_node(s, t) for t in node_types):
+            reasons = "; ".join(f"{t.name}: {why_not(s, t) or 'no room'}" for t in node_types)
+            out.append(f"{c.id}: its servers fit no node type ({reasons}); they are left out of the plan")
+        if s.mem_limit and s.mem_guarantee and s.mem_limit / s.mem_guarantee > ratio_max:
+            ratio = s.mem_limit / s.mem_guarantee
+            out.append(
+                f"{c.id}: memory limit {format_size(s.mem_limit)} is {ratio:g}x the guarantee "
+                f"{format_size(s.mem_guarantee)}; a full node runs out of memory (and kills kernels) once its "
+                f"servers use more than 1/{ratio:g} of their limit on average — raise the guarantee or "
+                f"use a node share (guarantee = limit)"
+            )
+    return out
+
+
+def report(manifest: Manifest) -> dict:
+    """Everything ``coursehub cost`` shows, as plain data (see the module docstring for the model)."""
+    cap = manifest.capacity
+    node_types = cap.effective_node_types()
+    loads, days, fleet = simulate(manifest)
+
+    weeks = []
+    for week in _weeks(days):
+        busiest = max(week, key=lambda d: (sum(x.count for x in d.peak_demand), -d.day.toordinal()))
+        node_hours: dict[str, int] = {}
+        for d in week:
+            for name, n in d.billed_nodes.items():
+                node_hours[name] = node_hours.get(name, 0) + 24 * n
+        weeks.append(
+            {
+                "week_start": week[0].day.isoformat(),
+                "week_end": week[-1].day.isoformat(),
+                "courses": sorted({cid for d in week for cid in d.active}),
+                "peak_day": busiest.day.isoformat(),
+                **_capacity_at(busiest),
+                "node_hours": dict(sorted(node_hours.items())),
+                "cost": _money(sum(d.cost for d in week)),
+            }
+        )
+
+    courses = []
+    for c in loads:
+        total = sum(d.course_cost.get(c.id, 0.0) for d in days)
+        active_days = sum(1 for d in days if c.active_on(d.day))
+        term_weeks = active_days / 7
+        per_student = total / c.students if c.students else None
+        s = c.shape
+        courses.append(
+            {
+                "id": c.id,
+                "title": c.course.title,
+                "kind": c.course.kind,
+                "term": {"start": c.course.term.start.isoformat(), "end": c.course.term.end.isoformat()},
+                "students": c.students,
+                "term_weeks": round(term_weeks, 3),
+                "peak_fraction": c.peak_fraction,
+                "hours_per_student_per_week": c.hours_per_student_per_week,
+                "peak_servers": c.peak_servers,
+                "average_servers": round(c.mean_servers, 3),
+                "memory_guarantee_bytes": s.mem_guarantee,
+                "memory_limit_bytes": s.mem_limit,
+                "cpu_guarantee": s.cpu_guarantee_m / 1000,
+                "cpu_limit": s.cpu_limit,
+                "total_cost": _money(total),
+                "cost_per_student_per_term": None if per_student is None else _money(per_student),
+                "cost_per_student_per_week": None if per_student is None or not term_weeks else _money(per_student / term_weeks),
+                "recommended_node_share": recommended_share(s, node_types),
+            }
+        )
+
+    lead_days = math.ceil(cap.prescale_lead / 86400)
+    events = []
+    packer = _Packer(node_types, price=lambda t: _day_rate(manifest, t))
+    for c in loads:
+        if not c.is_event:
+            continue
+        event_days = [d for d in days if c.active_on(d.day)]
+        busiest = max(event_days, key=lambda d: (len(d.peak.nodes), -d.day.toordinal()))
+        without = packer([x for x in busiest.peak_demand if x.key != c.id])
+        first = c.course.term.start
+        events.append(
+            {
+                "id": c.id,
+                "start": first.isoformat(),
+                "end": c.course.term.end.isoformat(),
+                "students": c.students,
+                "peak_servers": c.peak_servers,
+                "spike": {
+                    "day": busiest.day.isoformat(),
+                    "servers": c.peak_servers,
+                    "reserved_memory_bytes": c.peak_servers * c.shape.mem_guarantee,
+                    "extra_nodes": len(busiest.peak.nodes) - len(without.nodes),
+                    "nodes_with_event": busiest.peak.counts(),
+                    "nodes_without_event": without.counts(),
+                },
+                "prescale": {
+                    # One placeholder per expected server, each the size of the event's servers: when
+                    # a student arrives, the scheduler evicts a placeholder and the room is already there.
+                    "placeholders": c.peak_servers,
+                    "memory_guarantee_bytes": c.shape.mem_guarantee,
+                    "cpu_guarantee": c.shape.cpu_guarantee_m / 1000,
+                    "from": (first - dt.timedelta(days=lead_days)).isoformat(),
+                    "until": c.course.term.end.isoformat(),
+                },
+                "total_cost": _money(sum(d.course_cost.get(c.id, 0.0) for d in days)),
+            }
+        )
+
+    peak_nodes: dict[str, int] = {}
+    for d in days:
+        for name, n in d.peak.counts().items():
+            peak_nodes[name] = max(peak_nodes.get(name, 0), n)
+    return {
+        "hub": manifest.hub.name,
+        "currency": cap.currency,
+        "cost_model": cap.cost_model,
+        "calendar": {
+            "start": days[0].day.isoformat() if days else None,
+            "end": days[-1].day.isoformat() if days else None,
+            "weeks": len(weeks),
+        },
+        "total_cost": _money(sum(d.cost for d in days)),
+        "unattributed_cost": _money(sum(d.unattributed for d in days)),
+        "max_nodes_at_peak": dict(sorted(peak_nodes.items())),
+        "on_prem_fleet": dict(sorted(fleet.items())) if cap.cost_model == "on-prem" else None,
+        "node_types": [
+            {
+                "name": t.name,
+                "pool": t.pool,
+                "memory_bytes": t.memory,
+                "cpu": t.cpu,
+                "price_per_hour": t.price_per_hour,
+                "dedicated": t.dedicated,
+            }
+            for t in node_types
+        ],
+        "node_shares": [choice for t in node_types for choice in node_shares(t)],
+        "assumptions": {
+            "default_peak_fraction": cap.usage.peak_fraction or Usage.DEFAULT_PEAK_FRACTION,
+            "default_hours_per_student_per_week": cap.usage.hours_per_student_per_week
+            or Usage.DEFAULT_HOURS_PER_STUDENT_PER_WEEK,
+            "hub_overhead_per_hour": cap.hub_overhead_per_hour,
+            "prescale_lead_days": lead_days,
+            "course_peaks_coincide": True,
+        },
+        "weeks": weeks,
+        "courses": courses,
+        "events": events,
+        "warnings": warnings_for(manifest, loads),
+    }
+
+
+# --- the build artifact ----------------------------------------------------------------------------
+
+
+def to_markdown(data: dict) -> str:
+    """The report as a Markdown page (the guide site's sizing page embeds the charts beside it)."""
+    cur = data["currency"]
+    lines = [
+        f"# Cost and capacity: {data['hub']}",
+        "",
+        f"Cost model: **{data['cost_model']}**. Total over the calendar ({data['calendar']['start']} to "
+        f"{data['calendar']['end']}, {data['calendar']['weeks']} weeks): **{data['total_cost']:,.2f} {cur}**"
+        + (f" (of which {data['unattributed_cost']:,.2f} {cur} on days without courses)." if data["unattributed_cost"] else "."),
+        "",
+        "| course | students | peak servers | cost per student per term | per week | course total |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for c in data["courses"]:
+        per_term = "—" if c["cost_per_student_per_term"] is None else f"{c['cost_per_student_per_term']:,.2f}"
+        per_week = "—" if c["cost_per_student_per_week"] is None else f"{c['cost_per_student_per_week']:,.2f}"
+        lines.append(
+            f"| {c['id']} | {c['students']} | {c['peak_servers']} | {per_term} | {per_week} | {c['total_cost']:,.2f} |"
+        )
+    lines += ["", "| week | courses | peak servers | reserved memory | limits | nodes at peak | cost |", "|---|---|---:|---:|---:|---|---:|"]
+    for w in data["weeks"]:
+        nodes = ", ".join(f"{n}× {t}" for t, n in w["nodes_at_peak"].items()) or "—"
+        lines.append(
+            f"| {w['week_start']} | {len(w['courses'])} | {w['concurrent_servers']} | "
+            f"{_gib(w['reserved_memory_bytes'])} | {_gib(w['limit_memory_bytes'])} | {nodes} | {w['cost']:,.2f} |"
+        )
+    for e in data["events"]:
+        p = e["prescale"]
+        lines += [
+            "",
+            f"**{e['id']}** ({e['start']} to {e['end']}): {e['peak_servers']} servers at once, "
+            f"{e['spike']['extra_nodes']} extra nodes. Pre-scale with {p['placeholders']} placeholder servers "
+            f"({_gib(p['memory_guarantee_bytes'])} each) from {p['from']} until {p['until']}.",
+        ]
+    if data["warnings"]:
+        lines += ["", "Warnings:", ""] + [f"- {w}" for w in data["warnings"]]
+    lines += ["", "![Cost per student by course](cost-per-student.svg)", "", "![Reserved and available memory by week](capacity-by-week.svg)"]
+    return "\n".join(lines) + "\n"
+
+
+def _gib(n: int) -> str:
+    return f"{n / 1024**3:,.1f} GiB"
+
+
+def generate(ctx: BuildContext) -> None:
+    """Build family ``cost``: cost.json, cost.md and the two charts as SVG and PNG."""
+    from coursehub import charts
+
+    data = report(ctx.manifest)
+    ctx.add_json("cost/cost.json", data)
+    ctx.add("cost/cost.md", to_markdown(data))
+    for name, render in (("cost-per-student", charts.cost_per_student), ("capacity-by-week", charts.capacity_by_week)):
+        ctx.add(f"cost/{name}.svg", render(data, fmt="svg"))
+        ctx.add(f"cost/{name}.png", render(data, fmt="png"))
+    if data["warnings"]:
+        ctx.notes.append(f"cost: {len(data['warnings'])} warning(s); see cost/cost.md in the build, or run `coursehub cost`")
