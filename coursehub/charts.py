@@ -36,9 +36,18 @@ def _save(fig, fmt: str) -> bytes:
     return buf.getvalue()
 
 
+#: A bar chart of more courses than this is unreadable; beyond it only the most expensive are drawn.
+MAX_BARS = 40
+
+
 def cost_per_student(data: dict, *, fmt: str = "svg") -> bytes:
-    """Horizontal bars: each course's cost per student per term."""
+    """Horizontal bars: each course's cost per student per term (the most expensive ``MAX_BARS``)."""
     courses = [c for c in data["courses"] if c["cost_per_student_per_term"] is not None]
+    title = "Cost per student by course"
+    if len(courses) > MAX_BARS:
+        title += f" (the {MAX_BARS} most expensive of {len(courses)})"
+        keep = sorted(courses, key=lambda c: (-c["cost_per_student_per_term"], c["id"]))[:MAX_BARS]
+        courses = [c for c in courses if c in keep]
     with plt.rc_context(_RC):
         fig, ax = plt.subplots(figsize=(7, 0.5 * len(courses) + 1.4))
         labels = [c["id"] for c in courses]
@@ -47,7 +56,7 @@ def cost_per_student(data: dict, *, fmt: str = "svg") -> bytes:
         ax.bar_label(bars, labels=[f"{v:,.2f}" for v in values], padding=3)
         ax.invert_yaxis()  # first course on top, as in the table
         ax.set_xlabel(f"{data['currency']} per student per term ({data['cost_model']})")
-        ax.set_title("Cost per student by course")
+        ax.set_title(title)
         ax.margins(x=0.15)
         return _save(fig, fmt)
 

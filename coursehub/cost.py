@@ -98,11 +98,11 @@ def course_loads(manifest: Manifest) -> list[CourseLoad]:
     return loads
 
 
-def calendar(loads: list[CourseLoad]) -> list[dt.date]:
-    """Every day of the whole weeks (Monday to Sunday) that cover all terms."""
+def calendar(loads: list[CourseLoad], lead_days: int = 0) -> list[dt.date]:
+    """Every day of the whole weeks (Monday to Sunday) that cover all terms and events' pre-scaling."""
     if not loads:
         return []
-    first = min(load.course.term.start for load in loads)
+    first = min(load.course.term.start - dt.timedelta(days=lead_days if load.is_event else 0) for load in loads)
     last = max(load.course.term.end for load in loads)
     first -= dt.timedelta(days=first.weekday())
     last += dt.timedelta(days=6 - last.weekday())
@@ -114,6 +114,8 @@ def calendar(loads: list[CourseLoad]) -> list[dt.date]:
 
 @dataclass
 class Day:
+    """One day of the model: what runs, the peak packing, and what the day costs and who pays it."""
+
     day: dt.date
     active: list[str]
     peak: Packing
@@ -193,12 +195,12 @@ def simulate(manifest: Manifest) -> tuple[list[CourseLoad], list[Day], dict[str,
     node_types = cap.effective_node_types()
     loads = course_loads(manifest)
     by_id = {load.id: load for load in loads}
-    days = calendar(loads)
+    lead_days = math.ceil(cap.prescale_lead / 86400)
+    days = calendar(loads, lead_days)
     rate = {t.name: _day_rate(manifest, t) for t in node_types}
     # Opening the node type with the lowest price per server is what the autoscaler should do on the
     # cloud; on premises the purchase price plays that part.
     packer = _Packer(node_types, price=lambda t: rate[t.name])
-    lead_days = math.ceil(cap.prescale_lead / 86400)
 
     peaks = {}
     for day in days:
@@ -255,7 +257,7 @@ def simulate(manifest: Manifest) -> tuple[list[CourseLoad], list[Day], dict[str,
 
 
 def _money(x: float) -> float:
-    return round(x + 0.0, 2)
+    return round(x + 0.0, 2)  # + 0.0 turns -0.0 into 0.0, which JSON readers show more kindly
 
 
 def _weeks(days: list[Day]) -> Iterator[list[Day]]:

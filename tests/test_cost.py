@@ -1,0 +1,372 @@
+"""Cost arithmetic against hand-computed cases, usage precedence, events and pre-scaling, warnings,
+the example university's figures (recomputed here independently), the CLI and the build artifacts."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from coursehub import charts, emit
+from coursehub import build as buildmod
+from coursehub.cost import report
+from coursehub.errors import ManifestError
+from coursehub.loader import load_manifest
+
+G = 1024**3
+
+
+def write_manifest(tmp_path: Path, courses: list[dict], capacity: dict, resources: dict | None = None) -> Path:
+    data = {
+        "hub": {
+            "name": "test-hub",
+            "url": "https://hub.test.edu",
+            "image": "data8",
+            "resources": resources
+            or {"memory": {"guarantee": "1G", "limit": "1G"}, "cpu": {"guarantee": 0.5, "limit": 1}},
+        },
+        "images": {"data8": {"standard": "data8"}},
+        "courses": courses,
+        "capacity": capacity,
+    }
+    path = tmp_path / "manifest.yaml"
+    path.write_bytes(emit.to_yaml(data))
+    return path
+
+
+def course(cid: str, n: int, start="2026-09-07", end="2026-09-20", **kw) -> dict:
+    return {
+        "id": cid,
+        "title": cid,
+        "term": {"start": start, "end": end},
+        "students": [f"{cid}-s{i}" for i in range(n)],
+        **kw,
+    }
+
+
+NODE = {"name": "t", "memory": "4G", "cpu": 2, "price_per_hour": 1.0}
+
+
+def load(path: Path):
+    return load_manifest(path)[0]
+
+
+def by_id(items: list[dict]) -> dict[str, dict]:
+    return {x["id"]: x for x in items}
+
+
+def test_cloud_two_courses_hand_computed(tmp_path):
+    # Term: Monday 2026-09-07 to Sunday 2026-09-20, exactly two calendar weeks.
+    # a: 10 students x 16.8 h / 168 = 1 average server (1G, 0.5 core); peak 0.5 x 10 = 5.
+    # b: 5 students x 33.6 h / 168 = 1 average server (2G, 0.5 core); peak 0.2 x 5 = 1.
+    # Average load 3G / 1 core -> one 4G node all day: 24 x 1.00 + overhead 24 x 0.50 = 36 a day.
+    # Shares of that node: a 1G/4G = 1/4, b 2G/4G = 1/2 -> a pays 1/3 (12 a day), b 2/3 (24 a day).
+    m = load(
+        write_manifest(
+            tmp_path,
+            [
+                course("a", 10, usage={"peak_fraction": 0.5, "hours_per_student_per_week": 16.8}),
+                course(
+                    "b",
+                    5,
+                    usage={"peak_fraction": 0.2, "hours_per_student_per_week": 33.6},
+                    resources={"memory": {"guarantee": "2G", "limit": "2G"}},
+                ),
+            ],
+            {"node_types": [NODE], "hub_overhead_per_hour": 0.5},
+        )
+    )
+    r = report(m)
+    assert r["calendar"] == {"start": "2026-09-07", "end": "2026-09-20", "weeks": 2}
+    assert r["total_cost"] == pytest.approx(14 * 36)
+    assert r["unattributed_cost"] == 0
+    a, b = by_id(r["courses"])["a"], by_id(r["courses"])["b"]
+    assert a["total_cost"] == pytest.approx(14 * 12) and b["total_cost"] == pytest.approx(14 * 24)
+    assert a["cost_per_student_per_term"] == pytest.approx(16.8)
+    assert a["cost_per_student_per_week"] == pytest.approx(8.4)
+    assert b["cost_per_student_per_term"] == pytest.approx(67.2)
+    # Peak: 5 x 1G + 1 x 2G = 7G -> [2G 1G 1G] [1G 1G 1G]: 2 nodes.
+    w = r["weeks"][0]
+    assert w["concurrent_servers"] == 6 and w["nodes_at_peak"] == {"t": 2}
+    assert w["reserved_memory_bytes"] == 7 * G and w["limit_memory_bytes"] == 7 * G
+    assert w["reserved_cpu"] == 3.0 and w["available_memory_bytes"] == 8 * G
+    assert w["node_hours"] == {"t": 7 * 24} and w["cost"] == pytest.approx(7 * 36)
+    assert r["events"] == [] and r["warnings"] == []
+
+
+def test_on_prem_fleet_sized_for_the_busiest_day(tmp_path):
+    # Peak 5 x 1G -> 2 nodes owned. A node costing 8760 over 1 year is 24 a day, plus 365 a year
+    # running is 1 a day: 2 nodes x 25 x 14 days = 700, all of it on course a (the only course).
+    m = load(
+        write_manifest(
+            tmp_path,
+            [course("a", 10, usage={"peak_fraction": 0.5, "hours_per_student_per_week": 16.8})],
+            {
+                "cost_model": "on-prem",
+                "node_types": [NODE],
+                "on_prem": {"node_price": 8760, "lifetime_years": 1, "yearly_running_cost": 365},
+            },
+        )
+    )
+    r = report(m)
+    assert r["on_prem_fleet"] == {"t": 2}
+    assert r["total_cost"] == pytest.approx(700)
+    assert by_id(r["courses"])["a"]["cost_per_student_per_term"] == pytest.approx(70)
+
+
+def test_on_prem_without_prices_is_a_located_error(tmp_path):
+    path = write_manifest(tmp_path, [course("a", 3)], {"cost_model": "on-prem"})
+    with pytest.raises(ManifestError) as info:
+        load_manifest(path)
+    assert any("on_prem" in p.message and p.path.startswith("capacity") for p in info.value.problems)
+
+
+def test_event_spike_and_prescale_hand_computed(tmp_path):
+    # a: 1 average server all term (peak 5). Event ev: 8 students, Thu 09-17 to Fri 09-18, everyone
+    # at once (8 servers of 1G / 0.5 core), placeholders from Wed 09-16 (lead 1d).
+    # Billed: 11 days with a's 1 server -> 1 node (24); 3 days with 1 + 8 servers -> 3 nodes (72).
+    # Nodes: 11 x 24 + 3 x 72 = 480. On the 3 event days the 9 equal servers split 72: a 8, ev 64.
+    m = load(
+        write_manifest(
+            tmp_path,
+            [
+                course("a", 10, usage={"peak_fraction": 0.5, "hours_per_student_per_week": 16.8}),
+                course("ev", 8, start="2026-09-17", end="2026-09-18", kind="event", usage={"peak_fraction": 1.0}),
+            ],
+            {"node_types": [NODE], "prescale_lead": "1d"},
+        )
+    )
+    r = report(m)
+    assert r["total_cost"] == pytest.approx(480)
+    courses = by_id(r["courses"])
+    assert courses["ev"]["total_cost"] == pytest.approx(192)
+    assert courses["ev"]["cost_per_student_per_term"] == pytest.approx(24)
+    assert courses["a"]["total_cost"] == pytest.approx(11 * 24 + 3 * 8)
+    (ev,) = r["events"]
+    assert ev["peak_servers"] == 8
+    # Peak with the event: 13 x 1G at 4 a node -> 4 nodes; without it 5 -> 2: the spike is 2 nodes.
+    assert ev["spike"]["extra_nodes"] == 2
+    assert ev["spike"]["nodes_with_event"] == {"t": 4} and ev["spike"]["nodes_without_event"] == {"t": 2}
+    assert ev["prescale"] == {
+        "placeholders": 8,
+        "memory_guarantee_bytes": G,
+        "cpu_guarantee": 0.5,
+        "from": "2026-09-16",
+        "until": "2026-09-18",
+    }
+    assert r["weeks"][1]["concurrent_servers"] == 13 and r["weeks"][1]["nodes_at_peak"] == {"t": 4}
+
+
+def test_usage_precedence_course_then_capacity_then_defaults(tmp_path):
+    m = load(
+        write_manifest(
+            tmp_path,
+            [course("own", 10, usage={"peak_fraction": 0.5}), course("inherits", 10)],
+            {"node_types": [NODE], "usage": {"hours_per_student_per_week": 8.4}},
+        )
+    )
+    courses = by_id(report(m)["courses"])
+    assert courses["own"]["peak_fraction"] == 0.5 and courses["own"]["hours_per_student_per_week"] == 8.4
+    assert courses["inherits"]["peak_fraction"] == 0.3  # built-in default
+    assert courses["inherits"]["peak_servers"] == 3  # ceil(0.3 x 10) without a float rounding surprise
+
+
+def test_default_node_type_is_used_when_none_is_given(tmp_path):
+    r = report(load(write_manifest(tmp_path, [course("a", 10)], {})))
+    assert [t["name"] for t in r["node_types"]] == ["n2-highmem-4"]
+    assert r["node_types"][0]["memory_bytes"] == 28 * G
+
+
+def test_warnings_limit_that_fits_no_node_and_oom_ratio(tmp_path):
+    m = load(
+        write_manifest(
+            tmp_path,
+            [
+                course("huge", 4, resources={"memory": {"guarantee": "1G", "limit": "8G"}}),
+                course("risky", 4, resources={"memory": {"guarantee": "256M", "limit": "1G"}}),
+                course("fine", 4),
+            ],
+            {"node_types": [NODE]},
+        )
+    )
+    r = report(m)
+    text = "\n".join(r["warnings"])
+    assert "huge: its servers fit no node type" in text and "memory limit" in text
+    assert "risky: memory limit 1G is 4x the guarantee 256M" in text
+    assert "huge: memory limit 8G is 8x" in text
+    assert "fine" not in text
+    # The unplaceable servers are counted, not silently dropped.
+    assert r["weeks"][0]["unplaced_servers"] == math.ceil(0.3 * 4)
+    assert by_id(r["courses"])["huge"]["recommended_node_share"] is None
+    assert by_id(r["courses"])["risky"]["recommended_node_share"]["memory_guarantee_bytes"] >= G
+
+
+def test_example_university_figures(example_manifest, example_manifest_path):
+    """Recompute the example's figures from its manifest and rosters, without the cost module."""
+    import csv
+    import datetime as dt
+
+    base = example_manifest_path.parent
+    students = {}
+    for c in example_manifest.courses:
+        with open(base / c.students.csv) as fh:
+            students[c.id] = len(list(csv.DictReader(fh)))
+    assert students == {"data-c8-fa26": 120, "data-c88-fa26": 48, "stat-20-fa26": 30, "climate-hackweek-26": 28}
+    # Effective settings, read off the manifest: hub 512M/1G, 0.05 core; overrides per course.
+    shapes = {  # memory guarantee, limit (bytes), cpu guarantee (millicores), peak fraction, hours
+        "data-c8-fa26": (G // 2, 2 * G, 50, 0.3, 4),
+        "data-c88-fa26": (G, 2 * G, 50, 0.3, 4),
+        "stat-20-fa26": (G, 2 * G, 50, 0.3, 4),
+        "climate-hackweek-26": (2 * G, 4 * G, 500, 0.9, 56),
+    }
+    node_mem, node_cpu_m, price, overhead = 28 * G, 3800, 0.262, 0.25
+    terms = {c.id: (c.term.start, c.term.end) for c in example_manifest.courses}
+    peak = {cid: math.ceil(round(students[cid] * s[3], 9)) for cid, s in shapes.items()}
+    assert peak == {"data-c8-fa26": 36, "data-c88-fa26": 15, "stat-20-fa26": 9, "climate-hackweek-26": 26}
+
+    def lower_bound_nodes(load: dict[str, int]) -> int:
+        mem = sum(n * shapes[c][0] for c, n in load.items())
+        cpu = sum(n * shapes[c][2] for c, n in load.items())
+        return max(math.ceil(mem / node_mem), math.ceil(cpu / node_cpu_m))
+
+    r = report(example_manifest)
+    assert r["calendar"]["start"] == "2026-08-24" and r["calendar"]["end"] == "2026-12-20"
+    total = 0.0
+    for week in r["weeks"]:
+        start = dt.date.fromisoformat(week["week_start"])
+        days = [start + dt.timedelta(days=i) for i in range(7)]
+        week_cost, best = 0.0, None
+        for day in days:
+            running = {c for c, (s, e) in terms.items() if s <= day <= e}
+            peak_load = {c: peak[c] for c in running}
+            if best is None or sum(peak_load.values()) > sum(best.values()):
+                best = peak_load
+            billed = {c: math.ceil(students[c] * shapes[c][4] / 168) for c in running if c != "climate-hackweek-26"}
+            hs, he = terms["climate-hackweek-26"]
+            if hs - dt.timedelta(days=1) <= day <= he:
+                billed["climate-hackweek-26"] = peak["climate-hackweek-26"]
+            week_cost += 24 * (lower_bound_nodes(billed) * price + overhead)
+        assert week["cost"] == pytest.approx(week_cost, abs=0.01), week["week_start"]
+        assert week["concurrent_servers"] == sum(best.values())
+        assert week["reserved_memory_bytes"] == sum(n * shapes[c][0] for c, n in best.items())
+        assert week["limit_memory_bytes"] == sum(n * shapes[c][1] for c, n in best.items())
+        # First-fit decreasing reaches the lower bound on the example, so no node is wasted.
+        assert week["nodes_at_peak"] == {"n2-highmem-4": lower_bound_nodes(best)}
+        total += week_cost
+    assert r["total_cost"] == pytest.approx(total, abs=0.01)
+    # Normal weeks: 42G reserved on 2 nodes; the hackweek's week: 94G and 16 cores -> 5 nodes.
+    assert r["weeks"][3]["reserved_memory_bytes"] == 42 * G and r["weeks"][3]["nodes_at_peak"] == {"n2-highmem-4": 2}
+    hack_week = next(w for w in r["weeks"] if "climate-hackweek-26" in w["courses"])
+    assert hack_week["nodes_at_peak"] == {"n2-highmem-4": 5}
+    # Courses and the unattributed rest add up to the total (each figure is rounded to cents).
+    assert sum(c["total_cost"] for c in r["courses"]) + r["unattributed_cost"] == pytest.approx(r["total_cost"], abs=0.05)
+    # The Monday, Tuesday before the term and the weekend after it carry only the hub overhead.
+    assert r["unattributed_cost"] == pytest.approx(4 * 24 * overhead)
+    # The three term-long courses run on the same days with memory as their dominant guarantee, so a
+    # student costs in proportion to memory guarantee x hours: data-c88 and stat-20 (1G) twice data-c8 (512M).
+    c = by_id(r["courses"])
+    assert c["data-c88-fa26"]["cost_per_student_per_term"] == pytest.approx(2 * c["data-c8-fa26"]["cost_per_student_per_term"], rel=0.01)
+    assert c["stat-20-fa26"]["cost_per_student_per_term"] == pytest.approx(c["data-c88-fa26"]["cost_per_student_per_term"], rel=0.01)
+    (ev,) = r["events"]
+    assert ev["prescale"]["placeholders"] == 26 and ev["prescale"]["from"] == "2026-12-02"
+    assert ev["spike"]["extra_nodes"] == 3
+    assert any(w.startswith("data-c8-fa26: memory limit 2G is 4x") for w in r["warnings"])
+
+
+def test_cli_table_and_json(run_cli, example_manifest_path):
+    code, out, err = run_cli("cost", example_manifest_path)
+    assert code == 0, err
+    assert "cost per student" in out and "data-c8-fa26" in out and "Events: spike and pre-scaling" in out
+    assert "warning: data-c8-fa26" in err
+    code, out, err = run_cli("cost", example_manifest_path, "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert {"currency", "cost_model", "total_cost", "weeks", "courses", "events", "warnings"} <= data.keys()
+    assert data["currency"] == "USD" and data["cost_model"] == "cloud"
+    assert all("cost_per_student_per_term" in c and "cost_per_student_per_week" in c for c in data["courses"])
+
+
+def test_cli_bad_manifest_exits_2_without_traceback(run_cli, tmp_path):
+    path = write_manifest(tmp_path, [course("a", 3)], {"node_types": [{**NODE, "memory": "lots"}]})
+    code, out, err = run_cli("cost", path)
+    assert code == 2 and "Traceback" not in err and "capacity.node_types[0].memory" in err
+
+
+def test_build_writes_cost_artifacts_and_charts_are_deterministic(example_manifest):
+    ctx = buildmod.render(example_manifest, only=["cost"])
+    names = sorted(ctx.files)
+    assert names == [
+        "cost/capacity-by-week.png",
+        "cost/capacity-by-week.svg",
+        "cost/cost-per-student.png",
+        "cost/cost-per-student.svg",
+        "cost/cost.json",
+        "cost/cost.md",
+    ]
+    data = json.loads(ctx.files["cost/cost.json"])
+    assert data == json.loads(json.dumps(report(example_manifest)))
+    for name in ("cost-per-student", "capacity-by-week"):
+        svg = ctx.files[f"cost/{name}.svg"]
+        root = ET.fromstring(svg)
+        assert root.tag.endswith("svg")
+        assert b"<dc:date>" not in svg
+        png = Image.open(io.BytesIO(ctx.files[f"cost/{name}.png"]))
+        png.verify()
+        assert png.format == "PNG"
+        assert b"Software" not in ctx.files[f"cost/{name}.png"][:200]
+    # Course labels and the week labels are drawn into the charts.
+    assert ctx.files["cost/cost.md"].count(b"|") > 20
+    again = buildmod.render(example_manifest, only=["cost"])
+    assert again.files == ctx.files
+    assert charts.cost_per_student(data, fmt="png") == charts.cost_per_student(data, fmt="png")
+    with pytest.raises(ValueError):
+        charts.cost_per_student(data, fmt="gif")
+
+
+def test_event_on_a_monday_gets_its_prescale_day_in_the_calendar(tmp_path):
+    # The placeholders go in on Sunday 09-06, the week before the event's own week: that day is paid.
+    m = load(
+        write_manifest(
+            tmp_path,
+            [course("ev", 8, start="2026-09-07", end="2026-09-07", kind="event", usage={"peak_fraction": 1.0})],
+            {"node_types": [NODE]},
+        )
+    )
+    r = report(m)
+    assert r["calendar"]["start"] == "2026-08-31" and r["calendar"]["weeks"] == 2
+    # 8 x 1G at 4 a node = 2 nodes, held Sunday and Monday: 2 x 2 x 24.
+    assert r["weeks"][0]["cost"] == pytest.approx(48) and r["weeks"][1]["cost"] == pytest.approx(48)
+    assert by_id(r["courses"])["ev"]["cost_per_student_per_term"] == pytest.approx(12)
+
+
+def test_manifest_without_courses_gives_an_empty_report(tmp_path):
+    m = load(write_manifest(tmp_path, [], {}))
+    r = report(m)
+    assert r["weeks"] == [] and r["courses"] == [] and r["total_cost"] == 0
+    ctx = buildmod.render(m, only=["cost"])
+    ET.fromstring(ctx.files["cost/capacity-by-week.svg"])
+
+
+@pytest.mark.slow
+def test_cost_build_is_byte_identical_across_processes(example_manifest_path, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    trees = []
+    for i, seed in enumerate(("0", "12345")):
+        out = tmp_path / f"out{i}"
+        subprocess.run(
+            [sys.executable, "-m", "coursehub", "build", str(example_manifest_path), "-o", str(out), "--only", "cost"],
+            check=True,
+            capture_output=True,
+            env={**os.environ, "PYTHONHASHSEED": seed, "TZ": "Asia/Kolkata" if i else "UTC"},
+        )
+        trees.append({p.name: p.read_bytes() for p in sorted((out / "cost").iterdir())})
+    assert len(trees[0]) == 6
+    assert trees[0] == trees[1]
