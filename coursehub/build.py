@@ -26,6 +26,7 @@ from coursehub.manifest import Manifest
 GENERATORS: list[tuple[str, str]] = [
     ("summary", "coursehub.summary:generate"),
     ("images", "coursehub.images:generate"),
+    ("hub", "coursehub.hubconfig:generate"),
     ("cost", "coursehub.cost:generate"),
 ]
 

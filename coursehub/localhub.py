@@ -6,8 +6,14 @@ the work folder) and a shared demo password. The configuration is fixed code
 (``coursehub/hubconf/local_config.py``) that reads generated JSON; nothing from the manifest is
 pasted into Python.
 
-The admin API token exists only in this process and the hub's environment: it is never written to
-disk or printed.
+The hub loads the same per-course configuration as the single-machine target: the course data
+(:func:`coursehub.hubconfig.course_data`, written to ``coursehub-courses.json`` in the work folder) is
+handed to :mod:`coursehub.spawn`. Local processes receive each course's limits (``MEM_LIMIT``,
+``CPU_LIMIT`` in their environment), default URL and idle culling, but nothing enforces the limits
+here: only the systemd and Kubernetes targets do.
+
+The admin and sync API tokens exist only in this process and the hub's environment: they are never
+written to disk or printed.
 """
 
 from __future__ import annotations
@@ -25,8 +31,8 @@ from pathlib import Path
 
 import requests
 
+from coursehub import emit
 from coursehub.errors import CoursehubError
-from coursehub.groups import course_group_members
 from coursehub.manifest import Manifest
 
 CONFIG_FILE = Path(__file__).parent / "hubconf" / "local_config.py"
@@ -34,6 +40,8 @@ CONFIG_FILE = Path(__file__).parent / "hubconf" / "local_config.py"
 DEMO_PASSWORD = "coursehub-demo"
 TOKEN_ENV = "COURSEHUB_LOCALHUB_ADMIN_TOKEN"
 SETTINGS_ENV = "COURSEHUB_LOCALHUB_SETTINGS"
+SYNC_TOKEN_ENV = "COURSEHUB_LOCALHUB_SYNC_TOKEN"
+COURSES_FILE = "coursehub-courses.json"
 
 
 def free_port() -> int:
@@ -53,6 +61,8 @@ class LocalHub:
     password: str
     process: subprocess.Popen = field(repr=False)
     log_path: Path
+    #: Token of the ``coursehub-sync`` service, which holds only the sync role's scopes.
+    sync_token: str = field(default="", repr=False)
 
     def stop(self, timeout: float = 15) -> None:
         if self.process.poll() is not None:
@@ -82,14 +92,23 @@ class LocalHub:
         return requests.request(method, self.api_url + path, headers=headers, timeout=30, **kwargs)
 
 
-def hub_settings(manifest: Manifest, *, workdir: Path, port: int, hub_port: int, proxy_port: int, password: str) -> dict:
-    """The data the fixed local config reads: ports, folders, users, groups."""
-    groups: dict[str, dict] = {}
+def hub_settings(
+    manifest: Manifest,
+    *,
+    workdir: Path,
+    port: int,
+    hub_port: int,
+    proxy_port: int,
+    password: str,
+    course_config: bool = True,
+) -> dict:
+    """The data the fixed local config reads: ports, folders, users, groups, course data file."""
+    from coursehub.hubconfig import load_groups
+
+    groups = load_groups(manifest)
     users: set[str] = set(manifest.hub.admins)
-    for course in manifest.courses:
-        for name, members in course_group_members(course).items():
-            groups[name] = {"users": members, "properties": {"coursehub": {"course": course.id}}}
-            users.update(members)
+    for group in groups.values():
+        users.update(group["users"])
     bin_dir = Path(sys.executable).parent
     return {
         "bind_url": f"http://127.0.0.1:{port}",
@@ -104,8 +123,9 @@ def hub_settings(manifest: Manifest, *, workdir: Path, port: int, hub_port: int,
         "password": password,
         "admin_users": sorted(manifest.hub.admins),
         "allowed_users": sorted(users),
-        "load_groups": dict(sorted(groups.items())),
+        "load_groups": groups,
         "manifest": manifest.source,
+        "courses_file": str(workdir / COURSES_FILE) if course_config else None,
     }
 
 
@@ -117,21 +137,39 @@ def start_local_hub(
     password: str = DEMO_PASSWORD,
     timeout: float = 90,
     extra_env: dict[str, str] | None = None,
+    course_config: bool = True,
 ) -> LocalHub:
-    """Start a JupyterHub for ``manifest`` on 127.0.0.1 and wait until its API answers."""
+    """Start a JupyterHub for ``manifest`` on 127.0.0.1 and wait until its API answers.
+
+    With ``course_config`` (the default) the hub runs coursehub's per-course configuration (course
+    menu, settings, staff roles, sync service); without it, only the groups (for comparisons).
+    ``extra_env={"COURSEHUB_TODAY": "2027-01-10"}`` makes the hub's term-date checks use that day.
+    """
     workdir = Path(workdir).resolve()
     (workdir / "home").mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     settings = hub_settings(
-        manifest, workdir=workdir, port=port, hub_port=free_port(), proxy_port=free_port(), password=password
+        manifest,
+        workdir=workdir,
+        port=port,
+        hub_port=free_port(),
+        proxy_port=free_port(),
+        password=password,
+        course_config=course_config,
     )
+    if course_config:
+        from coursehub.hubconfig import course_data
+
+        (workdir / COURSES_FILE).write_bytes(emit.to_json(course_data(manifest)))
     settings_path = workdir / "localhub.json"
     settings_path.write_text(json.dumps(settings, indent=2, sort_keys=True))
     token = secrets.token_hex(32)
+    sync_token = secrets.token_hex(32)
     env = {
         **os.environ,
         SETTINGS_ENV: str(settings_path),
         TOKEN_ENV: token,
+        SYNC_TOKEN_ENV: sync_token,
         # the proxy's auth token, also kept out of files
         "CONFIGPROXY_AUTH_TOKEN": secrets.token_hex(32),
         **(extra_env or {}),
@@ -150,7 +188,14 @@ def start_local_hub(
     log.close()
     url = f"http://127.0.0.1:{port}"
     hub = LocalHub(
-        url=url, api_url=url + "/hub/api", api_token=token, workdir=workdir, password=password, process=process, log_path=log_path
+        url=url,
+        api_url=url + "/hub/api",
+        api_token=token,
+        workdir=workdir,
+        password=password,
+        process=process,
+        log_path=log_path,
+        sync_token=sync_token if course_config else "",
     )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

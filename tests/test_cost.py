@@ -282,6 +282,7 @@ def test_cli_table_and_json(run_cli, example_manifest_path):
     code, out, err = run_cli("cost", example_manifest_path)
     assert code == 0, err
     assert "cost per student" in out and "data-c8-fa26" in out and "Events: spike and pre-scaling" in out
+    assert "Node-share choices" in out and "most nodes needed at once: 5× n2-highmem-4" in out
     assert "warning: data-c8-fa26" in err
     code, out, err = run_cli("cost", example_manifest_path, "--json")
     assert code == 0, err

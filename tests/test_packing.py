@@ -3,6 +3,7 @@ property test that no node's guarantees are ever over-committed."""
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -144,6 +145,7 @@ def demands(draw):
     return out
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(types=node_types(), wanted=demands())
 def test_packing_never_overcommits_and_places_every_placeable_server(types, wanted):

@@ -55,7 +55,20 @@ def tables(data: dict) -> list[Table]:
             human_size(w["available_memory_bytes"]),
             _money(w["cost"]),
         )
-    out = [courses, weeks]
+    weeks.caption = f"most nodes needed at once: {_nodes(data['max_nodes_at_peak'])}"
+    shares = Table(title="Node-share choices (memory guarantee = limit, CPU in proportion)")
+    for col in ("node type", "share", "memory", "cpu guarantee", "servers per node", f"{cur} per server hour"):
+        shares.add_column(col, justify="left" if col in ("node type", "share") else "right", no_wrap=True)
+    for choice in data["node_shares"]:
+        shares.add_row(
+            choice["node_type"],
+            choice["share"],
+            human_size(choice["memory_guarantee_bytes"]),
+            f"{choice['cpu_guarantee']:g}",
+            str(choice["servers_per_node"]),
+            f"{choice['price_per_server_hour']:g}",
+        )
+    out = [courses, weeks, shares]
     if data["events"]:
         events = Table(title="Events: spike and pre-scaling")
         for col in ("event", "dates", "peak servers", "extra nodes", "placeholders", "from", "event cost"):

@@ -38,3 +38,12 @@ c.JupyterHub.services = [
 c.JupyterHub.load_roles = [
     {"name": "coursehub-admin", "scopes": ["admin:users", "admin:groups", "admin:servers", "access:servers", "read:hub", "list:users", "list:groups", "admin-ui"], "services": ["coursehub-admin"]},
 ]
+
+# The same per-course configuration as the single-machine target (coursehub.spawn on the generated
+# course data), on local processes: the limits reach the server's environment but are not enforced.
+if settings.get("courses_file"):
+    from coursehub import spawn
+
+    course_data = spawn.load_data(settings["courses_file"])
+    spawn.configure(c, course_data)
+    spawn.add_sync_service(c, course_data, os.environ["COURSEHUB_LOCALHUB_SYNC_TOKEN"])

@@ -1,0 +1,25 @@
+"""The single-machine target (The Littlest JupyterHub and other systemd-based hubs).
+
+Two files: ``jupyterhub_config.d/coursehub.py`` is :mod:`coursehub.spawn` copied verbatim (loaded
+by JupyterHub as a config file it configures itself), and ``coursehub-courses.json`` is the course
+data it reads. On TLJH copy them to ``/opt/tljh/config/jupyterhub_config.d/coursehub.py`` and
+``/opt/tljh/config/coursehub-courses.json`` and run ``tljh-config reload hub``. SystemdSpawner turns
+``mem_limit``/``cpu_limit`` into the unit's ``MemoryMax``/``CPUQuota``: these limits are enforced by
+the kernel.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from coursehub import spawn
+from coursehub.hubconfig.data import course_data
+from coursehub.manifest import Manifest
+
+SNIPPET = "jupyterhub_config.d/coursehub.py"
+DATA = "coursehub-courses.json"
+
+
+def files(manifest: Manifest) -> dict[str, bytes | dict]:
+    """Relative path -> content (bytes for the fixed code, a dict for the JSON data)."""
+    return {SNIPPET: Path(spawn.__file__).read_bytes(), DATA: course_data(manifest)}

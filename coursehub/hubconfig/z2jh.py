@@ -1,0 +1,61 @@
+"""Helm values for the Zero to JupyterHub chart.
+
+The values carry no generated code: the runtime (:mod:`coursehub.spawn`, stdlib only) is mounted
+into the hub pod verbatim with ``hub.extraFiles``, a fixed ``hub.extraConfig`` snippet loads it, and
+the course data sits under ``custom.coursehub`` where the snippet reads it with z2jh's
+``get_config``. The hub-wide ``singleuser`` settings are the hub's defaults (what a user with no
+course in term gets); each course's own settings are applied per spawn by the runtime.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from coursehub import spawn
+from coursehub.hubconfig.data import course_data
+from coursehub.manifest import Manifest
+from coursehub.roles import SYNC_SERVICE, sync_service_role
+
+RUNTIME_MOUNT = "/usr/local/etc/jupyterhub/coursehub/coursehub_spawn.py"
+EXTRA_CONFIG = Path(__file__).with_name("z2jh_extraconfig.py")
+
+
+def split_image(ref: str) -> dict[str, str]:
+    """``registry/name:tag`` -> ``{"name": ..., "tag": ...}`` (a colon in the host's port is not a tag)."""
+    name, sep, tag = ref.rpartition(":")
+    if not sep or "/" in tag:
+        return {"name": ref, "tag": "latest"}
+    return {"name": name, "tag": tag}
+
+
+def values(manifest: Manifest) -> dict:
+    """The Helm values (a dict) for ``manifest``; pass them to ``helm upgrade -f``."""
+    data = course_data(manifest)
+    defaults = data["defaults"]
+    sync_role = {k: v for k, v in sync_service_role().items() if k != "name"}
+    idle = [c["settings"]["idle_timeout"] for c in data["courses"].values()] + [defaults["idle_timeout"]]
+    idle = [t for t in idle if t]
+    singleuser: dict = {
+        "image": split_image(defaults["image"]),
+        "defaultUrl": defaults["default_url"],
+        "memory": {"guarantee": defaults["mem_guarantee"], "limit": defaults["mem_limit"]},
+        "cpu": {"guarantee": defaults["cpu_guarantee"], "limit": defaults["cpu_limit"]},
+    }
+    return {
+        "custom": {"coursehub": data},
+        "hub": {
+            "extraFiles": {
+                "coursehub-runtime": {"mountPath": RUNTIME_MOUNT, "stringData": Path(spawn.__file__).read_text(encoding="utf-8")}
+            },
+            "extraConfig": {"coursehub": EXTRA_CONFIG.read_text(encoding="utf-8")},
+            # The chart generates the service's API token and keeps it in the hub Secret under
+            # hub.services.coursehub-sync.apiToken; it is never in these values.
+            "services": {SYNC_SERVICE: {}},
+            "loadRoles": {SYNC_SERVICE: sync_role},
+        },
+        "singleuser": singleuser,
+        # Each course culls its own servers from inside them (its idle_timeout). The hub-wide culler
+        # stays as a safety net for servers that cannot (a crashed kernel manager), set to the longest
+        # course timeout so it never cuts a course short.
+        "cull": {"enabled": True, "timeout": max(idle) if idle else 3600},
+    }
