@@ -481,7 +481,7 @@ def to_markdown(data: dict) -> str:
         lines += [
             "",
             f"**{e['id']}** ({e['start']} to {e['end']}): {e['peak_servers']} servers at once, "
-            f"{e['spike']['extra_nodes']} extra nodes. Pre-scale with {p['placeholders']} placeholder servers "
+            f"{e['spike']['extra_nodes']} extra node{'' if e['spike']['extra_nodes'] == 1 else 's'}. Pre-scale with {p['placeholders']} placeholder servers "
             f"({_gib(p['memory_guarantee_bytes'])} each) from {p['from']} until {p['until']}.",
         ]
     if data["warnings"]:

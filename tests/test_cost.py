@@ -10,6 +10,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from coursehub import charts, emit
@@ -17,6 +19,7 @@ from coursehub import build as buildmod
 from coursehub.cost import report
 from coursehub.errors import ManifestError
 from coursehub.loader import load_manifest
+from coursehub.manifest import Manifest
 
 G = 1024**3
 
@@ -371,3 +374,68 @@ def test_cost_build_is_byte_identical_across_processes(example_manifest_path, tm
         trees.append({p.name: p.read_bytes() for p in sorted((out / "cost").iterdir())})
     assert len(trees[0]) == 6
     assert trees[0] == trees[1]
+
+
+# --- property: whatever the manifest, the money adds up ----------------------------------------------
+
+@st.composite
+def manifests(draw):
+    import datetime as dt
+
+    courses = []
+    for i in range(draw(st.integers(0, 4))):
+        start = dt.date(2026, 9, 1) + dt.timedelta(days=draw(st.integers(0, 40)))
+        event = draw(st.booleans())
+        end = start + dt.timedelta(days=draw(st.integers(0, 3 if event else 60)))
+        guarantee = draw(st.sampled_from(["256M", "512M", "1G", "2G", "6G"]))
+        courses.append(
+            {
+                "id": f"c{i}",
+                "title": f"c{i}",
+                "kind": "event" if event else "course",
+                "term": {"start": start.isoformat(), "end": end.isoformat()},
+                "resources": {
+                    "memory": {"guarantee": guarantee, "limit": draw(st.sampled_from(["6G", "8G"]))},
+                    "cpu": {"guarantee": draw(st.sampled_from([0.05, 0.5, 1.0]))},
+                },
+                "usage": {
+                    "peak_fraction": draw(st.floats(0.05, 1)),
+                    "hours_per_student_per_week": draw(st.floats(0, 40)),
+                },
+            }
+        )
+    cost_model = draw(st.sampled_from(["cloud", "on-prem"]))
+    data = {
+        "hub": {"name": "p", "url": "https://p.edu", "image": "d"},
+        "images": {"d": {}},
+        "courses": courses,
+        "capacity": {
+            "cost_model": cost_model,
+            "node_types": [
+                {"name": "s", "memory": "8G", "cpu": 2, "price_per_hour": draw(st.floats(0.01, 2))},
+                {"name": "l", "memory": "32G", "cpu": 8, "price_per_hour": draw(st.floats(0.01, 8))},
+            ],
+            "on_prem": {"node_price": 5000} if cost_model == "on-prem" else None,
+            "hub_overhead_per_hour": draw(st.floats(0, 1)),
+        },
+    }
+    m = Manifest.model_validate(data)
+    for c in m.courses:
+        c._roster = [f"u{j}" for j in range(draw(st.integers(0, 80)))]
+    return m
+
+
+@settings(max_examples=40, deadline=None)
+@given(m=manifests())
+def test_course_costs_and_unattributed_add_up_to_the_total(m):
+    r = report(m)
+    parts = sum(c["total_cost"] for c in r["courses"]) + r["unattributed_cost"]
+    assert parts == pytest.approx(r["total_cost"], abs=0.01 * (len(r["courses"]) + 1))
+    assert sum(w["cost"] for w in r["weeks"]) == pytest.approx(r["total_cost"], abs=0.01 * (len(r["weeks"]) + 1))
+    for c in r["courses"]:
+        assert c["total_cost"] >= 0
+        if c["students"]:
+            assert c["cost_per_student_per_term"] == pytest.approx(c["total_cost"] / c["students"], abs=0.01)
+    for w in r["weeks"]:
+        assert w["reserved_memory_bytes"] <= w["available_memory_bytes"]
+        assert w["reserved_memory_bytes"] <= w["limit_memory_bytes"]
