@@ -25,6 +25,7 @@ from coursehub.manifest import Manifest
 #: Artifact families in build order: (family, "module:function"). Each writes only under ``<family>/``.
 GENERATORS: list[tuple[str, str]] = [
     ("summary", "coursehub.summary:generate"),
+    ("links", "coursehub.linkpages:generate"),
     ("images", "coursehub.images:generate"),
     ("hub", "coursehub.hubconfig:generate"),
     ("cost", "coursehub.cost:generate"),

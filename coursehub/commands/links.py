@@ -1,0 +1,114 @@
+"""``coursehub link`` (build one nbgitpuller link) and ``coursehub links check`` (are the links' files there)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+links_app = typer.Typer(
+    name="links",
+    help="Check the nbgitpuller links a manifest generates.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+
+
+def link(
+    hub: Annotated[Optional[str], typer.Option("--hub", help="The JupyterHub's base URL (https://hub.example.edu).")] = None,
+    repo: Annotated[str, typer.Option("--repo", help="Clone URL of the content repository.")] = ...,
+    branch: Annotated[Optional[str], typer.Option("--branch", help="Branch to pull; default: the repository's default branch.")] = None,
+    path: Annotated[Optional[str], typer.Option("--path", help="The file (or Shiny app folder) inside the repository to open.")] = None,
+    interface: Annotated[
+        Optional[str], typer.Option("--interface", help="lab, notebook, classic, rstudio, shiny or vscode (default lab).")
+    ] = None,
+    urlpath: Annotated[
+        Optional[str], typer.Option("--urlpath", help="Custom path to open on the student's server, instead of --interface/--path.")
+    ] = None,
+    targetpath: Annotated[
+        Optional[str], typer.Option("--targetpath", help="Folder in the student's home to clone into; default: the repository's name.")
+    ] = None,
+    server: Annotated[Optional[str], typer.Option("--server", help="Open on this named server (JupyterHub naming rules).")] = None,
+    launch: Annotated[str, typer.Option("--launch", help="hub, canvas (LTI launch) or binder.")] = "hub",
+    binder_url: Annotated[Optional[str], typer.Option("--binder-url", help="BinderHub URL for --launch binder.")] = None,
+    env_repo: Annotated[
+        Optional[str], typer.Option("--env-repo", help="For binder: the repository whose image the content is pulled into.")
+    ] = None,
+    env_branch: Annotated[Optional[str], typer.Option("--env-branch", help="For binder: the environment repository's branch (default HEAD).")] = None,
+    qr: Annotated[Optional[Path], typer.Option("--qr", help="Also write a QR code of the link to FILE.svg or FILE.png.")] = None,
+):
+    """Print an nbgitpuller link that opens the given file; corrections and warnings go to stderr."""
+    from coursehub.cli import err
+    from coursehub.errors import CoursehubError
+    from coursehub.linkpages import write_qr
+    from coursehub.links import build_link
+
+    result = build_link(
+        hub=hub,
+        repo=repo,
+        branch=branch,
+        path=path,
+        interface=interface,
+        urlpath=urlpath,
+        targetpath=targetpath,
+        server=server,
+        launch=launch,
+        binder_url=binder_url,
+        env_repo=env_repo,
+        env_branch=env_branch,
+    )
+    for warning in result.warnings:
+        err.print(f"warning: {warning}", style="yellow", markup=False)
+    if qr is not None:
+        if qr.suffix.lower() not in (".svg", ".png"):
+            raise CoursehubError(f"--qr writes .svg or .png files, not {qr.name}")
+        write_qr(result.url, qr)
+        err.print(f"wrote QR code to {qr}", style="dim", markup=False)
+    sys.stdout.write(result.url + "\n")
+
+
+@links_app.command("check")
+def check(
+    manifest: Annotated[Path, typer.Argument(help="The course manifest (YAML).", show_default=False)],
+    course: Annotated[Optional[list[str]], typer.Option("--course", help="Check only this course (repeatable).")] = None,
+    cache_dir: Annotated[
+        Optional[Path], typer.Option("--cache-dir", help="Where fetched repositories are cached (default ~/.cache/coursehub/links).")
+    ] = None,
+    jobs: Annotated[int, typer.Option("--jobs", min=1, help="Repositories checked at the same time.")] = 4,
+    timeout: Annotated[float, typer.Option("--timeout", min=1, help="Seconds allowed for each git command.")] = 60,
+):
+    """Check every assignment link: repository reachable, branch exists, file on the branch. Exit 1 if any is broken."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from rich.table import Table
+
+    from coursehub.cli import err, load, out
+    from coursehub.errors import EXIT_CHECK_FAILED, CoursehubError
+    from coursehub.linkcheck import check_manifest
+
+    model, _ = load(manifest)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=err, transient=True) as bar:
+        task = bar.add_task("checking content repositories", total=None)
+
+        def progress(done: int, total: int, label: str) -> None:
+            bar.update(task, completed=done, total=total, description=f"checked {label}")
+
+        results = check_manifest(model, courses=course, cache_dir=cache_dir, jobs=jobs, timeout=timeout, progress=progress)
+    broken = [r for r in results if not r.ok]
+    table = Table(title=f"{len(results)} assignment links, {len(broken)} broken")
+    for col in ("course", "assignment", "repo", "branch", "path", "status"):
+        table.add_column(col)
+    for r in results:
+        table.add_row(r.course, r.assignment, r.repo, r.branch, r.path, "ok" if r.ok else f"BROKEN: {r.reason}",
+                      style=None if r.ok else "red")
+    out.print(table)
+    if broken:
+        raise CoursehubError(f"{len(broken)} of {len(results)} links are broken", exit_code=EXIT_CHECK_FAILED)
+    err.print("every link's file is on its branch", style="green")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("link")(link)
+    app.add_typer(links_app, name="links")

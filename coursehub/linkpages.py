@@ -1,0 +1,168 @@
+"""The ``links`` build family: every assignment's nbgitpuller link, per course, ready to hand out.
+
+For each course with content and assignments it writes ``links/<course>/links.csv`` (for an LMS
+import or a spreadsheet), ``links.md``, a printable ``index.html`` with a QR code per link (for a lab
+slide or a printed handout) and ``qr/<assignment>.svg``; ``links/index.md`` lists every course.
+Links come from :func:`coursehub.links.build_link` with the manifest's hub URL, the course's content
+repository, branch and target path, and the course's effective interface.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import segno
+
+from coursehub import emit
+from coursehub.build import BuildContext
+from coursehub.errors import CoursehubError
+from coursehub.links import Link, build_link
+from coursehub.manifest import Assignment, Course, Manifest
+from coursehub.settings import course_settings
+
+CSV_COLUMNS = ["course", "assignment", "title", "due", "points", "interface", "path", "folder", "url"]
+INTERFACE_TITLES = {
+    "lab": "JupyterLab",
+    "notebook": "Jupyter Notebook",
+    "classic": "Classic Notebook",
+    "rstudio": "RStudio",
+    "shiny": "Shiny",
+    "vscode": "VS Code",
+}
+
+
+@dataclass(frozen=True)
+class AssignmentLink:
+    course: Course
+    assignment: Assignment
+    interface: str
+    link: Link
+
+    @property
+    def title(self) -> str:
+        return self.assignment.title or self.assignment.id
+
+    @property
+    def due(self) -> str:
+        return self.assignment.due.isoformat() if self.assignment.due else ""
+
+
+def course_links(manifest: Manifest, course: Course) -> list[AssignmentLink]:
+    """The link of every assignment of ``course`` (empty if it has no content repository)."""
+    if course.content is None:
+        return []
+    interface = course_settings(manifest, course).interface
+    result = []
+    for assignment in course.assignments:
+        try:
+            link = build_link(
+                hub=manifest.hub.url,
+                repo=course.content.repo,
+                branch=course.content.branch,
+                path=assignment.path,
+                interface=interface,
+                targetpath=course.content.targetpath,
+            )
+        except CoursehubError as exc:
+            raise CoursehubError(f"courses[{course.id}].assignments[{assignment.id}]: {exc.message}") from None
+        result.append(AssignmentLink(course, assignment, interface, link))
+    return result
+
+
+def qr_svg(url: str, *, title: str = "") -> bytes:
+    """A QR code of ``url`` as SVG; the same URL always gives the same bytes."""
+    buf = io.BytesIO()
+    segno.make(url, error="m").save(buf, kind="svg", scale=4, border=4, xmldecl=False, title=title or None)
+    return buf.getvalue()
+
+
+def write_qr(url: str, target: Path) -> None:
+    """Write a QR code of ``url`` to ``target`` (.svg or .png, chosen by the suffix)."""
+    kind = target.suffix.lower().lstrip(".")
+    buf = io.BytesIO()
+    if kind == "svg":
+        buf.write(qr_svg(url))
+    else:
+        segno.make(url, error="m").save(buf, kind=kind, scale=8, border=4)
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.write_bytes(buf.getvalue())
+    tmp.replace(target)  # never leave half a file behind
+
+
+def _md(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("[", "\\[").replace("]", "\\]")
+
+
+def _md_table(items: list[AssignmentLink]) -> list[str]:
+    lines = ["| Assignment | Due | Opens | Link |", "| --- | --- | --- | --- |"]
+    for item in items:
+        opens = f"`{item.link.folder}/{item.assignment.path}`"
+        lines.append(
+            f"| {_md(item.title)} | {item.due} | {opens} | [Open in {INTERFACE_TITLES[item.interface]}]({item.link.url}) |"
+        )
+    return lines
+
+
+def _html_page(course: Course, items: list[AssignmentLink]) -> str:
+    esc = html.escape
+    cards = []
+    for item in items:
+        svg = qr_svg(item.link.url, title=item.title).decode("utf-8")
+        due = f"<p class=\"due\">Due {esc(item.due)}</p>" if item.due else ""
+        cards.append(
+            "<section class=\"card\">"
+            f"<h2>{esc(item.title)}</h2>{due}"
+            f"<div class=\"qr\">{svg}</div>"
+            f"<p><a href=\"{esc(item.link.url)}\">Open in {esc(INTERFACE_TITLES[item.interface])}</a></p>"
+            f"<p class=\"url\">{esc(item.link.url)}</p>"
+            "</section>"
+        )
+    style = (
+        "body{font-family:system-ui,sans-serif;margin:2rem}"
+        ".card{break-inside:avoid;page-break-inside:avoid;border:1px solid #ccc;padding:1rem;margin:0 0 1rem}"
+        ".qr svg{width:12rem;height:12rem}.url{font-family:monospace;font-size:.7rem;word-break:break-all}"
+        "@media print{a{color:inherit}}"
+    )
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        f"<title>{esc(course.title)} — assignment links</title><style>{style}</style></head><body>"
+        f"<h1>{esc(course.title)}</h1><p>Scan a code or click a link: it signs you in, copies the assignment "
+        "into your home folder and opens it. Clicking again later brings in updates and keeps your edits.</p>"
+        + "".join(cards)
+        + "</body></html>\n"
+    )
+
+
+def generate(ctx: BuildContext) -> None:
+    """Write the links family (see the module docstring for the layout)."""
+    index = ["# Assignment links", ""]
+    for course in sorted(ctx.manifest.courses, key=lambda c: c.id):
+        items = course_links(ctx.manifest, course)
+        if not items:
+            ctx.notes.append(f"links: {course.id} has no content repository or no assignments; no links written")
+            continue
+        for item in items:
+            for warning in item.link.warnings:
+                ctx.notes.append(f"links: {course.id}/{item.assignment.id}: {warning}")
+        base = f"links/{course.id}"
+        ctx.add(
+            f"{base}/links.csv",
+            emit.to_csv(
+                CSV_COLUMNS,
+                [
+                    [course.id, i.assignment.id, i.title, i.due, "" if i.assignment.points is None else f"{i.assignment.points:g}",
+                     i.interface, i.assignment.path, i.link.folder, i.link.url]
+                    for i in items
+                ],
+            ),
+        )
+        ctx.add(f"{base}/links.md", "\n".join([f"# {_md(course.title)}", "", *_md_table(items), ""]))
+        ctx.add(f"{base}/index.html", _html_page(course, items))
+        for item in items:
+            ctx.add(f"{base}/qr/{item.assignment.id}.svg", qr_svg(item.link.url, title=item.title))
+        index += [f"## {_md(course.title)} (`{course.id}`)", "", *_md_table(items), "",
+                  f"Printable page with QR codes: [{course.id}/index.html]({course.id}/index.html)", ""]
+    ctx.add("links/index.md", "\n".join(index))

@@ -1,0 +1,110 @@
+"""``coursehub links check`` against a real git server on loopback."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+from gitserver import CONTENT, git_server  # noqa: F401  (fixture)
+
+from coursehub.linkcheck import check_manifest
+from coursehub.loader import load_manifest
+
+
+@pytest.fixture(scope="module")
+def check_repos(git_server):
+    good = git_server.create_repo("check-c8", CONTENT / "data-c8-materials", extra={"extras/Lab 2 — é.ipynb": "{}"})
+    git_server.push("check-c8", {"hw/hw02/hw02.ipynb": "{}"}, branch="release/fa26")
+    other = git_server.create_repo("check-stat20", CONTENT / "stat-20-materials")
+    return {"good": good, "other": other, "missing": git_server.url + "no-such-repo"}
+
+
+def write_manifest(tmp_path, repos) -> str:
+    text = textwrap.dedent(
+        f"""\
+        hub: {{name: test-hub, url: https://hub.example.edu, image: data8}}
+        images: {{data8: {{standard: data8}}}}
+        courses:
+          - id: c8
+            title: C8
+            term: {{start: 2026-08-26, end: 2026-12-18}}
+            students: [alice]
+            content: {{repo: "{repos['good']}", branch: main}}
+            assignments:
+              - {{id: lab01, path: lab/lab01/lab01.ipynb}}
+              - {{id: lab02, path: "extras/Lab 2 — é.ipynb"}}
+              - {{id: hw09, path: hw/hw09/hw09.ipynb}}
+          - id: c8-release
+            title: C8 release branch
+            term: {{start: 2026-08-26, end: 2026-12-18}}
+            students: [alice]
+            content: {{repo: "{repos['good']}/", branch: release/fa26}}
+            assignments:
+              - {{id: hw02, path: hw/hw02/hw02.ipynb}}
+          - id: stat
+            title: Stat
+            term: {{start: 2026-08-26, end: 2026-12-18}}
+            students: [alice]
+            content: {{repo: "{repos['other']}", branch: fall-2026}}
+            assignments:
+              - {{id: lab01, path: labs/lab01.Rmd}}
+          - id: gone
+            title: Gone
+            term: {{start: 2026-08-26, end: 2026-12-18}}
+            students: [alice]
+            content: {{repo: "{repos['missing']}", branch: main}}
+            assignments:
+              - {{id: lab01, path: lab01.ipynb}}
+        """
+    )
+    path = tmp_path / "manifest.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_check_reports_missing_branch_file_and_repo(tmp_path, check_repos, git_server):
+    manifest, _ = load_manifest(write_manifest(tmp_path, check_repos))
+    before = len(git_server.requests)
+    results = {(r.course, r.assignment): r for r in check_manifest(manifest, cache_dir=tmp_path / "cache", jobs=3)}
+    assert results[("c8", "lab01")].ok
+    assert results[("c8", "lab02")].ok
+    assert results[("c8-release", "hw02")].ok
+    assert not results[("c8", "hw09")].ok
+    assert "'hw/hw09/hw09.ipynb' is not on branch 'main'" in results[("c8", "hw09")].reason
+    assert not results[("stat", "lab01")].ok
+    assert results[("stat", "lab01")].reason == "branch 'fall-2026' does not exist"
+    assert not results[("gone", "lab01")].ok
+    assert results[("gone", "lab01")].reason.startswith("repository unreachable")
+    assert len(git_server.requests) > before  # it really asked the server
+    # the fetch was shallow and blob-less: the cache holds trees but not the notebooks' contents
+    import subprocess
+
+    caches = [p for p in (tmp_path / "cache").iterdir() if (p / "HEAD").exists()]
+    assert caches
+    for cache in caches:
+        shallow = cache / "shallow"
+        assert shallow.exists()
+        objects = subprocess.run(["git", "count-objects", "-v"], cwd=cache, capture_output=True, text=True).stdout
+        blobs = subprocess.run(
+            ["git", "cat-file", "--batch-all-objects", "--batch-check=%(objecttype)"], cwd=cache, capture_output=True, text=True
+        ).stdout.split()
+        assert "blob" not in blobs, objects
+
+
+def test_cli_check_exits_1_with_a_table(tmp_path, check_repos, run_cli, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    path = write_manifest(tmp_path, check_repos)
+    code, out, err = run_cli("links", "check", path)
+    assert code == 1
+    assert "BROKEN: branch 'fall-2026' does not exist" in out
+    assert "hw09" in out and "BROKEN" in out
+    assert "6 assignment links, 3 broken" in out
+    assert "3 of 6 links are broken" in err
+    assert (tmp_path / "xdg" / "coursehub" / "links").is_dir()
+
+
+def test_cli_check_passes_for_a_good_course(tmp_path, check_repos, run_cli):
+    path = write_manifest(tmp_path, check_repos)
+    code, out, err = run_cli("links", "check", path, "--course", "c8-release", "--cache-dir", tmp_path / "c")
+    assert code == 0, err
+    assert "1 assignment links, 0 broken" in out
