@@ -29,6 +29,7 @@ GENERATORS: list[tuple[str, str]] = [
     ("images", "coursehub.images:generate"),
     ("hub", "coursehub.hubconfig:generate"),
     ("cost", "coursehub.cost:generate"),
+    ("site", "coursehub.sitegen:generate"),
 ]
 
 

@@ -1,0 +1,37 @@
+"""The guide site's generated parts: the reference (from the code) and the course catalogue (from a manifest).
+
+Two consumers share these functions. The ``site`` build family (:func:`generate`) writes a
+university's own catalogue under ``site/`` with ``coursehub build``; the mkdocs-gen-files script in
+``guides_gen/`` calls :func:`docs_files` to add the reference and the example university's catalogue
+to the guide site at build time, so no generated Markdown is ever committed.
+"""
+
+from __future__ import annotations
+
+from coursehub.build import BuildContext
+from coursehub.manifest import Manifest
+from coursehub.sitegen.catalogue import catalogue_files, catalogue_nav
+from coursehub.sitegen.reference import cli_reference, manifest_reference
+
+__all__ = ["catalogue_files", "catalogue_nav", "cli_reference", "docs_files", "generate", "manifest_reference"]
+
+#: Where the catalogue lives inside the guide site's docs folder.
+CATALOGUE_DIR = "catalogue"
+
+
+def docs_files(manifest: Manifest) -> dict[str, bytes]:
+    """Every generated page and asset of the guide site, by path relative to the docs folder."""
+    files = {
+        "reference/manifest.md": manifest_reference().encode("utf-8"),
+        "reference/cli.md": cli_reference().encode("utf-8"),
+    }
+    for rel, content in catalogue_files(manifest).items():
+        files[f"{CATALOGUE_DIR}/{rel}"] = content
+    return files
+
+
+def generate(ctx: BuildContext) -> None:
+    """Build family ``site``: the manifest's course catalogue pages, QR codes and charts under ``site/``."""
+    # Reuse the links and cost files this build already rendered rather than generating them twice.
+    for rel, content in catalogue_files(ctx.manifest, ctx.files).items():
+        ctx.add(f"site/{rel}", content)

@@ -1,0 +1,371 @@
+"""The guide site: strict mkdocs build, no broken links, and the pages generated from code and manifest.
+
+The site is built for real (``mkdocs build --strict`` with mkdocs-material and the gen-files script)
+into a temporary folder; nothing is written into the repository.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+import shutil
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pytest
+import typer
+
+from coursehub.build import families, render
+from coursehub.manifest import Manifest
+from coursehub.schema import manifest_schema
+from coursehub.sitegen import catalogue_files, cli_reference, docs_files, manifest_reference
+
+REPO = Path(__file__).resolve().parents[1]
+#: The hand-written pages the issue asks for (the generated ones are checked separately).
+GUIDE_PAGES = [
+    "index.md",
+    "getting-started.md",
+    "nbgitpuller.md",
+    "choosing-a-grader.md",
+    "authoring.md",
+    "sizing.md",
+    "many-courses.md",
+    "college-it.md",
+]
+
+
+def mkdocs_build(config: Path, out: Path) -> subprocess.CompletedProcess:
+    env = dict(os.environ, NO_MKDOCS_2_WARNING="1", DISABLE_MKDOCS_2_WARNING="true")
+    return subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(config), "-d", str(out)],
+        cwd=config.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("guide-site") / "site"
+    result = mkdocs_build(REPO / "mkdocs.yml", out)
+    assert result.returncode == 0, f"mkdocs build --strict failed:\n{result.stderr[-4000:]}"
+    return out
+
+
+# --- the strict build and its links ------------------------------------------------------------------
+
+
+def test_strict_build_produces_every_page(site, example_manifest):
+    for page in GUIDE_PAGES:
+        target = site / ("index.html" if page == "index.md" else page.removesuffix(".md") + "/index.html")
+        assert target.is_file(), f"{page} was not built"
+    assert (site / "reference/manifest/index.html").is_file()
+    assert (site / "reference/cli/index.html").is_file()
+    assert (site / "catalogue/index.html").is_file()
+    for course in example_manifest.courses:
+        assert (site / "catalogue" / course.id / "index.html").is_file()
+
+
+def test_generated_pages_are_not_committed():
+    """Reference and catalogue pages exist only at build time (gen-files), never as files in guides/."""
+    assert not (REPO / "guides" / "reference").exists()
+    assert not (REPO / "guides" / "catalogue").exists()
+
+
+class _Links(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.refs: list[str] = []
+        self.ids: set[str] = set()
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if "id" in attrs:
+            self.ids.add(attrs["id"])
+        for key in ("href", "src"):
+            if attrs.get(key):
+                self.refs.append(attrs[key])
+
+
+def _parse(path: Path) -> _Links:
+    parser = _Links()
+    parser.feed(path.read_text(encoding="utf-8"))
+    return parser
+
+
+def _target(site: Path, page: Path, ref: str) -> tuple[Path, str] | None:
+    parts = urlsplit(ref)
+    if parts.scheme or parts.netloc or ref.startswith(("mailto:", "data:", "javascript:")):
+        return None  # external; the site may link out, that is not a broken internal link
+    if not parts.path:
+        return page, unquote(parts.fragment)
+    # 404.html links root-relative (it is served from any depth); every other page links relatively.
+    base = site if parts.path.startswith("/") else page.parent
+    target = (base / unquote(parts.path).lstrip("/")).resolve()
+    if target.is_dir() or parts.path.endswith("/"):
+        target = target / "index.html"
+    return target, unquote(parts.fragment)
+
+
+def test_no_broken_internal_links_in_built_html(site):
+    """Crawl every built page: each local href/src must exist, and each #fragment must be an id there."""
+    pages = sorted(site.rglob("*.html"))
+    assert len(pages) > 15
+    parsed = {p.resolve(): _parse(p) for p in pages}
+    broken = []
+    checked = 0
+    for page, links in parsed.items():
+        for ref in links.refs:
+            found = _target(site, page, ref)
+            if found is None:
+                continue
+            target, fragment = found
+            checked += 1
+            if not target.exists():
+                broken.append(f"{page.relative_to(site.resolve())}: {ref} (no such file)")
+            elif fragment and target.suffix == ".html":
+                ids = parsed[target].ids if target in parsed else _parse(target).ids
+                if fragment not in ids:
+                    broken.append(f"{page.relative_to(site.resolve())}: {ref} (no #{fragment} there)")
+    assert checked > 500
+    assert not broken, "broken internal links:\n" + "\n".join(broken)
+
+
+@pytest.mark.slow
+def test_every_kind_of_broken_link_fails_the_strict_build(tmp_path):
+    """The validation settings in mkdocs.yml turn each kind of broken link into a failed build."""
+    copy = tmp_path / "repo"
+    copy.mkdir()
+    shutil.copy(REPO / "mkdocs.yml", copy / "mkdocs.yml")
+    for folder in ("guides", "guides_gen", "course-templates/example-university"):
+        shutil.copytree(REPO / folder, copy / folder)
+    broken = {
+        "[gone](no-such-page.md)": "no-such-page.md",  # a page that does not exist
+        "[anchor](nbgitpuller.md#no-such-section)": "no-such-section",  # a heading that does not exist
+        "[absolute](/catalogue/)": "/catalogue/",  # breaks as soon as the site is not at the server root
+    }
+    index = copy / "guides" / "index.md"
+    index.write_text(index.read_text(encoding="utf-8") + "\n" + "\n".join(broken) + "\n", encoding="utf-8")
+    result = mkdocs_build(copy / "mkdocs.yml", tmp_path / "out")
+    assert result.returncode != 0
+    warnings = [line for line in result.stderr.splitlines() if "WARNING" in line]
+    for complaint in broken.values():
+        assert any(complaint in w for w in warnings), f"no warning about {complaint}:\n{result.stderr[-3000:]}"
+
+
+# --- pages generated from the code -------------------------------------------------------------------
+
+
+def _section(page: str, heading: str) -> str:
+    match = re.search(rf"^## {re.escape(heading)}\n(.*?)(?=^## |\Z)", page, flags=re.M | re.S)
+    assert match, f"no section {heading}"
+    return match.group(1)
+
+
+def test_manifest_reference_has_every_field_with_type_default_and_description():
+    page = manifest_reference()
+    schema = manifest_schema()
+    models = {"Manifest": schema, **schema["$defs"]}
+    for name, node in models.items():
+        section = _section(page, name)
+        for field, prop in node["properties"].items():
+            row = next((line for line in section.splitlines() if line.startswith(f"| `{field}` |")), None)
+            assert row is not None, f"{name}.{field} missing from the reference"
+            assert prop["description"].replace("|", "\\|") in row
+    # Types, defaults and required markers come through, in the manifest's own spelling.
+    grading = _section(page, "Grading")
+    assert "| `timeout` | duration | `\"10m\"` |" in grading
+    assert "| `memory` | size | `\"2G\"` |" in grading
+    course = _section(page, "Course")
+    assert "| `id` | text | **required** |" in course
+    assert "[Term](#term)" in course and "list of [Assignment](#assignment)" in course
+    assert "one of `otter`, `nbgrader`, `none`" in course
+    hub = _section(page, "Hub")
+    assert '"512M"' in hub and '"30m"' in hub  # the hub's default resources, from DEFAULT_RESOURCES
+
+
+def test_manifest_reference_follows_a_new_field(monkeypatch):
+    """A field added to a model shows up without anyone editing the reference code."""
+    from pydantic import Field
+
+    from coursehub import manifest as m
+
+    class Term(m.Term):
+        reading_week: int = Field(0, ge=0, description="Weeks without classes in the middle of term.")
+
+    class Course(m.Course):
+        term: Term = Field(description="When the course runs.")
+
+    class Manifest(m.Manifest):
+        courses: list[Course] = Field(default_factory=list, description="Courses and events on the hub.")
+
+    monkeypatch.setattr("coursehub.sitegen.reference.Manifest", Manifest)
+    monkeypatch.setattr("coursehub.sitegen.reference.manifest_schema", lambda: Manifest.model_json_schema())
+    page = manifest_reference()
+    assert "| `reading_week` | integer | `0` | Weeks without classes in the middle of term. (≥ 0) |" in page
+
+
+def test_cli_reference_lists_every_command_and_option():
+    from coursehub.cli import app
+
+    page = cli_reference()
+    root = typer.main.get_command(app)
+    ctx = root.context_class(root, info_name="coursehub")
+
+    def walk(cmd, ctx, path):
+        for name in cmd.list_commands(ctx):
+            sub = cmd.get_command(ctx, name)
+            sub_ctx = sub.context_class(sub, info_name=name, parent=ctx)
+            yield path + [name], sub, sub_ctx
+            if hasattr(sub, "list_commands"):
+                yield from walk(sub, sub_ctx, path + [name])
+
+    commands = list(walk(root, ctx, []))
+    assert {"validate", "schema", "build"} <= {p[0] for p, _, _ in commands}
+    for path, cmd, sub_ctx in commands:
+        section = _section(page, f"`coursehub {' '.join(path)}`")
+        for param in cmd.get_params(sub_ctx):
+            if param.name == "help":
+                continue
+            shown = param.opts[-1] if param.param_type_name == "option" else param.name.upper()
+            assert f"`{shown}`" in section, f"coursehub {' '.join(path)}: {shown} missing"
+            if getattr(param, "help", None):
+                assert param.help in section
+    build = _section(page, "`coursehub build`")
+    assert "| `-o`, `--output` | path | `build` | Folder to write the generated tree into. |" in build
+    assert "coursehub build [OPTIONS] MANIFEST" in build
+
+
+def test_cli_reference_includes_subcommand_groups():
+    """Sub-apps (like `coursehub links check`) are walked too, with their options."""
+    app = typer.Typer(name="demo")
+
+    @app.command()
+    def top(flag: bool = typer.Option(False, "--flag", help="A flag.")):
+        """Top-level command."""
+
+    group = typer.Typer(help="A group of commands.")
+
+    @group.command()
+    def check(path: str = typer.Argument(..., help="What to check."), jobs: int = typer.Option(4, help="Workers.")):
+        """Check something."""
+
+    app.add_typer(group, name="things")
+    page = cli_reference(typer.main.get_command(app))
+    check_section = _section(page, "`coursehub things check`")
+    assert "Check something." in check_section
+    assert "| `PATH` | text (argument) | **required** | What to check. |" in check_section
+    assert "| `--jobs` | integer | `4` | Workers. |" in check_section
+    assert "`coursehub top`" in page and "A flag." in page
+
+
+# --- the course catalogue ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def catalogue(example_manifest) -> dict[str, bytes]:
+    return catalogue_files(example_manifest)
+
+
+def test_catalogue_shows_each_course_and_each_assignment_link_with_its_qr(example_manifest, catalogue):
+    assert "links" in families(), "the links build family is not registered"
+    built = render(example_manifest, only=["links"]).files
+    files = catalogue
+    index = files["index.md"].decode()
+    for course in example_manifest.courses:
+        assert f"[{course.title}]({course.id}/index.md)" in index
+        page = files[f"{course.id}/index.md"].decode()
+        assert f"# {course.title}" in page
+        assert "Not generated by this coursehub" not in page
+        for a in course.assignments:
+            rows = csv.DictReader(io.StringIO(built[f"links/{course.id}/links.csv"].decode()))
+            url = next(row["url"] for row in rows if row["assignment"] == a.id)
+            assert url.startswith(example_manifest.hub.url + "/hub/user-redirect/git-pull?")
+            assert f"]({url})" in page
+            assert f"(qr/{a.id}.svg)" in page
+            assert files[f"{course.id}/qr/{a.id}.svg"] == built[f"links/{course.id}/qr/{a.id}.svg"]
+
+
+def test_catalogue_course_page_shows_effective_settings(catalogue):
+    page = catalogue["data-c88-fa26/index.md"].decode()
+    # The hub's image and guarantee-defaults merged with the course's overrides.
+    assert "| Image | `data8` (standard data8) |" in page
+    assert "| Interface | notebook (opens `/tree`) |" in page
+    assert "| Memory | 1G guaranteed, 2G limit |" in page
+    assert "| CPU | 0.05 cores guaranteed, 2 limit |" in page
+    assert "| Idle timeout | 1h |" in page
+    assert "| Grader | nbgrader |" in page
+    hack = catalogue["climate-hackweek-26/index.md"].decode()
+    assert "xarray==" in hack and "`climate-hackweek-data` at `/home/jovyan/shared` (read-only)" in hack
+
+
+def test_catalogue_names_a_missing_family_instead_of_crashing(example_manifest, monkeypatch):
+    from coursehub import build
+
+    monkeypatch.setattr(build, "GENERATORS", [g for g in build.GENERATORS if g[0] not in ("links", "cost")])
+    files = catalogue_files(example_manifest)
+    page = files["data-c8-fa26/index.md"].decode()
+    assert "no `links` build family" in page and "### Lab 1: Tables" in page
+    assert "no `cost` build family" in files["sizing.md"].decode()
+    assert not any(k.endswith(".svg") for k in files)
+
+
+def test_sizing_page_shows_the_cost_charts_and_figures(example_manifest, catalogue):
+    assert "cost" in families(), "the cost build family is not registered"
+    built = render(example_manifest, only=["cost"]).files
+    files = catalogue
+    page = files["sizing.md"].decode()
+    for chart in ("cost-per-student.svg", "capacity-by-week.svg"):
+        assert f"(charts/{chart})" in page
+        assert files[f"charts/{chart}"] == built[f"cost/{chart}"]
+    for course in example_manifest.courses:
+        assert f"| {course.title} | {len(course.roster)} |" in page
+    assert "climate-hackweek-26" in _section(page, "Events: spike and pre-scaling")
+
+
+def test_site_family_builds_the_catalogue_deterministically(example_manifest, tmp_path):
+    from coursehub.build import build
+
+    first, _ = build(example_manifest, tmp_path / "a", only=["site"])
+    second, _ = build(example_manifest, tmp_path / "b", only=["site"])
+    assert first.files == second.files
+    assert all(k.startswith("site/") for k in first.files)
+    assert (tmp_path / "a/site/index.md").is_file()
+    assert (tmp_path / "a/site/data-c8-fa26/qr/lab01.svg").read_bytes().startswith(b"<svg")
+    # The same function feeds the guide site: one home for the catalogue.
+    docs = docs_files(example_manifest)
+    for rel, content in first.files.items():
+        assert docs["catalogue/" + rel.removeprefix("site/")] == content
+
+
+def test_site_family_reuses_files_rendered_earlier_in_the_same_build(example_manifest):
+    ctx = render(example_manifest, only=["links", "cost", "site"])
+    assert ctx.files["site/data-c8-fa26/qr/lab01.svg"] == ctx.files["links/data-c8-fa26/qr/lab01.svg"]
+
+
+def test_catalogue_nav_lists_every_course_in_the_built_site(site, example_manifest):
+    home = (site / "index.html").read_text(encoding="utf-8")
+    for course in example_manifest.courses:
+        assert f'href="catalogue/{course.id}/"' in home
+        assert course.title in home
+
+
+def test_catalogue_follows_the_manifest(example_manifest):
+    """A course added to the manifest gets its page: nothing about the example is hard-coded."""
+    data = example_manifest.model_dump(mode="json", exclude_defaults=True)
+    extra = dict(data["courses"][0], id="data-c8-sp27", title="Foundations of Data Science, spring")
+    extra["term"] = {"start": "2027-01-20", "end": "2027-05-15"}
+    extra["students"] = ["new-student"]
+    data["courses"].append(extra)
+    changed = Manifest.model_validate(data)
+    changed._source = example_manifest.source
+    files = catalogue_files(changed)
+    assert "[Foundations of Data Science, spring](data-c8-sp27/index.md)" in files["index.md"].decode()
+    assert "data-c8-sp27/qr/lab01.svg" in files
