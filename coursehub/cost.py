@@ -15,6 +15,7 @@ The model, day by day over a calendar of whole weeks (Monday to Sunday) covering
 - **On-premises**: a fixed fleet, as many nodes of each type as the busiest day needs, costs its
   purchase price spread over its lifetime (365-day years) plus its yearly running cost, every day.
 - ``hub_overhead_per_hour`` is added for every hour of the calendar.
+- Only students' servers are counted; instructors' and TAs' are few and are left to the overhead.
 
 A day's cost is shared among the courses on the nodes in proportion to each one's share of them (its
 servers' dominant guarantee, :func:`coursehub.packing.share_of_node`); what no course uses that day
