@@ -211,6 +211,14 @@ def idle_args(seconds):
     ]
 
 
+def _literal(spawner, text):
+    # KubeSpawner expands {username}-style templates in environment values and volumes; course data
+    # is literal text, so its braces are doubled to come out as written.
+    if hasattr(spawner, "_expand_user_properties"):
+        return text.replace("{", "{{").replace("}", "}}")
+    return text
+
+
 def apply_settings(spawner, course_id, settings):
     """Set a course's settings (or the hub's defaults, ``course_id`` None) on ``spawner``."""
     base = _snapshot(spawner)
@@ -221,7 +229,7 @@ def apply_settings(spawner, course_id, settings):
         if settings.get(name) is not None:
             setattr(spawner, name, settings[name])
     env = dict(base["environment"])
-    env.update(settings.get("environment") or {})
+    env.update({k: _literal(spawner, v) for k, v in (settings.get("environment") or {}).items()})
     env["COURSEHUB_COURSE"] = course_id or ""
     env["COURSEHUB_IMAGE"] = settings.get("image_key") or ""
     if settings.get("idle_timeout"):
@@ -234,16 +242,16 @@ def apply_settings(spawner, course_id, settings):
         spawner.node_selector = {**base["node_selector"], **settings["node_selector"]}
     shared = settings.get("shared_data")
     if shared:
-        env["COURSEHUB_SHARED_DATA"] = shared["mount_path"]
+        env["COURSEHUB_SHARED_DATA"] = _literal(spawner, shared["mount_path"])
         if "volumes" in base and "volume_mounts" in base:
             spawner.volumes = list(base["volumes"]) + [
                 {
                     "name": SHARED_DATA_VOLUME,
-                    "persistentVolumeClaim": {"claimName": shared["volume"], "readOnly": shared["read_only"]},
+                    "persistentVolumeClaim": {"claimName": _literal(spawner, shared["volume"]), "readOnly": shared["read_only"]},
                 }
             ]
             spawner.volume_mounts = list(base["volume_mounts"]) + [
-                {"name": SHARED_DATA_VOLUME, "mountPath": shared["mount_path"], "readOnly": shared["read_only"]}
+                {"name": SHARED_DATA_VOLUME, "mountPath": _literal(spawner, shared["mount_path"]), "readOnly": shared["read_only"]}
             ]
         elif "unit_extra_properties" in base:
             # SystemdSpawner: systemd bind-mounts the directory into the user's unit.

@@ -6,6 +6,7 @@
   xdist worker (``@pytest.mark.xdist_group("hub")``) so the session really starts only one.
   Tests that must break a hub (kill it mid-apply) start their own with ``start_local_hub``.
 - ``run_cli``: runs ``coursehub`` in-process and returns (exit code, stdout, stderr).
+- ``update_goldens``: True with ``pytest --update-goldens`` (golden-file tests rewrite their files).
 """
 
 from __future__ import annotations
@@ -28,6 +29,16 @@ for key, value in {
     "GIT_CONFIG_NOSYSTEM": "1",
 }.items():
     os.environ.setdefault(key, value)
+
+
+def pytest_addoption(parser):
+    parser.addoption("--update-goldens", action="store_true", help="Rewrite golden files from the current output.")
+
+
+@pytest.fixture(scope="session")
+def update_goldens(request) -> bool:
+    """True when run with ``--update-goldens``: golden-file tests rewrite their files instead of comparing."""
+    return request.config.getoption("--update-goldens")
 
 
 @pytest.fixture(scope="session")

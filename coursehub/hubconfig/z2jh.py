@@ -36,6 +36,9 @@ def values(manifest: Manifest) -> dict:
     idle = [c["settings"]["idle_timeout"] for c in data["courses"].values()] + [defaults["idle_timeout"]]
     idle = [t for t in idle if t]
     singleuser: dict = {
+        # The chart's default too; stated because KubeSpawner passes the per-course idle-culling
+        # arguments only with an explicit command (not the image's own).
+        "cmd": "jupyterhub-singleuser",
         "image": split_image(defaults["image"]),
         "defaultUrl": defaults["default_url"],
         "memory": {"guarantee": defaults["mem_guarantee"], "limit": defaults["mem_limit"]},

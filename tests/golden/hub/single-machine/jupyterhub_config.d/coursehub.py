@@ -1,0 +1,313 @@
+"""Per-course spawn settings, resolved inside the hub at spawn time.
+
+This module is the runtime half of the hub configuration. It runs inside JupyterHub, where coursehub
+itself may not be installed (a Zero to JupyterHub hub pod, a TLJH hub environment), so it uses the
+standard library only and is shipped verbatim: as the single-machine ``jupyterhub_config.d`` snippet,
+as a file mounted into the z2jh hub pod, and imported directly by the local hub. Everything specific
+to a manifest comes in as data (the dict ``coursehub build`` writes to ``coursehub-courses.json`` and
+to the Helm values' ``custom.coursehub``); nothing here is generated.
+
+It plugs into JupyterHub's own hooks rather than a spawner subclass:
+
+- ``Spawner.options_form`` lists only the user's own courses that are in term today;
+- ``Spawner.options_from_form`` turns the form into ``{"course": id}``;
+- ``Spawner.apply_user_options`` checks the choice against the user's groups and the dates (a
+  hand-crafted request for another course is refused with 403, whether it comes from the form or the
+  REST API) and sets the course's image, default URL, limits, idle culling, environment, node
+  selector and shared data on the spawner;
+- ``JupyterHub.load_groups`` / ``load_roles`` create the course groups and the staff roles; the roles
+  of a course outside its dates are granted to nobody.
+
+Loaded by JupyterHub as a config file (``c`` in its globals) it configures itself from the JSON file
+beside its folder (or named by ``$COURSEHUB_COURSES``).
+"""
+
+import copy
+import datetime
+import html
+import json
+import os
+
+#: Version of the data layout this runtime reads; the generator writes the same number.
+DATA_VERSION = 1
+#: Overrides "today" for the term-date checks. Only for tests and demos of a term that is over.
+TODAY_ENV = "COURSEHUB_TODAY"
+COURSES_ENV = "COURSEHUB_COURSES"
+SHARED_DATA_VOLUME = "coursehub-shared-data"
+#: Spawner attributes this runtime sets; their configured values are kept so a second spawn (maybe of
+#: another course) starts from the configuration again instead of from the previous course.
+_ATTRS = (
+    "environment",
+    "args",
+    "default_url",
+    "mem_limit",
+    "mem_guarantee",
+    "cpu_limit",
+    "cpu_guarantee",
+    "image",
+    "node_selector",
+    "volumes",
+    "volume_mounts",
+    "unit_extra_properties",
+)
+
+
+class CourseRefused(Exception):
+    """The user asked for a course they cannot start (not theirs, or unknown)."""
+
+
+def today():
+    """Today's date, or the date in ``$COURSEHUB_TODAY`` (YYYY-MM-DD) when set."""
+    value = os.environ.get(TODAY_ENV)
+    return datetime.date.fromisoformat(value) if value else datetime.date.today()
+
+
+class CourseIndex:
+    """The course data, indexed for fast look-ups at spawn time (group name -> course)."""
+
+    def __init__(self, data):
+        if data.get("version") != DATA_VERSION:
+            raise ValueError(
+                f"coursehub course data has version {data.get('version')!r}, this runtime reads {DATA_VERSION}; "
+                "rebuild with the same coursehub version"
+            )
+        self.data = data
+        self.courses = data["courses"]
+        self.defaults = data["defaults"]
+        self.course_of_group = {}
+        self.dates = {}
+        for course_id, course in self.courses.items():
+            for group in course["groups"]:
+                self.course_of_group[group] = course_id
+            self.dates[course_id] = (
+                datetime.date.fromisoformat(course["start"]),
+                datetime.date.fromisoformat(course["end"]),
+            )
+
+    def active(self, course_id, day):
+        start, end = self.dates[course_id]
+        return start <= day <= end
+
+    def member_of(self, group_names):
+        """Every course the groups belong to (students or staff), active or not, sorted."""
+        return sorted({self.course_of_group[g] for g in group_names if g in self.course_of_group})
+
+    def choices(self, group_names, day):
+        """The courses a user may start today: their own courses that are in term, sorted by id."""
+        return [c for c in self.member_of(group_names) if self.active(c, day)]
+
+    def resolve(self, group_names, choice, day):
+        """``(course id or None, settings)`` for a spawn; raises :class:`CourseRefused`.
+
+        No choice: the user's first course in term, else the hub's defaults. A choice of the user's
+        own course that is out of term falls back the same way (a remembered choice must not lock a
+        student out); a choice of any other course is refused.
+        """
+        options = self.choices(group_names, day)
+        if choice:
+            if choice in options:
+                return choice, self.courses[choice]["settings"]
+            if choice not in self.member_of(group_names):
+                raise CourseRefused(f"you are not enrolled in a course {choice!r} on this hub")
+        if options:
+            return options[0], self.courses[options[0]]["settings"]
+        return None, self.defaults
+
+    def menu(self, group_names, day):
+        """The HTML for the spawn form: a choice among the user's courses, or '' for one or none."""
+        options = self.choices(group_names, day)
+        if len(options) < 2:
+            return ""
+        items = "".join(
+            '<option value="{}"{}>{}</option>'.format(
+                html.escape(c, quote=True), " selected" if i == 0 else "", html.escape(self.courses[c]["title"])
+            )
+            for i, c in enumerate(options)
+        )
+        return (
+            '<label for="coursehub-course">Course</label>'
+            f'<select class="form-control" id="coursehub-course" name="course">{items}</select>'
+        )
+
+    # --- JupyterHub hooks ------------------------------------------------------------------------
+
+    def options_form(self, spawner):
+        return self.menu(_group_names(spawner), today())
+
+    @staticmethod
+    def options_from_form(formdata):
+        values = formdata.get("course") or [""]
+        return {"course": values[0]}
+
+    def apply_user_options(self, spawner, user_options):
+        choice = user_options.get("course") if isinstance(user_options, dict) else None
+        if choice is not None and not isinstance(choice, str):
+            raise _http_error(400, "the course option must be a course id")
+        try:
+            course_id, settings = self.resolve(_group_names(spawner), choice, today())
+        except CourseRefused as exc:
+            _forget_options(spawner)
+            raise _http_error(403, str(exc)) from None
+        apply_settings(spawner, course_id, settings)
+        spawner.log.info("coursehub: %s starts with the settings of %s", spawner.user.name, course_id or "the hub")
+
+    def load_roles(self, day):
+        """The staff (and service) roles to load; a course out of term grants its roles to nobody."""
+        roles = []
+        for spec in self.data.get("roles", []):
+            role = {k: copy.deepcopy(v) for k, v in spec.items() if k != "course"}
+            if spec.get("course") and not self.active(spec["course"], day):
+                role["groups"] = []
+            roles.append(role)
+        return roles
+
+
+def _group_names(spawner):
+    return [g.name for g in spawner.user.groups]
+
+
+def _forget_options(spawner):
+    # JupyterHub stores a request's options as the default for the next spawn; a refused choice
+    # must not become the default that refuses every later start.
+    orm_spawner = getattr(spawner, "orm_spawner", None)
+    if orm_spawner is not None and orm_spawner.user_options:
+        from sqlalchemy.orm import object_session
+
+        orm_spawner.user_options = {}
+        session = object_session(orm_spawner)
+        if session is not None:
+            session.commit()
+
+
+def _http_error(status, message):
+    from tornado import web
+
+    return web.HTTPError(status, message, reason=message)
+
+
+def _snapshot(spawner):
+    base = spawner.__dict__.get("_coursehub_base")
+    if base is None:
+        base = {a: copy.deepcopy(getattr(spawner, a)) for a in _ATTRS if spawner.has_trait(a)}
+        spawner.__dict__["_coursehub_base"] = base
+    return copy.deepcopy(base)
+
+
+def idle_args(seconds):
+    """jupyter-server options that cull idle kernels and terminals, then shut the idle server down.
+
+    The hub-wide idle culler has one timeout for everybody; these run inside the server, so each
+    course gets its own. ``cull_connected`` because students leave tabs open: an open tab with
+    nothing running is idle.
+    """
+    interval = max(30, min(300, seconds // 4))
+    return [
+        f"--ServerApp.shutdown_no_activity_timeout={seconds}",
+        f"--MappingKernelManager.cull_idle_timeout={seconds}",
+        f"--MappingKernelManager.cull_interval={interval}",
+        "--MappingKernelManager.cull_connected=True",
+        f"--TerminalManager.cull_inactive_timeout={seconds}",
+        f"--TerminalManager.cull_interval={interval}",
+    ]
+
+
+def _literal(spawner, text):
+    # KubeSpawner expands {username}-style templates in environment values and volumes; course data
+    # is literal text, so its braces are doubled to come out as written.
+    if hasattr(spawner, "_expand_user_properties"):
+        return text.replace("{", "{{").replace("}", "}}")
+    return text
+
+
+def apply_settings(spawner, course_id, settings):
+    """Set a course's settings (or the hub's defaults, ``course_id`` None) on ``spawner``."""
+    base = _snapshot(spawner)
+    for name, value in base.items():
+        setattr(spawner, name, value)
+    spawner.default_url = settings["default_url"]
+    for name in ("mem_limit", "mem_guarantee", "cpu_limit", "cpu_guarantee"):
+        if settings.get(name) is not None:
+            setattr(spawner, name, settings[name])
+    env = dict(base["environment"])
+    env.update({k: _literal(spawner, v) for k, v in (settings.get("environment") or {}).items()})
+    env["COURSEHUB_COURSE"] = course_id or ""
+    env["COURSEHUB_IMAGE"] = settings.get("image_key") or ""
+    if settings.get("idle_timeout"):
+        spawner.args = list(base["args"]) + idle_args(int(settings["idle_timeout"]))
+    # Only spawners that run images (KubeSpawner, DockerSpawner) have one; a single machine has one
+    # environment for everybody.
+    if "image" in base and settings.get("image"):
+        spawner.image = settings["image"]
+    if "node_selector" in base and settings.get("node_selector"):
+        spawner.node_selector = {**base["node_selector"], **settings["node_selector"]}
+    shared = settings.get("shared_data")
+    if shared:
+        env["COURSEHUB_SHARED_DATA"] = _literal(spawner, shared["mount_path"])
+        if "volumes" in base and "volume_mounts" in base:
+            spawner.volumes = list(base["volumes"]) + [
+                {
+                    "name": SHARED_DATA_VOLUME,
+                    "persistentVolumeClaim": {"claimName": _literal(spawner, shared["volume"]), "readOnly": shared["read_only"]},
+                }
+            ]
+            spawner.volume_mounts = list(base["volume_mounts"]) + [
+                {"name": SHARED_DATA_VOLUME, "mountPath": _literal(spawner, shared["mount_path"]), "readOnly": shared["read_only"]}
+            ]
+        elif "unit_extra_properties" in base:
+            # SystemdSpawner: systemd bind-mounts the directory into the user's unit.
+            key = "BindReadOnlyPaths" if shared["read_only"] else "BindPaths"
+            spawner.unit_extra_properties = {
+                **base["unit_extra_properties"],
+                key: f"{shared['volume']}:{shared['mount_path']}",
+            }
+    spawner.environment = env
+
+
+def configure(c, data, *, spawner_section="Spawner"):
+    """Fill the traitlets config ``c`` from the course data: spawn hooks, groups and roles.
+
+    Groups and roles are added to whatever the configuration already loads (z2jh loads its own
+    roles for its services).
+    """
+    index = CourseIndex(data)
+    section = c[spawner_section]
+    section.options_form = index.options_form
+    section.options_from_form = index.options_from_form
+    section.apply_user_options = index.apply_user_options
+    groups = dict(c.JupyterHub.load_groups) if "load_groups" in c.JupyterHub else {}
+    groups.update(copy.deepcopy(data.get("groups", {})))
+    c.JupyterHub.load_groups = groups
+    roles = list(c.JupyterHub.load_roles) if "load_roles" in c.JupyterHub else []
+    mine = index.load_roles(today())
+    names = {r["name"] for r in mine}
+    c.JupyterHub.load_roles = [r for r in roles if r["name"] not in names] + mine
+    return index
+
+
+def add_sync_service(c, data, token):
+    """Define the roster-sync service with ``token`` and grant it its least-privilege role."""
+    role = copy.deepcopy(data["sync_role"])
+    services = [s for s in (c.JupyterHub.services if "services" in c.JupyterHub else []) if s["name"] != role["services"][0]]
+    c.JupyterHub.services = services + [{"name": role["services"][0], "api_token": token}]
+    roles = [r for r in (c.JupyterHub.load_roles if "load_roles" in c.JupyterHub else []) if r["name"] != role["name"]]
+    c.JupyterHub.load_roles = roles + [role]
+
+
+def load_data(path):
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def _default_data_path(config_file):
+    # hub/single-machine/jupyterhub_config.d/coursehub.py -> hub/single-machine/coursehub-courses.json
+    return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(config_file))), "coursehub-courses.json")
+
+
+# Loaded by JupyterHub as a configuration file (TLJH's jupyterhub_config.d): configure the hub.
+# The sync service's token is read from a file (root-only) so it is never in the config itself.
+if type(globals().get("c")).__name__ == "Config" and "__file__" in globals():
+    _data = load_data(os.environ.get(COURSES_ENV) or _default_data_path(__file__))
+    configure(globals()["c"], _data)
+    if os.environ.get("COURSEHUB_SYNC_TOKEN_FILE"):
+        with open(os.environ["COURSEHUB_SYNC_TOKEN_FILE"], encoding="utf-8") as _f:
+            add_sync_service(globals()["c"], _data, _f.read().strip())

@@ -1,0 +1,394 @@
+"""The generated hub configuration, without a hub: goldens, the chart's schema, KubeSpawner's own pod
+manifest, the single-machine snippet loaded by traitlets as JupyterHub loads it, the spawn-time
+resolution and the staff roles."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import datetime as dt
+import json
+import textwrap
+from pathlib import Path
+from types import SimpleNamespace
+
+import jsonschema
+import pytest
+from traitlets.config import Config, PyFileConfigLoader
+
+from coursehub import emit, spawn
+from coursehub.build import render
+from coursehub.hubconfig import course_data, z2jh
+from coursehub.loader import load_manifest
+from coursehub.roles import staff_roles, sync_service_role
+
+GOLDEN = Path(__file__).parent / "golden" / "hub"
+TRICKY_TITLE = 'Data "Science" \'101\'\n{{ evil }} {% raw %} </option><script>alert(1)</script> ${HOME} `id`'
+
+
+def hub_files(manifest) -> dict[str, bytes]:
+    return render(manifest, only=["hub"]).files
+
+
+def parsed(rel: str, content: bytes):
+    if rel.endswith(".json"):
+        return json.loads(content)
+    if rel.endswith(".yaml"):
+        return emit.load_yaml_text(content.decode())
+    return content.decode()
+
+
+def test_example_matches_goldens(example_manifest, update_goldens):
+    files = hub_files(example_manifest)
+    assert set(files) == {
+        "hub/README.md",
+        "hub/z2jh/values.yaml",
+        "hub/single-machine/jupyterhub_config.d/coursehub.py",
+        "hub/single-machine/coursehub-courses.json",
+    }
+    for rel, content in files.items():
+        golden = GOLDEN / Path(rel).relative_to("hub")
+        if update_goldens:
+            golden.parent.mkdir(parents=True, exist_ok=True)
+            golden.write_bytes(content)
+            continue
+        assert golden.exists(), f"no golden for {rel}; run pytest --update-goldens"
+        assert parsed(rel, content) == parsed(rel, golden.read_bytes()), f"{rel} differs from its golden"
+    # the single-machine snippet is the runtime, verbatim: fixed code, never generated
+    assert files["hub/single-machine/jupyterhub_config.d/coursehub.py"] == Path(spawn.__file__).read_bytes()
+
+
+def test_build_is_deterministic(example_manifest):
+    assert hub_files(example_manifest) == hub_files(example_manifest)
+
+
+def _schema_without_defaults_required(node):
+    """The chart validates values merged over its own defaults, which fill every ``required`` key; a
+    user's values file is a partial overlay. Drop ``required`` except where it picks a ``oneOf``
+    branch (extraFiles: exactly one of data/stringData/binaryData), which still applies to overlays."""
+    if isinstance(node, dict):
+        out = {}
+        for k, v in node.items():
+            if k == "required":
+                continue
+            if k in ("oneOf", "anyOf"):
+                out[k] = v
+            else:
+                out[k] = _schema_without_defaults_required(v)
+        return out
+    if isinstance(node, list):
+        return [_schema_without_defaults_required(v) for v in node]
+    return node
+
+
+@pytest.fixture(scope="module")
+def chart_schema(repo_root):
+    path = Path(repo_root).parent / "shared" / "data" / "z2jh-values.schema.json"
+    return _schema_without_defaults_required(json.loads(path.read_text()))
+
+
+def test_z2jh_values_pass_the_chart_schema(example_manifest, chart_schema):
+    values = emit.load_yaml_text(hub_files(example_manifest)["hub/z2jh/values.yaml"].decode())
+    jsonschema.validate(values, chart_schema)
+    # the validator does reject what the chart rejects
+    for path, bad in [(("cull", "timeout"), "30m"), (("singleuser", "cpu", "limit"), "two"), (("hub", "extraFiles", "coursehub-runtime", "oops"), 1)]:
+        broken = copy.deepcopy(values)
+        node = broken
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = bad
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(broken, chart_schema)
+
+
+def test_values_hold_the_runtime_and_no_secrets(example_manifest):
+    values = z2jh.values(example_manifest)
+    assert values["hub"]["extraFiles"]["coursehub-runtime"]["stringData"] == Path(spawn.__file__).read_text()
+    assert values["hub"]["services"] == {"coursehub-sync": {}}  # the chart generates the token
+    data_only = copy.deepcopy(values)
+    del data_only["hub"]["extraFiles"], data_only["hub"]["extraConfig"]  # fixed code, which names the key
+    assert "api_token" not in json.dumps(data_only) and "apiToken" not in json.dumps(data_only)
+    # the hub-wide culler never cuts a course shorter than its own idle policy (hackweek: 2h)
+    assert values["cull"]["timeout"] == 7200
+
+
+def tricky_manifest(tmp_path: Path):
+    (tmp_path / "manifest.yaml").write_text(
+        emit.to_yaml(
+            {
+                "hub": {"name": "tricky", "url": "https://hub.tricky.edu", "image": "py"},
+                "images": {"py": {"standard": "data8"}},
+                "courses": [
+                    {
+                        "id": "quotes-101",
+                        "title": TRICKY_TITLE,
+                        "term": {"start": "2026-08-01", "end": "2026-12-31"},
+                        "resources": {"memory": {"guarantee": "1G", "limit": "3G"}, "cpu": {"guarantee": 0.5, "limit": 2}},
+                        "staff": {"instructors": ["prof-q"], "tas": ["ta-q"]},
+                        "students": ["stu-a", "stu-both"],
+                        "environment": {"GREETING": 'say "{{ hi }}"\n$(rm -rf /)'},
+                        "node_selector": {"pool": "gpu-small"},
+                        "shared_data": {"volume": "quotes-data", "mount_path": "/home/jovyan/data"},
+                    },
+                    {
+                        "id": "other-202",
+                        "title": "Other",
+                        "term": {"start": "2026-08-01", "end": "2026-12-31"},
+                        "interface": "notebook",
+                        "staff": {"instructors": ["prof-o"]},
+                        "students": ["stu-b", "stu-both"],
+                    },
+                ],
+            }
+        ).decode()
+    )
+    return load_manifest(tmp_path / "manifest.yaml")[0]
+
+
+def test_tricky_strings_come_out_as_the_same_data(tmp_path):
+    manifest = tricky_manifest(tmp_path)
+    files = hub_files(manifest)
+    data = json.loads(files["hub/single-machine/coursehub-courses.json"])
+    values = emit.load_yaml_text(files["hub/z2jh/values.yaml"].decode())
+    for d in (data, values["custom"]["coursehub"]):
+        assert d["courses"]["quotes-101"]["title"] == TRICKY_TITLE
+        assert d["courses"]["quotes-101"]["settings"]["environment"]["GREETING"] == 'say "{{ hi }}"\n$(rm -rf /)'
+    # the course menu escapes the title: no markup or template syntax reaches the page as such
+    index = spawn.CourseIndex(data)
+    menu = index.menu(["coursehub-quotes-101-students", "coursehub-other-202-students"], dt.date(2026, 9, 1))
+    assert "<script>" not in menu and "</option><script>" not in menu
+    assert "&lt;/option&gt;&lt;script&gt;" in menu and menu.count("<option ") == 2
+
+
+# --- the runtime ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def example_index(example_manifest):
+    return spawn.CourseIndex(course_data(example_manifest))
+
+
+def groups_of(manifest, user):
+    return sorted(name for name, g in course_data(manifest)["groups"].items() if user in g["users"])
+
+
+def test_menu_lists_only_the_users_courses_in_term(example_manifest, example_index):
+    term = dt.date(2026, 11, 25)
+    both = groups_of(example_manifest, "chen.costa16")  # in data-c8 and data-c88
+    assert example_index.choices(both, term) == ["data-c8-fa26", "data-c88-fa26"]
+    menu = example_index.menu(both, term)
+    assert 'value="data-c8-fa26"' in menu and 'value="data-c88-fa26"' in menu and "stat-20" not in menu
+    only_c8 = groups_of(example_manifest, "zoe.silva34")
+    assert example_index.menu(only_c8, term) == ""  # one course: no menu, it starts directly
+    # the hackweek is in the future today, and in term on its first day
+    helper = groups_of(example_manifest, "hack-helper-1")
+    assert example_index.choices(helper, term) == []
+    assert example_index.choices(helper, dt.date(2026, 12, 3)) == ["climate-hackweek-26"]
+    assert example_index.choices(helper, dt.date(2026, 12, 5)) == []
+
+
+def test_resolution_refuses_other_courses_and_respects_dates(example_manifest, example_index):
+    term, after = dt.date(2026, 11, 25), dt.date(2027, 1, 10)
+    both = groups_of(example_manifest, "chen.costa16")
+    course, s = example_index.resolve(both, "data-c88-fa26", term)
+    assert course == "data-c88-fa26" and s["default_url"] == "/tree" and s["mem_limit"] == 2 * 1024**3
+    assert example_index.resolve(both, None, term)[0] == "data-c8-fa26"
+    for foreign in ("stat-20-fa26", "no-such-course", "climate-hackweek-26"):
+        with pytest.raises(spawn.CourseRefused):
+            example_index.resolve(both, foreign, term)
+    # after the term the course grants nothing: the hub's defaults, even for a remembered choice
+    course, s = example_index.resolve(both, "data-c88-fa26", after)
+    assert course is None and s == example_index.defaults and s["mem_limit"] == 1024**3
+    with pytest.raises(spawn.CourseRefused):
+        example_index.resolve(both, "stat-20-fa26", after)
+
+
+class FakeUser:
+    def __init__(self, name, groups):
+        self.name = name
+        self.groups = [SimpleNamespace(name=g) for g in groups]
+
+
+def test_apply_resets_between_courses(example_manifest, example_index, monkeypatch):
+    from jupyterhub.spawner import LocalProcessSpawner
+
+    monkeypatch.setenv(spawn.TODAY_ENV, "2026-11-25")
+    c = Config()
+    c.Spawner.args = ["--ServerApp.allow_root=True"]
+    c.Spawner.environment = {"KEEP": "1"}
+    sp = LocalProcessSpawner(config=c, user=FakeUser("chen.costa16", groups_of(example_manifest, "chen.costa16")))
+    example_index.apply_user_options(sp, {"course": "data-c88-fa26"})
+    assert sp.mem_limit == 2 * 1024**3 and sp.mem_guarantee == 1024**3 and sp.cpu_limit == 2
+    assert sp.default_url == "/tree" and sp.environment["COURSEHUB_COURSE"] == "data-c88-fa26"
+    assert "--MappingKernelManager.cull_idle_timeout=3600" in sp.args
+    example_index.apply_user_options(sp, {"course": "data-c8-fa26"})
+    assert sp.environment == {"KEEP": "1", "COURSEHUB_COURSE": "data-c8-fa26", "COURSEHUB_IMAGE": "data8"}
+    assert sp.args[0] == "--ServerApp.allow_root=True" and sp.args.count("--ServerApp.shutdown_no_activity_timeout=1800") == 1
+    assert len(sp.args) == 1 + len(spawn.idle_args(1800)) and sp.default_url == "/lab" and sp.cpu_limit == 1
+    from tornado.web import HTTPError
+
+    with pytest.raises(HTTPError) as refused:
+        example_index.apply_user_options(sp, {"course": "stat-20-fa26"})
+    assert refused.value.status_code == 403
+    with pytest.raises(HTTPError) as bad:
+        example_index.apply_user_options(sp, {"course": ["data-c8-fa26"]})
+    assert bad.value.status_code == 400
+
+
+# --- single machine: the snippet as JupyterHub loads it --------------------------------------------
+
+
+def load_snippet(tmp_path, manifest, monkeypatch, today):
+    root = tmp_path / "single-machine"
+    for rel, content in hub_files(manifest).items():
+        if rel.startswith("hub/single-machine/"):
+            target = root / Path(rel).relative_to("hub/single-machine")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(content)
+    monkeypatch.setenv(spawn.TODAY_ENV, today)
+    # TLJH's jupyterhub_config.py calls load_subconfig on each jupyterhub_config.d/*.py; this is the
+    # traitlets loader behind it.
+    return PyFileConfigLoader("coursehub.py", path=str(root / "jupyterhub_config.d")).load_config()
+
+
+def test_single_machine_snippet_configures_the_hub(tmp_path, example_manifest, monkeypatch):
+    c = load_snippet(tmp_path, example_manifest, monkeypatch, "2026-11-25")
+    assert callable(c.Spawner.apply_user_options) and callable(c.Spawner.options_form)
+    assert c.JupyterHub.load_groups == course_data(example_manifest)["groups"]
+    assert len(c.JupyterHub.load_groups["coursehub-data-c8-fa26-students"]["users"]) == 120
+    assert c.JupyterHub.load_groups["nbgrader-data-c88-fa26"]["properties"] == {"coursehub": {"course": "data-c88-fa26", "role": "nbgrader-students"}}
+    roles = {r["name"]: r for r in c.JupyterHub.load_roles}
+    assert roles["coursehub-data-c8-fa26-instructors"]["groups"] == ["coursehub-data-c8-fa26-instructors"]
+    assert roles["coursehub-climate-hackweek-26-tas"]["groups"] == []  # the hackweek has not started
+    assert all("course" not in r for r in roles.values())
+    assert "coursehub-sync" not in roles  # no token file given: no service, no role
+
+
+def test_single_machine_after_term_grants_no_roles(tmp_path, example_manifest, monkeypatch):
+    token = tmp_path / "sync-token"
+    token.write_text("not-a-real-token\n")
+    monkeypatch.setenv("COURSEHUB_SYNC_TOKEN_FILE", str(token))
+    c = load_snippet(tmp_path, example_manifest, monkeypatch, "2027-01-10")
+    roles = {r["name"]: r for r in c.JupyterHub.load_roles}
+    assert all(r["groups"] == [] for n, r in roles.items() if n != "coursehub-sync")
+    assert roles["coursehub-sync"]["services"] == ["coursehub-sync"]
+    assert c.JupyterHub.services == [{"name": "coursehub-sync", "api_token": "not-a-real-token"}]
+
+
+# --- Kubernetes: KubeSpawner's own pod manifest ------------------------------------------------------
+
+
+def z2jh_config(values: dict, tmp_path: Path) -> Config:
+    """What z2jh's jupyterhub_config.py does with our values: singleuser -> KubeSpawner, then
+    hub.extraConfig exec'd with z2jh's get_config (the runtime file mounted from hub.extraFiles)."""
+    runtime = tmp_path / "coursehub_spawn.py"
+    runtime.write_text(values["hub"]["extraFiles"]["coursehub-runtime"]["stringData"])
+    mounted = copy.deepcopy(values)
+    mounted["hub"]["extraFiles"]["coursehub-runtime"]["mountPath"] = str(runtime)
+
+    def get_config(key, default=None):
+        node = mounted
+        for part in key.split("."):
+            if not isinstance(node, dict) or part not in node:
+                return default
+            node = node[part]
+        return node
+
+    c = Config()
+    su = values["singleuser"]
+    c.KubeSpawner.image = f"{su['image']['name']}:{su['image']['tag']}"
+    c.KubeSpawner.mem_guarantee = su["memory"]["guarantee"]
+    c.KubeSpawner.mem_limit = su["memory"]["limit"]
+    c.KubeSpawner.cpu_guarantee = su["cpu"]["guarantee"]
+    c.KubeSpawner.cpu_limit = su["cpu"]["limit"]
+    c.KubeSpawner.default_url = su["defaultUrl"]
+    c.KubeSpawner.cmd = su["cmd"]
+    c.KubeSpawner.volumes = [{"name": "home", "persistentVolumeClaim": {"claimName": "claim-{username}"}}]
+    c.KubeSpawner.volume_mounts = [{"name": "home", "mountPath": "/home/jovyan"}]
+    for _, code in sorted(values["hub"]["extraConfig"].items()):
+        exec(code, {"c": c, "get_config": get_config})
+    return c
+
+
+def pod_for(c: Config, user: str, groups: list[str], options: dict):
+    """KubeSpawner's own get_pod_manifest() for a user in ``groups`` (its kube-config loading and
+    API client patched out: there is no cluster here)."""
+    import kubespawner.spawner as ks
+    from kubespawner import KubeSpawner
+
+    ks.load_config = lambda **kw: None
+    ks.shared_client = lambda *a, **kw: SimpleNamespace()
+
+    mock_user = SimpleNamespace(name=user, id=7, url=f"/user/{user}/", groups=[SimpleNamespace(name=g) for g in groups])
+
+    async def go():
+        sp = KubeSpawner(_mock=True, config=c, user=mock_user)
+        sp.user_options = options
+        await sp.apply_group_overrides()
+        await sp._run_apply_user_options(sp.user_options)
+        return await sp.get_pod_manifest()
+
+    return asyncio.run(go())
+
+
+def test_kubespawner_pod_gets_its_course_settings(tmp_path, monkeypatch):
+    manifest = tricky_manifest(tmp_path)
+    values = emit.load_yaml_text(hub_files(manifest)["hub/z2jh/values.yaml"].decode())
+    monkeypatch.setenv(spawn.TODAY_ENV, "2026-09-01")
+    c = z2jh_config(values, tmp_path)
+    image = values["custom"]["coursehub"]["courses"]["quotes-101"]["settings"]["image"]
+
+    pod = pod_for(c, "stu-a", ["coursehub-quotes-101-students"], {})
+    ctr = pod.spec.containers[0]
+    assert ctr.image == image
+    assert ctr.resources.requests == {"memory": 1024**3, "cpu": 0.5}
+    assert ctr.resources.limits == {"memory": 3 * 1024**3, "cpu": 2.0}
+    assert pod.spec.node_selector == {"pool": "gpu-small"}
+    env = {e.name: e.value for e in ctr.env}
+    assert env["GREETING"] == 'say "{{ hi }}"\n$(rm -rf /)' and env["COURSEHUB_COURSE"] == "quotes-101"
+    assert env["JUPYTERHUB_DEFAULT_URL"] == "/lab"
+    mounts = {m.mount_path: m for m in ctr.volume_mounts}
+    assert mounts["/home/jovyan/data"].read_only is True and "/home/jovyan" in mounts
+    # KubeSpawner passes volume dicts through as given (a V1Volume or a plain dict)
+    volumes = [v if isinstance(v, dict) else v.to_dict() for v in pod.spec.volumes]
+    claims = {v["name"]: (v.get("persistentVolumeClaim") or v.get("persistent_volume_claim") or {}) for v in volumes}
+    claims = {k: c.get("claimName") or c.get("claim_name") for k, c in claims.items() if c}
+    assert claims[spawn.SHARED_DATA_VOLUME] == "quotes-data"
+    assert "--MappingKernelManager.cull_idle_timeout=1800" in ctr.args
+
+    # a student of the other course: its settings, none of quotes-101's
+    pod = pod_for(c, "stu-b", ["coursehub-other-202-students"], {})
+    ctr = pod.spec.containers[0]
+    assert ctr.resources.limits == {"memory": 1024**3, "cpu": 1.0} and not pod.spec.node_selector
+    assert spawn.SHARED_DATA_VOLUME not in {v["name"] if isinstance(v, dict) else v.name for v in pod.spec.volumes}
+    assert "GREETING" not in {e.name for e in ctr.env}
+    assert {e.name: e.value for e in ctr.env}["JUPYTERHUB_DEFAULT_URL"] == "/tree"
+
+    # a student in both picks; asking for a course that is not theirs is refused
+    pod = pod_for(c, "stu-both", ["coursehub-quotes-101-students", "coursehub-other-202-students"], {"course": "other-202"})
+    assert pod.spec.containers[0].resources.limits["memory"] == 1024**3
+    from tornado.web import HTTPError
+
+    with pytest.raises(HTTPError):
+        pod_for(c, "stu-b", ["coursehub-other-202-students"], {"course": "quotes-101"})
+
+    # after the term: the hub's defaults
+    monkeypatch.setenv(spawn.TODAY_ENV, "2027-02-01")
+    pod = pod_for(c, "stu-a", ["coursehub-quotes-101-students"], {})
+    assert pod.spec.containers[0].resources.limits == {"memory": 1024**3, "cpu": 1.0} and not pod.spec.node_selector
+
+
+# --- roles -------------------------------------------------------------------------------------------
+
+
+def test_staff_roles_are_scoped_to_their_students(example_manifest):
+    for course in example_manifest.courses:
+        instructors, tas = staff_roles(course)
+        students = f"coursehub-{course.id}-students"
+        assert set(tas["scopes"]) < set(instructors["scopes"])  # TAs get no more than instructors
+        for scope in instructors["scopes"]:
+            assert scope == "admin-ui" or scope.endswith(f"!group={students}"), scope
+        assert "access:servers!group=" + students in tas["scopes"]
+        assert instructors["groups"] == [f"coursehub-{course.id}-instructors"]
+    role = sync_service_role()
+    assert role["services"] == ["coursehub-sync"] and "admin:servers" not in role["scopes"]
