@@ -144,9 +144,16 @@ def generate(ctx: BuildContext) -> None:
         if not items:
             ctx.notes.append(f"links: {course.id} has no content repository or no assignments; no links written")
             continue
+        local = ctx.base / course.content.local if course.content and course.content.local else None
         for item in items:
             for warning in item.link.warnings:
                 ctx.notes.append(f"links: {course.id}/{item.assignment.id}: {warning}")
+            # the local copy of the content is the cheap early check; `links check` asks the real repository
+            if local is not None and local.is_dir() and not (local / item.assignment.path).exists():
+                ctx.notes.append(
+                    f"links: {course.id}/{item.assignment.id}: {item.assignment.path} is not in {course.content.local}; "
+                    "the link would open a missing file (run `coursehub links check`)"
+                )
         base = f"links/{course.id}"
         ctx.add(
             f"{base}/links.csv",

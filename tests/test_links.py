@@ -264,7 +264,7 @@ def link_inputs(draw):
     return kwargs
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(link_inputs())
 def test_links_round_trip_through_the_parser(kwargs):
     link = build_link(**kwargs)
@@ -405,3 +405,14 @@ def test_bad_content_repo_fails_the_build_with_the_course_named(example_manifest
     broken.courses[0].content.repo = "file:///srv/materials"
     with pytest.raises(CoursehubError, match=r"data-c8-fa26.*lab01.*not allowed"):
         render(broken, only=["links"])
+
+
+def test_build_notes_assignments_missing_from_the_local_content(example_manifest):
+    from coursehub.build import render
+
+    assert not [n for n in render(example_manifest, only=["links"]).notes if "is not in" in n]
+    changed = example_manifest.model_copy(deep=True)
+    changed.courses[0].assignments[0].path = "lab/lab09/lab09.ipynb"
+    changed._source = example_manifest.source
+    notes = render(changed, only=["links"]).notes
+    assert any("data-c8-fa26/lab01: lab/lab09/lab09.ipynb is not in content/data-c8-materials" in n for n in notes)
