@@ -1,0 +1,130 @@
+"""``coursehub sync``: show (and with --apply, make) the changes that bring a live hub to the manifest."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from coursehub.errors import CoursehubError
+
+#: How many names of a long list the table shows before "and N more" (--json has them all).
+SHOWN = 8
+
+
+def _date(value: str | None) -> dt.date:
+    if not value:
+        return dt.date.today()
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise CoursehubError(f"--today {value!r} is not a date; write YYYY-MM-DD") from None
+
+
+def _names(names: list[str]) -> str:
+    shown = ", ".join(names[:SHOWN])
+    return shown + (f" and {len(names) - SHOWN} more" if len(names) > SHOWN else "")
+
+
+def plan_table(plan) -> Table:
+    table = Table(title=f"sync plan for {plan.today.isoformat()}")
+    for col in ("course", "kind", "term", "status", "users to create", "members to add", "members to remove"):
+        table.add_column(col, no_wrap=col in ("course", "term"))
+    for row in plan.courses:
+        status = {"upcoming": "upcoming (provisioned early)", "ended": "ended (groups emptied)"}.get(row["status"], row["status"])
+        table.add_row(
+            row["course"], row["kind"], row["term"], status,
+            str(row["create_users"]), str(row["add_members"]), str(row["remove_members"]),
+        )
+    return table
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def sync(
+        manifest: Annotated[Path, typer.Argument(help="The course manifest (YAML).", show_default=False)],
+        hub_api: Annotated[
+            str,
+            typer.Option("--hub-api", envvar="JUPYTERHUB_API_URL", help="The hub's REST API URL, e.g. https://hub.example.edu/hub/api.", show_default=False),
+        ],
+        token_file: Annotated[
+            Optional[Path], typer.Option("--token-file", help="Read the API token from this file instead of $JUPYTERHUB_API_TOKEN.")
+        ] = None,
+        apply: Annotated[bool, typer.Option("--apply", help="Make the changes. Without it nothing on the hub changes.")] = False,
+        delete_users: Annotated[
+            bool,
+            typer.Option("--delete-users", help="Also delete users sync created that no active course lists (their servers and, on most spawners, their files)."),
+        ] = False,
+        today: Annotated[Optional[str], typer.Option("--today", help="Plan as if today were this date (YYYY-MM-DD); default: today.")] = None,
+        json_out: Annotated[bool, typer.Option("--json", help="Print the plan (and the apply's result) as JSON.")] = False,
+        strict: Annotated[bool, typer.Option("--strict", help="Fail on a bad roster row instead of skipping it.")] = False,
+        concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=32, help="Requests in flight at once.")] = 4,
+        batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=5000, help="Usernames per bulk request.")] = 500,
+    ):
+        """Bring a live hub's users and coursehub's groups to the manifest (a plan; --apply makes it so).
+
+        Creates the users and groups the courses need, adds and removes members, sets the groups'
+        properties, and empties a course's groups after its term ends. Touches only coursehub's own
+        groups; deletes users only with --delete-users. The token needs the coursehub-sync role's
+        scopes (admin:users, admin:groups); planning alone needs list:users, list:groups, read:groups.
+        """
+        from coursehub.cli import err, load, out
+        from coursehub.hubclient import HubClient, read_token
+        from coursehub.sync import failure_error
+        from coursehub.sync import sync as run_sync
+
+        day = _date(today)
+        model, warnings = load(manifest, strict=strict)
+        skipped = [w for w in warnings if "student" in w.message]
+        client = HubClient(hub_api, token=read_token(token_file=token_file), concurrency=concurrency)
+
+        progress = Progress(
+            TextColumn("applying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True,
+            disable=json_out or not err.is_terminal,
+        )
+
+        def advance_factory(total: int):
+            task = progress.add_task("apply", total=total)
+            return lambda n: progress.advance(task, n)
+
+        with progress:
+            plan, result = run_sync(
+                model, client=client, today=day, apply=apply, delete_users=delete_users, batch=batch_size,
+                advance_factory=advance_factory,
+            )
+
+        if json_out:
+            data = plan.to_json()
+            data["skipped_rows"] = [w.format() for w in skipped]
+            data["applied"] = result is not None
+            data["failures"] = [f.format() for f in result.failures] if result else []
+            data["requests"] = client.requests_made
+            out.print(json.dumps(data, indent=2, sort_keys=True), markup=False)
+        else:
+            out.print(plan_table(plan))
+            counts = plan.counts()
+            err.print(
+                "plan: " + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in counts.items() if n) if not plan.empty else "the hub matches the manifest: nothing to do",
+                markup=False,
+            )
+            for conflict in plan.conflicts:
+                err.print(f"conflict: {conflict}", style="yellow", markup=False)
+            if plan.delete_users and not delete_users:
+                err.print(f"--delete-users would delete {len(plan.delete_users)} user(s): {_names(plan.delete_users)}", markup=False)
+            if skipped:
+                err.print(f"skipped {len(skipped)} bad roster row(s), listed above (--strict makes them fatal)", style="yellow")
+        if result is not None:
+            for failure in result.failures:
+                err.print(f"failed: {failure.format()}", style="red", markup=False)
+            err.print(f"applied with {result.requests} requests ({client.requests_made} in all)", markup=False)
+            if result.failures:
+                raise failure_error(result)
+        elif apply:
+            err.print(f"nothing to apply ({client.requests_made} requests)", style="green")
+        elif not plan.empty:
+            err.print(f"dry run ({client.requests_made} requests): nothing changed; add --apply to make these changes", markup=False)

@@ -1,0 +1,515 @@
+"""Roster sync: bring a live hub's users and coursehub's groups to what the manifest says.
+
+Three steps, each usable on its own: :func:`read_hub_state` reads the hub (a handful of paginated
+requests), :func:`make_plan` compares it with :func:`desired_groups` and lists every change, and
+:func:`apply_plan` makes the changes with JupyterHub's bulk endpoints. Planning again after an apply
+finds nothing to do.
+
+Ownership. Sync changes only groups it owns: ``coursehub-<course>-<role>`` (the naming convention in
+:mod:`coursehub.groups`), nbgrader's ``nbgrader-<course>``/``formgrade-<course>`` when they carry the
+``coursehub`` group property, and the ``coursehub-managed`` group. It never deletes a group, and a
+group it does not own is reported as a conflict and left alone.
+
+Users. JupyterHub users have no properties, so the users sync created are the members of the
+``coursehub-managed`` group. Before creating users, sync writes their names into that group's
+``coursehub.pending`` property; if the apply is interrupted between creating a user and marking it,
+the next run finds the name there and marks it. Users are deleted only with ``delete_users=True``, and
+only managed users no active course needs (never a hub admin).
+
+Terms. A course's groups hold its students and staff from before the term starts until its last
+day (inclusive); after that the groups are emptied, which ends the course's limits and staff access.
+Groups of courses no longer in the manifest are emptied too. Events expire the same way.
+
+Faults. Changes run in an order that never removes anything the manifest needs (removals come
+last and only ever remove members the manifest does not list), so re-running after a crash converges.
+A request the hub refuses (4xx) is split until the refused item is found; the others still apply and
+every failure is listed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from coursehub.errors import EXIT_CHECK_FAILED, CoursehubError
+from coursehub.groups import OWNER_PROPERTY, course_group_members, nbgrader_groups, parse_group_name
+from coursehub.hubclient import HubClient, HubRequestError, HubUnavailable
+from coursehub.manifest import Course, Manifest
+from coursehub.roles import SYNC_APPLY_SCOPES, SYNC_PLAN_SCOPES
+
+#: The group whose members are the users sync created (the only users it may ever delete).
+MANAGED_GROUP = "coursehub-managed"
+MANAGED_PROPERTIES = {OWNER_PROPERTY: {"role": "managed-users"}}
+NBGRADER_PREFIXES = ("nbgrader-", "formgrade-")
+#: Usernames per bulk request: big enough that 20,000 users take 40 requests, small enough that
+#: one request finishes well inside a proxy's timeout.
+DEFAULT_BATCH = 500
+
+
+@dataclass(frozen=True)
+class DesiredGroup:
+    """A group as the manifest wants it on ``today``."""
+
+    name: str
+    course: str
+    role: str
+    members: frozenset[str]
+    properties: dict
+
+
+@dataclass
+class LiveGroup:
+    name: str
+    users: set[str]
+    properties: dict
+
+
+@dataclass
+class HubState:
+    """What sync read from the hub. ``users`` is ``None`` when no user listing was needed."""
+
+    groups: dict[str, LiveGroup]
+    users: set[str] | None = None
+
+    def __post_init__(self) -> None:
+        self._members = set().union(*(g.users for g in self.groups.values()))
+
+    def user_exists(self, name: str) -> bool:
+        if self.users is not None:
+            return name in self.users
+        return name in self._members
+
+
+def course_status(course: Course, today: dt.date) -> str:
+    """``upcoming`` (provisioned early), ``active`` or ``ended`` (groups emptied)."""
+    if today > course.term.end:
+        return "ended"
+    return "upcoming" if today < course.term.start else "active"
+
+
+def group_properties(manifest: Manifest, course: Course) -> dict[str, dict]:
+    """Group name -> the properties sync keeps on it (other keys on a group are left as they are).
+
+    The same properties the hub configuration's ``load_groups`` writes, from their one home.
+    """
+    try:
+        from coursehub.hubconfig.data import course_group_properties
+    except ImportError:  # the hub configuration capability is not installed
+        return {name: {OWNER_PROPERTY: {"course": course.id, "role": role}} for name, role in _roles(course).items()}
+    return course_group_properties(manifest, course)
+
+
+def _roles(course: Course) -> dict[str, str]:
+    roles = {f"nbgrader-{kind}": name for kind, name in nbgrader_groups(course.id).items()}
+    out = {name: role for role, name in roles.items()}
+    for name in course_group_members(course):
+        out.setdefault(name, parse_group_name(name)[1] if parse_group_name(name) else "")
+    return out
+
+
+def desired_groups(manifest: Manifest, *, today: dt.date) -> dict[str, DesiredGroup]:
+    """Every group the manifest's courses need on ``today``, with members (none once a course ended)."""
+    out: dict[str, DesiredGroup] = {}
+    for course in manifest.courses:
+        ended = course_status(course, today) == "ended"
+        roles = _roles(course)
+        properties = group_properties(manifest, course)
+        for name, members in course_group_members(course).items():
+            out[name] = DesiredGroup(
+                name=name,
+                course=course.id,
+                role=roles[name],
+                members=frozenset() if ended else frozenset(members),
+                properties=properties[name],
+            )
+    return out
+
+
+def owns(group: LiveGroup) -> bool:
+    """Whether sync may change ``group``: coursehub's naming convention, or nbgrader's plus the owner property."""
+    if group.name == MANAGED_GROUP or parse_group_name(group.name) is not None:
+        return True
+    return group.name.startswith(NBGRADER_PREFIXES) and OWNER_PROPERTY in (group.properties or {})
+
+
+def missing_scopes(granted: Iterable[str], *, apply: bool) -> list[str]:
+    """The scopes a token lacks for planning (and applying). ``granted`` are its expanded scopes."""
+    granted = set(granted)
+    needed = SYNC_PLAN_SCOPES + (SYNC_APPLY_SCOPES if apply else ())
+    return [s for s in needed if s not in granted]
+
+
+def check_token(client: HubClient, *, apply: bool) -> None:
+    """Fail early, naming the missing scope, if the token cannot do what was asked."""
+    missing = missing_scopes(client.whoami().get("scopes", []), apply=apply)
+    if missing:
+        what = "apply a sync" if apply else "read the hub's users and groups"
+        raise CoursehubError(
+            f"the API token lacks the scope(s) {', '.join(missing)} needed to {what}; "
+            "give its owner the coursehub-sync role (scopes: " + ", ".join(SYNC_APPLY_SCOPES) + ")"
+        )
+
+
+def read_hub_state(client: HubClient, desired: dict[str, DesiredGroup]) -> HubState:
+    """Read every group (members and properties), and the user list only if it can matter.
+
+    A user who is a member of any group certainly exists; only when some wanted user is in no group
+    (a first sync, a roster change) is the full user list read. A no-op re-sync therefore costs one
+    request per 200 groups.
+    """
+    groups = {}
+    for item in client.paginate("/groups"):
+        groups[item["name"]] = LiveGroup(item["name"], set(item.get("users") or ()), dict(item.get("properties") or {}))
+    state = HubState(groups)
+    seen = state._members
+    wanted = set().union(*(d.members for d in desired.values())) if desired else set()
+    managed = groups.get(MANAGED_GROUP)
+    if managed is not None:
+        wanted |= set(_pending(managed))
+    if wanted - seen:
+        state.users = {u["name"] for u in client.paginate("/users")}
+    return state
+
+
+def _pending(group: LiveGroup) -> list[str]:
+    meta = group.properties.get(OWNER_PROPERTY)
+    return list(meta.get("pending") or []) if isinstance(meta, dict) else []
+
+
+@dataclass
+class Plan:
+    """Every change that would bring the hub to the manifest; empty when the hub already matches."""
+
+    today: dt.date
+    create_groups: list[str] = field(default_factory=list)
+    create_users: list[str] = field(default_factory=list)
+    #: Existing users an interrupted apply created but did not get to mark as managed.
+    mark_users: list[str] = field(default_factory=list)
+    add_members: dict[str, list[str]] = field(default_factory=dict)
+    remove_members: dict[str, list[str]] = field(default_factory=dict)
+    #: The complete new properties of each group that needs them changed.
+    set_properties: dict[str, dict] = field(default_factory=dict)
+    #: Managed users no active course needs: what ``--delete-users`` deletes (and does only if enabled).
+    delete_users: list[str] = field(default_factory=list)
+    delete_enabled: bool = False
+    conflicts: list[str] = field(default_factory=list)
+    courses: list[dict] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        """Nothing to change (``delete_users`` counts only when deletion is enabled)."""
+        return not (
+            self.create_groups or self.create_users or self.mark_users or self.add_members
+            or self.remove_members or self.set_properties or (self.delete_enabled and self.delete_users)
+        )
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "create_groups": len(self.create_groups),
+            "create_users": len(self.create_users),
+            "mark_users": len(self.mark_users),
+            "add_members": sum(map(len, self.add_members.values())),
+            "remove_members": sum(map(len, self.remove_members.values())),
+            "set_properties": len(self.set_properties),
+            "delete_users": len(self.delete_users) if self.delete_enabled else 0,
+        }
+
+    def to_json(self) -> dict:
+        return {
+            "today": self.today.isoformat(),
+            "counts": self.counts(),
+            "create_groups": self.create_groups,
+            "create_users": self.create_users,
+            "mark_users": self.mark_users,
+            "add_members": self.add_members,
+            "remove_members": self.remove_members,
+            "set_properties": self.set_properties,
+            "delete_users": {"enabled": self.delete_enabled, "users": self.delete_users},
+            "conflicts": self.conflicts,
+            "courses": self.courses,
+        }
+
+
+def make_plan(manifest: Manifest, state: HubState, *, today: dt.date, delete_users: bool = False) -> Plan:
+    """Compare the hub's ``state`` with what ``manifest`` wants on ``today``."""
+    desired = desired_groups(manifest, today=today)
+    plan = Plan(today=today, delete_enabled=delete_users)
+    wanted_users: set[str] = set()
+    per_course: dict[str, dict] = {}
+
+    def tally(course: str, key: str, n: int) -> None:
+        if n:
+            row = per_course.setdefault(course, {})
+            row[key] = row.get(key, 0) + n
+
+    def diff_members(name: str, course: str, live: set[str], want: frozenset[str] | set[str]) -> None:
+        add, remove = sorted(set(want) - live), sorted(live - set(want))
+        if add:
+            plan.add_members[name] = add
+            tally(course, "add_members", len(add))
+        if remove:
+            plan.remove_members[name] = remove
+            tally(course, "remove_members", len(remove))
+
+    for name, want in sorted(desired.items()):
+        live = state.groups.get(name)
+        if live is not None and not owns(live):
+            plan.conflicts.append(
+                f"group {name} exists without the {OWNER_PROPERTY!r} property, so it is not coursehub's: left alone "
+                f"(add the property to hand it to coursehub, or rename it)"
+            )
+            continue
+        wanted_users |= want.members
+        if live is None:
+            plan.create_groups.append(name)
+            live = LiveGroup(name, set(), {})
+        diff_members(name, want.course, live.users, want.members)
+        if any(live.properties.get(k) != v for k, v in want.properties.items()):
+            plan.set_properties[name] = {**live.properties, **want.properties}
+
+    for name, live in sorted(state.groups.items()):
+        if name in desired or name == MANAGED_GROUP or not owns(live):
+            continue
+        # coursehub's group for a course the manifest no longer lists: the course is over
+        course = f"{name} (not in the manifest)"
+        diff_members(name, course, live.users, set())
+
+    plan.create_users = sorted(u for u in wanted_users if not state.user_exists(u))
+    for course in manifest.courses:
+        members = set().union(*course_group_members(course).values())
+        tally(course.id, "create_users", len(members & set(plan.create_users)))
+
+    managed = state.groups.get(MANAGED_GROUP)
+    managed_users = set(managed.users) if managed else set()
+    if managed is None:
+        plan.create_groups.append(MANAGED_GROUP)
+        plan.create_groups.sort()
+        plan.set_properties[MANAGED_GROUP] = dict(MANAGED_PROPERTIES)
+    else:
+        plan.mark_users = sorted(u for u in _pending(managed) if u not in managed_users and state.user_exists(u))
+        if managed.properties.get(OWNER_PROPERTY) != MANAGED_PROPERTIES[OWNER_PROPERTY]:
+            plan.set_properties[MANAGED_GROUP] = {**managed.properties, **MANAGED_PROPERTIES}
+    admins = set(manifest.hub.admins)
+    plan.delete_users = sorted((managed_users | set(plan.mark_users)) - wanted_users - admins)
+
+    for course in manifest.courses:
+        row = per_course.pop(course.id, {})
+        plan.courses.append(
+            {
+                "course": course.id,
+                "kind": course.kind,
+                "term": f"{course.term.start}..{course.term.end}",
+                "status": course_status(course, today),
+                "create_users": row.get("create_users", 0),
+                "add_members": row.get("add_members", 0),
+                "remove_members": row.get("remove_members", 0),
+            }
+        )
+    for course, row in sorted(per_course.items()):
+        plan.courses.append({"course": course, "kind": "", "term": "", "status": "not in manifest", "create_users": 0, "add_members": 0, "remove_members": row.get("remove_members", 0)})
+    return plan
+
+
+# --- applying ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One item the hub refused."""
+
+    action: str
+    target: str
+    items: tuple[str, ...]
+    status: int
+    message: str
+
+    def format(self) -> str:
+        what = f"{self.action} {self.target}" + (f" ({', '.join(self.items)})" if self.items else "")
+        return f"{what}: {self.status} {self.message}"
+
+
+@dataclass
+class ApplyResult:
+    failures: list[Failure] = field(default_factory=list)
+    requests: int = 0
+
+
+def _chunks(items: list[str], size: int) -> list[list[str]]:
+    return [items[i : i + size] for i in range(0, len(items), size)] or []
+
+
+def _isolate(send: Callable[[list[str]], object], items: list[str], *, action: str, target: str) -> list[Failure]:
+    """Send ``items`` in one request; if the hub refuses it (400/409), split until the refused items are found."""
+    try:
+        send(items)
+        return []
+    except HubRequestError as exc:
+        if exc.status not in (400, 409) or len(items) == 1:
+            return [Failure(action, target, tuple(items), exc.status, exc.message)]
+    mid = len(items) // 2
+    return _isolate(send, items[:mid], action=action, target=target) + _isolate(send, items[mid:], action=action, target=target)
+
+
+def planned_steps(plan: Plan, *, batch: int = DEFAULT_BATCH) -> int:
+    """How many bulk requests :func:`apply_plan` starts with (for a progress bar)."""
+    n = len(_chunks(plan.create_groups, batch)) + len(_chunks(plan.create_users, batch)) * 2
+    n += bool(plan.create_users) + len(_chunks(plan.mark_users, batch))
+    n += sum(len(_chunks(v, batch)) for v in plan.add_members.values())
+    n += sum(len(_chunks(v, batch)) for v in plan.remove_members.values())
+    n += len(plan.set_properties) + (len(plan.delete_users) if plan.delete_enabled else 0)
+    return n
+
+
+def apply_plan(
+    client: HubClient, plan: Plan, *, batch: int = DEFAULT_BATCH, advance: Callable[[int], None] | None = None
+) -> ApplyResult:
+    """Make the changes in ``plan``, in an order that is safe to interrupt.
+
+    Groups first, then users (announced in ``coursehub-managed``'s ``pending`` property before they
+    are created, marked right after), then members added and properties set, and only then members
+    removed and, if enabled, users deleted. Refused items are collected in the result; the hub
+    becoming unreachable raises :class:`~coursehub.hubclient.HubUnavailable`.
+    """
+    start = client.requests_made
+    result = ApplyResult()
+    tick = advance or (lambda n: None)
+    failed_users: set[str] = set()
+
+    def create_groups(names: list[str]) -> list[Failure]:
+        def send(chunk: list[str]) -> None:
+            try:
+                client.request("POST", "/groups", json={"groups": chunk})
+            except HubRequestError as exc:
+                # 409: one of them appeared since we planned (or a retried request had worked); the
+                # bulk form stops at the first existing name, so create the rest one by one
+                if exc.status != 409:
+                    raise
+                for name in chunk:
+                    try:
+                        client.request("POST", f"/groups/{name}")
+                    except HubRequestError as one:
+                        if one.status != 409:
+                            raise
+        return _isolate(send, names, action="create group", target="")
+
+    def create_users(chunk: list[str]) -> list[Failure]:
+        def send(part: list[str]) -> None:
+            try:
+                client.request("POST", "/users", json={"usernames": part})
+            except HubRequestError as exc:
+                if exc.status != 409:  # 409 means all of them exist already: what we wanted
+                    raise
+        failures = _isolate(send, chunk, action="create users", target="")
+        bad = {u for f in failures for u in f.items}
+        failed_users.update(bad)
+        made = [u for u in chunk if u not in bad]
+        if made:
+            failures += _isolate(
+                lambda part: client.request("POST", f"/groups/{MANAGED_GROUP}/users", json={"users": part}),
+                made, action="add members to", target=MANAGED_GROUP,
+            )
+        tick(2)
+        return failures
+
+    def members(method: str, action: str) -> Callable[[tuple[str, list[str]]], list[Failure]]:
+        def run(job: tuple[str, list[str]]) -> list[Failure]:
+            group, chunk = job
+            chunk = [u for u in chunk if u not in failed_users]
+            failures = []
+            if chunk:
+                failures = _isolate(
+                    lambda part: client.request(method, f"/groups/{group}/users", json={"users": part}),
+                    chunk, action=action, target=group,
+                )
+            tick(1)
+            return failures
+        return run
+
+    def set_properties(job: tuple[str, dict]) -> list[Failure]:
+        group, props = job
+        try:
+            client.request("PUT", f"/groups/{group}/properties", json=props)
+            return []
+        except HubRequestError as exc:
+            return [Failure("set properties of", group, (), exc.status, exc.message)]
+        finally:
+            tick(1)
+
+    def delete_user(name: str) -> list[Failure]:
+        try:
+            client.request("DELETE", f"/users/{name}")
+            return []
+        except HubRequestError as exc:
+            if exc.status == 404:  # already gone
+                return []
+            return [Failure("delete user", name, (), exc.status, exc.message)]
+        finally:
+            tick(1)
+
+    def jobs(changes: dict[str, list[str]]) -> list[tuple[str, list[str]]]:
+        return [(g, chunk) for g, users in sorted(changes.items()) for chunk in _chunks(users, batch)]
+
+    def run_all(fn, items) -> None:
+        for failures in client.map(fn, items):
+            result.failures.extend(failures or [])
+
+    try:
+        for chunk in _chunks(plan.create_groups, batch):
+            result.failures += create_groups(chunk)
+            tick(1)
+        if plan.create_users:
+            pending = {**MANAGED_PROPERTIES[OWNER_PROPERTY], "pending": plan.create_users}
+            client.request("PUT", f"/groups/{MANAGED_GROUP}/properties", json={**plan.set_properties.get(MANAGED_GROUP, MANAGED_PROPERTIES), OWNER_PROPERTY: pending})
+            tick(1)
+            run_all(create_users, _chunks(plan.create_users, batch))
+        run_all(members("POST", "add members to"), jobs({MANAGED_GROUP: plan.mark_users} if plan.mark_users else {}))
+        run_all(members("POST", "add members to"), jobs(plan.add_members))
+        properties = dict(plan.set_properties)
+        if plan.create_users and MANAGED_GROUP not in properties:
+            properties[MANAGED_GROUP] = MANAGED_PROPERTIES  # clear ``pending`` now every user is marked
+        run_all(set_properties, sorted(properties.items()))
+        run_all(members("DELETE", "remove members from"), jobs(plan.remove_members))
+        if plan.delete_enabled:
+            run_all(delete_user, plan.delete_users)
+    finally:
+        result.requests = client.requests_made - start
+    return result
+
+
+def sync(
+    manifest: Manifest,
+    *,
+    client: HubClient,
+    today: dt.date,
+    apply: bool = False,
+    delete_users: bool = False,
+    batch: int = DEFAULT_BATCH,
+    advance_factory: Callable[[int], Callable[[int], None]] | None = None,
+) -> tuple[Plan, ApplyResult | None]:
+    """Check the token, read the hub, plan, and (with ``apply``) apply. Returns the plan and the result.
+
+    ``advance_factory(total)`` is called before applying with the number of planned steps and
+    returns the progress callback.
+    """
+    check_token(client, apply=apply)
+    state = read_hub_state(client, desired_groups(manifest, today=today))
+    plan = make_plan(manifest, state, today=today, delete_users=delete_users)
+    if not apply or plan.empty:
+        return plan, None
+    advance = advance_factory(planned_steps(plan, batch=batch)) if advance_factory else None
+    try:
+        return plan, apply_plan(client, plan, batch=batch, advance=advance)
+    except HubUnavailable as exc:
+        raise HubUnavailable(
+            f"{exc.message}. The apply stopped part-way; nothing the manifest needs was removed. "
+            "Run sync --apply again once the hub answers: it plans from the hub's state and finishes the job"
+        ) from None
+
+
+def failure_error(result: ApplyResult) -> CoursehubError:
+    """The error to exit with when the hub refused some items."""
+    return CoursehubError(
+        f"the hub refused {len(result.failures)} change(s); everything else was applied. Fix them and run sync again",
+        exit_code=EXIT_CHECK_FAILED,
+    )
