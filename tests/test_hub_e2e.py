@@ -1,0 +1,176 @@
+"""Per-course settings and staff access on a real JupyterHub (127.0.0.1, local processes).
+
+The shared ``local_hub`` (the example university, today in term) proves what a course grants; one
+hub of our own, whose "today" is after the term, proves that an ended course grants nothing.
+Users: zoe.silva34 (data-c8 only), zoe.khan51 (stat-20 only), chen.costa16 (data-c8 and data-c88),
+prof-adhikari and ta-lee (data-c8 staff). Every server a test starts is stopped by its fixture.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from html.parser import HTMLParser
+
+import psutil
+import pytest
+import requests
+
+from coursehub.localhub import start_local_hub
+
+pytestmark = [pytest.mark.hub, pytest.mark.xdist_group("hub")]
+
+C8_STUDENT, STAT_STUDENT, BOTH = "zoe.silva34", "zoe.khan51", "chen.costa16"
+GIB = 1024**3
+
+
+def start_servers(hub, users, options=None):
+    for user in users:
+        r = hub.api("POST", f"/users/{user}/server", json=options or {})
+        assert r.status_code in (201, 202), r.text
+    models = {}
+    deadline = time.monotonic() + 90
+    for user in users:
+        while time.monotonic() < deadline:
+            model = hub.api("GET", f"/users/{user}").json()["servers"].get("")
+            if model and model["ready"]:
+                models[user] = model
+                break
+            time.sleep(0.5)
+        else:
+            raise AssertionError(f"{user}'s server did not become ready; see {hub.log_path}")
+    return models
+
+
+def stop_servers(hub, users):
+    for user in users:
+        hub.api("DELETE", f"/users/{user}/server")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(hub.api("GET", f"/users/{u}").json()["servers"] for u in users):
+        time.sleep(0.5)
+
+
+def server_process(model) -> psutil.Process:
+    """The single-user server's process (LocalProcessSpawner keeps its pid in the server's state)."""
+    return psutil.Process(model["state"]["pid"])
+
+
+def login(hub, user) -> requests.Session:
+    s = requests.Session()
+    s.get(hub.url + "/hub/login")
+    # next=/hub/home: a plain login would go on to start the user's own server
+    r = s.post(hub.url + "/hub/login?next=/hub/home", data={"username": user, "password": hub.password, "_xsrf": s.cookies.get("_xsrf")})
+    assert r.status_code == 200 and r.url.endswith("/hub/home"), (r.status_code, r.url)
+    return s
+
+
+class _Inputs(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.fields: list[tuple[str, str]] = []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "input" and a.get("type") == "hidden" and a.get("name"):
+            self.fields.append((a["name"], a.get("value", "")))
+
+
+def open_server(session: requests.Session, hub, owner: str) -> int:
+    """Open ``owner``'s server as the session's user, as a browser would; the final status code.
+
+    Opening someone else's server goes through JupyterHub's OAuth page, where the visitor confirms
+    ("Authorize"); a visitor without ``access:servers`` on it gets 403 there instead.
+    """
+    r = session.get(f"{hub.url}/user/{owner}/tree")
+    if "/oauth2/authorize" in r.url and r.status_code == 200:
+        form = _Inputs()
+        form.feed(r.text)
+        r = session.post(r.url, data=form.fields)
+    if r.status_code != 200:
+        return r.status_code
+    return session.get(f"{hub.url}/user/{owner}/api/contents").status_code
+
+
+@pytest.fixture(scope="module")
+def students_running(local_hub):
+    users = [C8_STUDENT, STAT_STUDENT]
+    try:
+        yield start_servers(local_hub, users)
+    finally:
+        stop_servers(local_hub, users)
+
+
+@pytest.mark.slow
+def test_students_start_with_their_courses_settings(students_running):
+    c8 = server_process(students_running[C8_STUDENT])
+    env, args = c8.environ(), c8.cmdline()
+    assert env["COURSEHUB_COURSE"] == "data-c8-fa26" and env["COURSEHUB_IMAGE"] == "data8"
+    assert env["JUPYTERHUB_DEFAULT_URL"] == "/lab"
+    # data-c8 raises the hub's 1G limit to 2G and keeps its other defaults
+    assert (int(env["MEM_LIMIT"]), int(env["MEM_GUARANTEE"])) == (2 * GIB, GIB // 2)
+    assert (float(env["CPU_LIMIT"]), float(env["CPU_GUARANTEE"])) == (1.0, 0.05)
+    assert "--ServerApp.shutdown_no_activity_timeout=1800" in args and "--MappingKernelManager.cull_idle_timeout=1800" in args
+
+    stat = server_process(students_running[STAT_STUDENT]).environ()
+    assert stat["COURSEHUB_COURSE"] == "stat-20-fa26" and stat["COURSEHUB_IMAGE"] == "r-stats"
+    assert stat["JUPYTERHUB_DEFAULT_URL"] == "/rstudio" and int(stat["MEM_GUARANTEE"]) == GIB
+
+
+@pytest.mark.slow
+def test_staff_open_their_students_servers_and_no_others(local_hub, students_running):
+    for staff in ("prof-adhikari", "ta-lee"):
+        s = login(local_hub, staff)
+        assert open_server(s, local_hub, C8_STUDENT) == 200, staff
+        assert open_server(s, local_hub, STAT_STUDENT) == 403, staff
+    # a student is no staff: not even a classmate's server
+    assert open_server(login(local_hub, BOTH), local_hub, C8_STUDENT) == 403
+    # the stat-20 instructor is refused for data-c8's student
+    assert open_server(login(local_hub, "prof-lindqvist"), local_hub, C8_STUDENT) == 403
+    assert open_server(login(local_hub, "prof-lindqvist"), local_hub, STAT_STUDENT) == 200
+
+
+def test_staff_see_only_their_students_in_the_admin_page(local_hub, example_manifest):
+    s = login(local_hub, "ta-lee")
+    assert s.get(local_hub.url + "/hub/admin").status_code == 200
+    names = {u["name"] for u in s.get(local_hub.url + "/hub/api/users", params={"limit": 500}).json()}
+    c8 = next(c for c in example_manifest.courses if c.id == "data-c8-fa26")
+    assert names == set(c8.roster)
+    # and a student has no admin page at all
+    assert login(local_hub, C8_STUDENT).get(local_hub.url + "/hub/admin").status_code == 403
+
+
+def test_menu_lists_own_courses_and_a_hand_crafted_choice_is_refused(local_hub):
+    s = login(local_hub, BOTH)
+    page = s.get(local_hub.url + "/hub/spawn")
+    assert page.status_code == 200
+    assert re.findall(r'<option value="([^"]+)"', page.text) == ["data-c8-fa26", "data-c88-fa26"]
+    try:
+        r = s.post(local_hub.url + "/hub/spawn", data={"course": "stat-20-fa26", "_xsrf": s.cookies.get("_xsrf")})
+        assert r.status_code == 403 and "not enrolled" in r.text
+        r = local_hub.api("POST", f"/users/{BOTH}/server", json={"course": "climate-hackweek-26"})
+        assert r.status_code == 403
+        assert local_hub.api("GET", f"/users/{BOTH}").json()["servers"] == {}
+    finally:
+        stop_servers(local_hub, [BOTH])
+
+
+def test_sync_service_holds_only_its_role(local_hub):
+    assert local_hub.sync_token
+    headers = {"Authorization": f"token {local_hub.sync_token}"}
+    r = requests.get(local_hub.api_url + "/groups/coursehub-data-c8-fa26-students", headers=headers, timeout=30)
+    assert r.status_code == 200 and r.json()["properties"] == {"coursehub": {"course": "data-c8-fa26", "role": "students"}}
+    # no server powers: it cannot start anybody's server
+    r = requests.post(local_hub.api_url + f"/users/{C8_STUDENT}/server", headers=headers, timeout=30)
+    assert r.status_code == 403
+
+
+@pytest.mark.slow
+def test_after_the_term_a_course_grants_nothing(tmp_path, example_manifest):
+    with start_local_hub(example_manifest, workdir=tmp_path, extra_env={"COURSEHUB_TODAY": "2027-01-10"}) as hub:
+        model = start_servers(hub, [C8_STUDENT])[C8_STUDENT]
+        env = server_process(model).environ()
+        assert env["COURSEHUB_COURSE"] == ""  # the hub's defaults, not data-c8's 2G
+        assert int(env["MEM_LIMIT"]) == GIB and env["JUPYTERHUB_DEFAULT_URL"] == "/lab"
+        assert open_server(login(hub, "prof-adhikari"), hub, C8_STUDENT) == 403
+        s = login(hub, "prof-adhikari")
+        assert s.get(hub.url + "/hub/admin").status_code == 403
