@@ -1,0 +1,78 @@
+"""``coursehub grade``: auto-grade a class's submissions for one assignment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    app.command(name="grade")(grade)
+
+
+def grade(
+    manifest: Annotated[Path, typer.Argument(help="The course manifest (YAML).", show_default=False)],
+    course: Annotated[str, typer.Argument(help="Course id (data-c8-fa26).", show_default=False)],
+    assignment: Annotated[str, typer.Argument(help="Assignment id (lab01).", show_default=False)],
+    submissions: Annotated[
+        Path,
+        typer.Argument(help="Folder of <student>/<notebook>.ipynb, or a zip as an LMS (Canvas) exports it.", show_default=False),
+    ],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Folder for grades.csv, feedback/, logs/ and grade.log; default: grades/<course>/<assignment>.")] = None,  # type: ignore[assignment]
+    workers: Annotated[Optional[int], typer.Option("--workers", help="Submissions graded at once; default: one per core.")] = None,
+    timeout: Annotated[Optional[str], typer.Option("--timeout", help="Wall-clock limit per submission (90s, 10m); default: the course's grading.timeout.")] = None,
+    memory: Annotated[Optional[str], typer.Option("--memory", help="Memory limit per submission (2G); default: the course's grading.memory.")] = None,
+    engine: Annotated[str, typer.Option("--engine", help="otter only: warm (forked warm grader, fast) or kernel (otter's grade_submission, a kernel per submission).")] = "warm",
+):
+    """Grade every submission in a sandbox (own process group, timeout, memory limit, no network,
+    read-only files outside its scratch folder); re-running resumes an interrupted batch."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from coursehub.cli import err, load, out
+    from coursehub.errors import CoursehubError
+    from coursehub.grading.runner import grade as run
+    from coursehub.units import parse_duration, parse_size
+
+    model, _ = load(manifest)
+    try:
+        timeout_s = parse_duration(timeout) if timeout is not None else None
+        memory_b = parse_size(memory) if memory is not None else None
+    except ValueError as exc:
+        raise CoursehubError(str(exc)) from None
+    out_dir = output or Path("grades") / course / assignment
+    # auto_refresh=False: the runner forks, and a refresh thread must not exist when it does
+    progress = Progress(TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                        TextColumn("{task.description}"), console=err, auto_refresh=False, transient=True)
+    task = progress.add_task("", total=None)
+
+    def on_start(todo: int, reused: int) -> None:
+        if reused:
+            err.print(f"resuming: {reused} submissions already graded in {out_dir}", markup=False)
+        progress.update(task, total=todo)
+        progress.refresh()
+
+    def on_result(result) -> None:
+        progress.update(task, advance=1, description=f"{result.student}: {result.status}")
+        progress.refresh()
+
+    err.print(f"preparing the {model.course(course).grader} grader for {course}/{assignment} …", style="dim")
+    with progress:
+        report = run(
+            manifest=model, course_id=course, assignment_id=assignment, submissions=submissions, out=out_dir,
+            workers=workers, timeout=timeout_s, memory=memory_b, engine=engine,
+            on_start=on_start, on_result=on_result,
+        )
+    failed = [r for r in report.results if r.status != "graded"]
+    for r in failed:
+        err.print(f"  {r.student}: {r.reason}", style="yellow", markup=False)
+    missing = [i for i in ("processes", "network", "files") if i not in report.isolation]
+    if missing:
+        err.print(f"warning: not isolated on this machine: {', '.join(missing)}", style="yellow")
+    err.print(
+        f"graded {len(report.results) - len(failed)}, failed {len(failed)} "
+        f"({report.graded} now, {report.reused} from an earlier run) in {report.seconds:.1f}s",
+        style="green",
+    )
+    out.print(str(out_dir / "grades.csv"), markup=False)

@@ -1,0 +1,383 @@
+"""Grading a whole class: parallel, sandboxed, resumable.
+
+:func:`grade` prepares the course's grader once (otter assign or nbgrader generate_assignment,
+imports of the grading stack), then keeps up to ``workers`` sandboxed forks busy, one submission
+each. The runner is a single-threaded loop (forking copies only the calling thread, so a progress
+bar must not run its own thread). Each finished submission is saved at once as a state file; a
+re-run with the same submissions and tests skips what is saved, so an interrupted batch resumes.
+
+Output folder::
+
+    grades.csv              student, score, max, one column per question, status, reason
+    feedback/<student>.txt  scores per question, notes, public test details (+ .html for nbgrader)
+    logs/<student>.log      what the submission printed while graded (truncated)
+    grade.log               one line per event, appended across runs
+    .state/<student>.json   the saved result (resume)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import importlib
+import os
+import selectors
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from coursehub.errors import CoursehubError
+from coursehub.grading import results as res
+from coursehub.grading import sandbox
+from coursehub.grading.submissions import Submission, collect
+from coursehub.manifest import Assignment, Course, Manifest
+
+#: Most of a submission's printed output kept in ``logs/`` (a loop printing forever is cut here).
+MAX_LOG_BYTES = 256 * 1024
+ENGINES = ("warm", "kernel")
+ISOLATION = ("processes", "network", "files")
+
+
+@dataclass
+class BatchReport:
+    """What a grading run did."""
+
+    out: Path
+    results: list[res.Result]
+    graded: int  # graded in this run
+    reused: int  # taken from an earlier run's state
+    seconds: float
+    isolation: list[str] = field(default_factory=list)
+
+
+class _Log:
+    """``grade.log``: appended, one timestamped line per event, written only by the runner."""
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.fh = open(path, "a", encoding="utf-8")
+
+    def __call__(self, message: str) -> None:
+        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        self.fh.write(f"{stamp} {message}\n")
+        self.fh.flush()
+
+    def close(self) -> None:
+        self.fh.close()
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+class _OtterGrader:
+    def __init__(self, source: Path, work: Path, engine: str):
+        from coursehub.grading import otter
+
+        self.mod = otter
+        self.engine = engine
+        self.assigned = otter.assign(source)
+        self.tests = otter.load_tests(self.assigned.autograder)
+        self.zip_path = otter.write_autograder_zip(self.assigned, work / "autograder.zip")
+        self.fingerprint = "otter:" + hashlib.sha256(self.zip_path.read_bytes()).hexdigest()
+        self.notebook_name = self.assigned.notebook_name
+        self.warm_modules = otter.WARM_MODULES
+
+    def prepare(self, scratch: Path, submission: Path) -> Path:
+        self.mod.copy_support_files(self.assigned, scratch)
+        target = scratch / self.notebook_name
+        shutil.copyfile(submission, target)
+        return target
+
+    def job(self, student: str, notebook: Path) -> Callable[[], dict]:
+        if self.engine == "kernel":
+            return lambda: self.mod.grade_kernel(notebook, self.zip_path)
+        return lambda: self.mod.grade_warm(notebook, self.tests)
+
+    def failed(self, reason: str) -> dict[str, Any]:
+        return self.mod.failed(reason, self.tests)
+
+
+class _NbgraderGrader:
+    def __init__(self, course: Course, assignment: Assignment, source: Path, work: Path):
+        from coursehub.grading import nbgrader
+
+        self.mod = nbgrader
+        self.course_id = course.id
+        self.assignment_id = assignment.id
+        source_dir = source.parent if source.is_file() else source
+        notebooks = sorted(source_dir.glob("*.ipynb"))
+        if len(notebooks) != 1:
+            raise CoursehubError(f"nbgrader source {source_dir} must hold exactly one notebook; it holds {len(notebooks)}")
+        self.notebook_name = notebooks[0].name
+        digest = hashlib.sha256()
+        for p in sorted(source_dir.rglob("*")):
+            if p.is_file():
+                digest.update(p.relative_to(source_dir).as_posix().encode() + b"\0" + p.read_bytes())
+        self.fingerprint = "nbgrader:" + digest.hexdigest()
+        self.template = nbgrader.prepare_course(
+            root=work / "course-template", course_id=course.id, assignment_id=assignment.id, source_dir=source_dir
+        )
+        self.maxima = nbgrader.max_scores(self.template, course.id, assignment.id)
+        self.warm_modules = nbgrader.WARM_MODULES
+
+    def prepare(self, scratch: Path, submission: Path) -> Path:
+        target = scratch / "submission" / self.notebook_name
+        target.parent.mkdir()
+        shutil.copyfile(submission, target)
+        return target
+
+    def job(self, student: str, notebook: Path) -> Callable[[], dict]:
+        return lambda: self.mod.grade_one(
+            template=self.template, course_id=self.course_id, assignment_id=self.assignment_id,
+            student=student, notebook=notebook,
+        )
+
+    def failed(self, reason: str) -> dict[str, Any]:
+        return self.mod.failed(reason, self.maxima)
+
+
+def _grader(manifest: Manifest, course: Course, assignment: Assignment, work: Path, engine: str):
+    if course.grader == "none":
+        raise CoursehubError(f"course {course.id} has no grader (grader: none in the manifest)")
+    if not assignment.source:
+        raise CoursehubError(
+            f"assignment {assignment.id} of {course.id} has no source: add `source:` (the grader's master notebook) to it"
+        )
+    source = (Path(manifest.source).parent / assignment.source).resolve()
+    if not source.exists():
+        raise CoursehubError(f"the source of {course.id}/{assignment.id} ({source}) does not exist")
+    if engine not in ENGINES:
+        raise CoursehubError(f"unknown engine {engine!r}; choose from {', '.join(ENGINES)}")
+    if course.grader == "otter":
+        return _OtterGrader(source, work, engine)
+    return _NbgraderGrader(course, assignment, source, work)
+
+
+def find_assignment(course: Course, assignment_id: str) -> Assignment:
+    for a in course.assignments:
+        if a.id == assignment_id:
+            return a
+    known = ", ".join(a.id for a in course.assignments) or "none"
+    raise CoursehubError(f"no assignment {assignment_id!r} in {course.id} (assignments: {known})")
+
+
+def default_workers(memory: int) -> int:
+    """One worker per core, but no more than the machine's free memory holds at the limit each."""
+    import psutil
+
+    by_memory = int(psutil.virtual_memory().available // max(memory, 1))
+    return max(1, min(os.cpu_count() or 1, by_memory))
+
+
+def warm_up(modules: tuple[str, ...]) -> None:
+    """Import the grading stack once, so forks start with it loaded."""
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    # one BLAS thread per process: workers run in parallel already, and forking a thread pool is fragile
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except Exception:
+            pass  # a missing optional package shows up in the submissions that need it
+
+
+def grade(
+    *,
+    manifest: Manifest,
+    course_id: str,
+    assignment_id: str,
+    submissions: Path,
+    out: Path,
+    workers: int | None = None,
+    timeout: float | None = None,
+    memory: int | None = None,
+    engine: str = "warm",
+    on_start: Callable[[int, int], None] | None = None,
+    on_result: Callable[[res.Result], None] | None = None,
+) -> BatchReport:
+    """Grade every submission of one assignment; write grades, feedback and logs under ``out``.
+
+    ``timeout`` (seconds) and ``memory`` (bytes) default to the course's ``grading`` settings;
+    ``workers`` to one per core (fewer if memory is short). ``on_start(to_grade, reused)`` and
+    ``on_result(result)`` report progress. Must be called from the process's only thread.
+    """
+    started = time.monotonic()
+    course = manifest.course(course_id)
+    assignment = find_assignment(course, assignment_id)
+    limits = sandbox.Limits(
+        timeout=float(timeout if timeout is not None else course.grading.timeout),
+        memory=int(memory if memory is not None else course.grading.memory),
+    )
+    if limits.timeout <= 0 or limits.memory <= 0:
+        raise CoursehubError("--timeout and --memory must be positive")
+    workers = workers or default_workers(limits.memory)
+    if workers < 1:
+        raise CoursehubError("--workers must be at least 1")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="coursehub-grade-"))
+    log = _Log(out / res.LOG_FILE)
+    try:
+        grader = _grader(manifest, course, assignment, work, engine)
+        subs = collect(submissions, notebook_name=grader.notebook_name, workdir=work)
+        roster = set(course.roster)
+        final: dict[str, res.Result] = {}
+        todo: list[tuple[Submission, str]] = []
+        for sub in subs:
+            if sub.path is None:
+                final[sub.student] = _result(sub.student, grader.failed(sub.problem), None, "", grader.fingerprint)
+                continue
+            digest = _sha256(sub.path)
+            saved = res.load_state(out, sub.student)
+            if saved and saved.fingerprint == grader.fingerprint and saved.submission_sha256 == digest:
+                final[sub.student] = saved
+            else:
+                todo.append((sub, digest))
+        reused = sum(1 for s in subs if s.student in final and s.path is not None)
+        log(f"start {course.id}/{assignment.id}: {len(subs)} submissions, {reused} already graded, "
+            f"{len(todo)} to grade; workers={workers} timeout={limits.timeout:g}s memory={limits.memory} engine={engine}")
+        for student in sorted(final):
+            if final[student].status == "failed" and not final[student].submission_sha256:
+                _finish(out, final[student], log, scratch=None, feedback="")
+        if on_start:
+            on_start(len(todo), reused)
+        warm_up(grader.warm_modules)
+        if threading.active_count() > 1:
+            log(f"warning: {threading.active_count()} threads while forking; only the calling thread is copied")
+        isolation = _probe(work)
+        missing = [i for i in ISOLATION if i not in isolation]
+        if missing:
+            log(f"warning: not isolated on this machine: {', '.join(missing)} (unshare refused; run as root to isolate)")
+        graded = _run_pool(todo, grader, limits, workers, work, out, log, final, roster, missing, on_result)
+        results = [final[s] for s in sorted(final)]
+        res.atomic_write(out / res.GRADES_CSV, res.grades_csv(results))
+        log(f"done {course.id}/{assignment.id}: {graded} graded now, {reused} reused, "
+            f"{sum(r.status == 'graded' for r in results)} graded, {sum(r.status != 'graded' for r in results)} failed")
+        return BatchReport(out, results, graded, reused, time.monotonic() - started, isolation)
+    except KeyboardInterrupt:
+        log("interrupted; finished submissions are saved and a re-run resumes from them")
+        raise
+    finally:
+        log.close()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _probe(work: Path) -> list[str]:
+    """Which kinds of isolation the sandbox gets on this machine (runs a no-op job)."""
+    scratch = Path(tempfile.mkdtemp(prefix="probe-", dir=work))
+    running = sandbox.start(lambda: {}, limits=sandbox.Limits(30, 256 * 1024**2), scratch=scratch, log_path=scratch / "log")
+    outcome = _wait_one(running)
+    shutil.rmtree(scratch, ignore_errors=True)
+    return outcome.isolation
+
+
+def _wait_one(running: sandbox.Running) -> sandbox.Outcome:
+    sel = selectors.PollSelector()  # poll: no kernel-side registrations that outlive a closed fd
+    for fd in running.fds():
+        sel.register(fd, selectors.EVENT_READ)
+    while not running.done:
+        for key, _ in sel.select(0.2):
+            running.read(key.fd)
+            if key.fd not in running.open_fds:
+                sel.unregister(key.fd)
+        running.check_deadline(time.monotonic())
+    sel.close()
+    return running.finish()
+
+
+def _run_pool(todo, grader, limits, workers, work, out, log, final, roster, missing, on_result) -> int:
+    sel = selectors.PollSelector()  # poll: no kernel-side registrations that outlive a closed fd
+    active: dict[int, tuple[sandbox.Running, Submission, str, Path]] = {}  # guard pid -> job
+    queue = list(todo)
+    graded = 0
+    try:
+        while queue or active:
+            while queue and len(active) < workers:
+                sub, digest = queue.pop(0)
+                scratch = Path(tempfile.mkdtemp(prefix="sub-", dir=work))
+                notebook = grader.prepare(scratch, sub.path)
+                running = sandbox.start(grader.job(sub.student, notebook), limits=limits, scratch=scratch,
+                                        log_path=scratch / "output.log")
+                active[running.pid] = (running, sub, digest, scratch)
+                for fd in running.fds():
+                    sel.register(fd, selectors.EVENT_READ, running)
+            for key, _ in sel.select(0.2):
+                running = key.data
+                running.read(key.fd)
+                if key.fd not in running.open_fds:
+                    sel.unregister(key.fd)
+            now = time.monotonic()
+            for pid in list(active):
+                running, sub, digest, scratch = active[pid]
+                running.check_deadline(now)
+                if not running.done:
+                    continue
+                for fd in running.fds():
+                    sel.unregister(fd)
+                outcome = running.finish()
+                del active[pid]
+                payload = outcome.payload if outcome.ok else grader.failed(outcome.reason)
+                result = _result(sub.student, payload, outcome, digest, grader.fingerprint)
+                gaps = [i for i in ISOLATION if i not in outcome.isolation] if outcome.isolation else missing
+                result.notes += [f"{i} not isolated" for i in gaps]
+                if roster and sub.student not in roster:
+                    result.notes.append("not on the course roster")
+                _finish(out, result, log, scratch, payload.get("feedback", ""), payload.get("feedback_file", ""))
+                shutil.rmtree(scratch, ignore_errors=True)
+                final[sub.student] = result
+                graded += 1
+                if on_result:
+                    on_result(result)
+    finally:
+        for running, _, _, scratch in active.values():  # interrupted: stop everything we started
+            running.kill()
+            running.finish()
+            shutil.rmtree(scratch, ignore_errors=True)
+        sel.close()
+    return graded
+
+
+def _result(student: str, payload: dict, outcome: sandbox.Outcome | None, digest: str, fingerprint: str) -> res.Result:
+    return res.Result(
+        student=student,
+        status=payload.get("status", "failed"),
+        score=float(payload.get("score", 0.0)),
+        max=float(payload.get("max", 0.0)),
+        questions={k: [float(v[0]), float(v[1])] for k, v in payload.get("questions", {}).items()},
+        reason=str(payload.get("reason", "")),
+        notes=[str(n) for n in payload.get("notes", [])],
+        seconds=round(outcome.seconds, 3) if outcome else 0.0,
+        max_rss=outcome.max_rss if outcome else 0,
+        isolation=list(outcome.isolation) if outcome else [],
+        submission_sha256=digest,
+        fingerprint=fingerprint,
+    )
+
+
+def _finish(out: Path, result: res.Result, log, scratch: Path | None, feedback: str, feedback_file: str = "") -> None:
+    """Save everything about one finished submission: feedback, output log, then the state file."""
+    fb_dir = out / res.FEEDBACK_DIR
+    res.atomic_write(fb_dir / f"{result.student}.txt", res.feedback_text(result, feedback).encode("utf-8"))
+    if scratch is not None:
+        if feedback_file:
+            html = scratch / feedback_file
+            if html.is_file() and not html.is_symlink():
+                res.atomic_write(fb_dir / f"{result.student}.html", html.read_bytes()[: 32 * 1024 * 1024])
+        output = scratch / "output.log"
+        if output.is_file() and not output.is_symlink():
+            with open(output, "rb") as fh:
+                data = fh.read(MAX_LOG_BYTES + 1)
+            if len(data) > MAX_LOG_BYTES:
+                data = data[:MAX_LOG_BYTES] + b"\n[output truncated]\n"
+            res.atomic_write(out / res.LOGS_DIR / f"{result.student}.log", data)
+    # the state file last: a crash before it means the submission is graded again, never lost
+    res.save_state(out, result)
+    what = f"{result.score:g}/{result.max:g}" if result.status == "graded" else f"FAILED ({result.reason})"
+    log(f"{result.status} {result.student}: {what} in {result.seconds:.1f}s")
