@@ -7,6 +7,7 @@ into a temporary folder; nothing is written into the repository.
 from __future__ import annotations
 
 import csv
+import html
 import io
 import os
 import re
@@ -23,7 +24,7 @@ import typer
 from coursehub.build import families, render
 from coursehub.manifest import Manifest
 from coursehub.schema import manifest_schema
-from coursehub.sitegen import catalogue_files, cli_reference, docs_files, manifest_reference
+from coursehub.sitegen import access_reference, catalogue_files, cli_reference, docs_files, manifest_reference
 
 REPO = Path(__file__).resolve().parents[1]
 #: The hand-written pages the issue asks for (the generated ones are checked separately).
@@ -178,7 +179,7 @@ def test_manifest_reference_has_every_field_with_type_default_and_description():
         for field, prop in node["properties"].items():
             row = next((line for line in section.splitlines() if line.startswith(f"| `{field}` |")), None)
             assert row is not None, f"{name}.{field} missing from the reference"
-            assert prop["description"].replace("|", "\\|") in row
+            assert html.escape(prop["description"], quote=False).replace("|", "\\|") in row
     # Types, defaults and required markers come through, in the manifest's own spelling.
     grading = _section(page, "Grading")
     assert "| `timeout` | duration | `\"10m\"` |" in grading
@@ -187,6 +188,8 @@ def test_manifest_reference_has_every_field_with_type_default_and_description():
     assert "| `id` | text | **required** |" in course
     assert "[Term](#term)" in course and "list of [Assignment](#assignment)" in course
     assert "one of `otter`, `nbgrader`, `none`" in course
+    image = _section(page, "Image")
+    assert "default: &lt;hub name&gt;/&lt;image key&gt;" in image  # shown, not swallowed as an HTML tag
     hub = _section(page, "Hub")
     assert '"512M"' in hub and '"30m"' in hub  # the hub's default resources, from DEFAULT_RESOURCES
 
@@ -237,7 +240,7 @@ def test_cli_reference_lists_every_command_and_option():
             shown = param.opts[-1] if param.param_type_name == "option" else param.name.upper()
             assert f"`{shown}`" in section, f"coursehub {' '.join(path)}: {shown} missing"
             if getattr(param, "help", None):
-                assert param.help in section
+                assert html.escape(param.help, quote=False) in section
     build = _section(page, "`coursehub build`")
     assert "| `-o`, `--output` | path | `build` | Folder to write the generated tree into. |" in build
     assert "coursehub build [OPTIONS] MANIFEST" in build
@@ -360,12 +363,50 @@ def test_catalogue_nav_lists_every_course_in_the_built_site(site, example_manife
 def test_catalogue_follows_the_manifest(example_manifest):
     """A course added to the manifest gets its page: nothing about the example is hard-coded."""
     data = example_manifest.model_dump(mode="json", exclude_defaults=True)
-    extra = dict(data["courses"][0], id="data-c8-sp27", title="Foundations of Data Science, spring")
+    extra = dict(data["courses"][0], id="data-c8-sp27", title="Foundations of <Data> Science & more, spring")
     extra["term"] = {"start": "2027-01-20", "end": "2027-05-15"}
     extra["students"] = ["new-student"]
     data["courses"].append(extra)
     changed = Manifest.model_validate(data)
     changed._source = example_manifest.source
     files = catalogue_files(changed)
-    assert "[Foundations of Data Science, spring](data-c8-sp27/index.md)" in files["index.md"].decode()
+    # Manifest text is shown as written: angle brackets are not swallowed as HTML tags.
+    shown = "Foundations of &lt;Data&gt; Science &amp; more, spring"
+    assert f"[{shown}](data-c8-sp27/index.md)" in files["index.md"].decode()
+    assert files["data-c8-sp27/index.md"].decode().startswith(f"# {shown}\n")
     assert "data-c8-sp27/qr/lab01.svg" in files
+
+
+def test_grader_matrix_covers_every_option_and_question():
+    """The decision matrix compares the options the issue names, on every question it names."""
+    page = (REPO / "guides" / "choosing-a-grader.md").read_text(encoding="utf-8")
+    rows = [line for line in page.splitlines() if line.startswith("| ")]
+    header = [c.strip() for c in rows[0].strip("|").split("|")]
+    assert header[1:] == [
+        "otter-grader", "nbgrader", "Gradescope", "PrairieLearn", "GitHub Classroom", "CodeGrade", "PyBryt", "no grader"
+    ]
+    criteria = {line.split("|")[1].strip().strip("*"): line for line in rows[1:] if line.startswith("| **")}
+    for question in [
+        "Hosting", "LMS integration", "Hidden tests", "Partial credit", "Manual grading", "Python / R", "Scale",
+        "Cost per student", "Student privacy", "Sandboxing", "In-notebook checks for students", "Authoring effort",
+        "Maintenance",
+    ]:
+        assert question in criteria, question
+        cells = [c.strip() for c in criteria[question].strip().strip("|").split("|")]
+        assert len(cells) == len(header) and all(cells), f"{question}: a cell is missing"
+    assert "If this, choose that" in page
+
+
+def test_access_reference_is_generated_from_the_roles(example_manifest):
+    from coursehub.groups import course_group_members
+    from coursehub.roles import SYNC_APPLY_SCOPES, SYNC_PLAN_SCOPES, staff_roles
+
+    page = access_reference(example_manifest)
+    for course in example_manifest.courses:
+        for group in course_group_members(course):
+            assert f"| `{course.id}` | `{group}` |" in page
+    for role in staff_roles(example_manifest.courses[0]):
+        row = next(line for line in page.splitlines() if line.startswith(f"| `{role['name']}` |"))
+        assert all(f"`{scope}`" in row for scope in role["scopes"])
+    sync = _section(page, "The sync service")
+    assert all(f"`{s}`" in sync for s in SYNC_PLAN_SCOPES + SYNC_APPLY_SCOPES)

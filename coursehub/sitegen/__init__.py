@@ -11,9 +11,17 @@ from __future__ import annotations
 from coursehub.build import BuildContext
 from coursehub.manifest import Manifest
 from coursehub.sitegen.catalogue import catalogue_files, catalogue_nav
-from coursehub.sitegen.reference import cli_reference, manifest_reference
+from coursehub.sitegen.reference import access_reference, cli_reference, manifest_reference
 
-__all__ = ["catalogue_files", "catalogue_nav", "cli_reference", "docs_files", "generate", "manifest_reference"]
+__all__ = [
+    "access_reference",
+    "catalogue_files",
+    "catalogue_nav",
+    "cli_reference",
+    "docs_files",
+    "generate",
+    "manifest_reference",
+]
 
 #: Where the catalogue lives inside the guide site's docs folder.
 CATALOGUE_DIR = "catalogue"
@@ -24,6 +32,7 @@ def docs_files(manifest: Manifest) -> dict[str, bytes]:
     files = {
         "reference/manifest.md": manifest_reference().encode("utf-8"),
         "reference/cli.md": cli_reference().encode("utf-8"),
+        "reference/access.md": access_reference(manifest).encode("utf-8"),
     }
     for rel, content in catalogue_files(manifest).items():
         files[f"{CATALOGUE_DIR}/{rel}"] = content

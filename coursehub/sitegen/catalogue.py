@@ -9,6 +9,7 @@ coursehub does not have yet is named on the page instead of being silently left 
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 
@@ -22,6 +23,11 @@ SOURCES = {
     "links": "assignment links and QR codes",
     "cost": "cost and capacity charts",
 }
+
+
+def _text(value: object) -> str:
+    """Manifest text (titles) as Markdown: angle brackets and ampersands shown as written."""
+    return html.escape(str(value), quote=False)
 
 
 def _cell(text: object) -> str:
@@ -88,7 +94,7 @@ def course_page(manifest: Manifest, course: Course, files: dict[str, bytes], ava
     if s.shared_data is not None:
         mode = "read-only" if s.shared_data.read_only else "read-write"
         rows.append(("Shared data", f"`{s.shared_data.volume}` at `{s.shared_data.mount_path}` ({mode})"))
-    lines = [f"# {course.title}", "", f"`{course.id}` on {manifest.hub.url}", ""]
+    lines = [f"# {_text(course.title)}", "", f"`{course.id}` on {manifest.hub.url}", ""]
     lines += ["| setting | value |", "|---|---|"] + [f"| {k} | {_cell(v)} |" for k, v in rows] + [""]
     lines += ["## Assignments", ""]
     if not course.assignments:
@@ -98,7 +104,8 @@ def course_page(manifest: Manifest, course: Course, files: dict[str, bytes], ava
         lines += _missing_note("links")
     links = read_links(files, course.id)
     for a in course.assignments:
-        lines += [f"### {a.title or a.id}", ""]
+        title = _text(a.title or a.id)
+        lines += [f"### {title}", ""]
         facts = [f"`{a.id}`", f"`{a.path}`"]
         if a.due:
             facts.append(f"due {a.due.isoformat()}")
@@ -109,10 +116,10 @@ def course_page(manifest: Manifest, course: Course, files: dict[str, bytes], ava
         if row is None:
             continue
         url = row["url"]
-        lines += [f"[Open {a.title or a.id} on the hub]({url})", "", "```text", url, "```", ""]
+        lines += [f"[Open {title} on the hub]({url})", "", "```text", url, "```", ""]
         qr = f"links/{course.id}/qr/{a.id}.svg"
         if qr in files:
-            lines += [f'![QR code for {_cell(a.title or a.id)}](qr/{a.id}.svg){{ width="160" .coursehub-qr }}', ""]
+            lines += [f'![QR code for {_cell(title)}](qr/{a.id}.svg){{ width="160" .coursehub-qr }}', ""]
     return "\n".join(lines)
 
 
@@ -131,7 +138,7 @@ def index_page(manifest: Manifest) -> str:
     for course in manifest.courses:
         s = course_settings(manifest, course)
         cells = [
-            f"[{course.title}]({course.id}/index.md)",
+            f"[{_text(course.title)}]({course.id}/index.md)",
             course.kind,
             f"{course.term.start.isoformat()} to {course.term.end.isoformat()}",
             len(course.roster),
@@ -150,51 +157,53 @@ def _money(value, currency: str) -> str:
     return f"{value:,.2f} {currency}" if isinstance(value, (int, float)) else "—"
 
 
+def _table(header: list[str], rows: list[list[object]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_cell(x) for x in row) + " |" for row in rows]
+    return lines + [""]
+
+
 def _cost_tables(cost: dict) -> list[str]:
     """Readable tables from ``cost/cost.json``: per course, per event, and the cost family's warnings."""
     currency = cost.get("currency", "")
     lines: list[str] = []
     if isinstance(cost.get("total_cost"), (int, float)):
-        nodes = ", ".join(f"{n} × {name}" for name, n in sorted((cost.get("max_nodes_at_peak") or {}).items()))
-        lines += [f"Total for the calendar: **{_money(cost['total_cost'], currency)}**"
-                  + (f"; at the busiest moment {nodes}." if nodes else "."), ""]
-    assumptions = cost.get("assumptions") or {}
+        peak = sorted((cost.get("max_nodes_at_peak") or {}).items())
+        nodes = ", ".join(f"{n} × {name}" for name, n in peak)
+        total = f"Total for the calendar: **{_money(cost['total_cost'], currency)}**"
+        lines += [total + (f"; at the busiest moment {nodes}." if nodes else "."), ""]
+    assumptions = sorted((cost.get("assumptions") or {}).items())
     if assumptions:
-        lines += ["Assumptions: " + "; ".join(f"{k.replace('_', ' ')}: {_plain(v)}" for k, v in sorted(assumptions.items())), ""]
+        lines += ["Assumptions: " + "; ".join(f"{k.replace('_', ' ')}: {_plain(v)}" for k, v in assumptions), ""]
     courses = [c for c in cost.get("courses") or [] if isinstance(c, dict)]
     if courses:
-        lines += [
-            "## Per course",
-            "",
-            "| course | students | peak servers | memory guarantee–limit | per student per week | per student per term | course total |",
-            "|---|---|---|---|---|---|---|",
-        ]
-        for c in courses:
-            memory = f"{_size(c.get('memory_guarantee_bytes'))}–{_size(c.get('memory_limit_bytes'))}"
-            cells = [
-                c.get("title", c.get("id", "")),
+        header = ["course", "students", "peak servers", "memory guarantee–limit", "per student per week",
+                  "per student per term", "course total"]
+        rows = [
+            [
+                _text(c.get("title", c.get("id", ""))),
                 c.get("students", ""),
                 c.get("peak_servers", ""),
-                memory,
+                f"{_size(c.get('memory_guarantee_bytes'))}–{_size(c.get('memory_limit_bytes'))}",
                 _money(c.get("cost_per_student_per_week"), currency),
                 _money(c.get("cost_per_student_per_term"), currency),
                 _money(c.get("total_cost"), currency),
             ]
-            lines.append("| " + " | ".join(_cell(x) for x in cells) + " |")
-        lines.append("")
+            for c in courses
+        ]
+        lines += ["## Per course", ""] + _table(header, rows)
     events = [e for e in cost.get("events") or [] if isinstance(e, dict)]
     if events:
-        lines += ["## Events: spike and pre-scaling", "", "| event | dates | peak servers | placeholders | from | until |",
-                  "|---|---|---|---|---|---|"]
+        header = ["event", "dates", "peak servers", "placeholders", "from", "until"]
+        rows = []
         for e in events:
             pre = e.get("prescale") or {}
-            cells = [e.get("id", ""), f"{e.get('start', '')} to {e.get('end', '')}", e.get("peak_servers", ""),
-                     pre.get("placeholders", ""), pre.get("from", ""), pre.get("until", "")]
-            lines.append("| " + " | ".join(_cell(x) for x in cells) + " |")
-        lines.append("")
+            rows.append([e.get("id", ""), f"{e.get('start', '')} to {e.get('end', '')}", e.get("peak_servers", ""),
+                         pre.get("placeholders", ""), pre.get("from", ""), pre.get("until", "")])
+        lines += ["## Events: spike and pre-scaling", ""] + _table(header, rows)
     warnings = [w for w in cost.get("warnings") or [] if isinstance(w, str)]
     if warnings:
-        lines += ["## Warnings", ""] + [f"- {w}" for w in warnings] + [""]
+        lines += ["## Warnings", ""] + [f"- {_text(w)}" for w in warnings] + [""]
     return lines
 
 
@@ -203,8 +212,9 @@ def sizing_page(manifest: Manifest, files: dict[str, bytes], available: set[str]
     lines = [
         f"# Sizing and cost: {manifest.hub.name}",
         "",
-        "Generated by the `cost` build family from the manifest's resources, rosters and usage assumptions",
-        f"(`capacity` in the manifest: cost model {manifest.capacity.cost_model}, prices in {manifest.capacity.currency}).",
+        "Generated by the `cost` build family (the figures `coursehub cost` prints) from the manifest's",
+        "resources, rosters and usage assumptions (`capacity` in the manifest: cost model",
+        f"{manifest.capacity.cost_model}, prices in {manifest.capacity.currency}).",
         "These are planning figures from stated assumptions, not measurements.",
         "",
     ]

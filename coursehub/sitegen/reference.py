@@ -9,6 +9,7 @@ own copy of click, so the tree is walked by duck typing rather than ``isinstance
 
 from __future__ import annotations
 
+import html
 import json
 import typing
 
@@ -121,6 +122,11 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def _prose(text: str) -> str:
+    """Help and description text as Markdown: ``<student>`` must show, not become an HTML tag."""
+    return html.escape(text, quote=False)
+
+
 def manifest_reference() -> str:
     """The manifest reference page: one section per model, one table row per field."""
     schema = manifest_schema()
@@ -141,10 +147,10 @@ def manifest_reference() -> str:
     for name in ordered:
         model = models[name]
         node = schema if name == "Manifest" else defs[name]
-        lines += [f"## {name}", "", (node.get("description") or model.__doc__ or "").strip(), ""]
+        lines += [f"## {name}", "", _prose((node.get("description") or model.__doc__ or "").strip()), ""]
         lines += ["| key | type | default | description |", "|---|---|---|---|"]
         for field_name, prop in node.get("properties", {}).items():
-            described = prop.get("description", "")
+            described = _prose(prop.get("description", ""))
             rules = _constraints(prop)
             if rules:
                 described += f" ({'; '.join(rules)})"
@@ -206,7 +212,7 @@ def _param_row(param, ctx) -> list[str]:
         default_text = ""
     else:
         default_text = f"`{default}`"
-    return [names, kind, default_text, getattr(param, "help", None) or ""]
+    return [names, kind, default_text, _prose(getattr(param, "help", None) or "")]
 
 
 def _usage(path: list[str], cmd, ctx) -> str:
@@ -247,7 +253,7 @@ def cli_reference(command=None) -> str:
         lines += [f"## `{title}`", ""]
         help_text = (cmd.help or cmd.short_help or "").strip()
         if help_text:
-            lines += [help_text.replace("\b\n", ""), ""]
+            lines += [_prose(help_text.replace("\b\n", "")), ""]
         lines += ["```text", _usage(path, cmd, ctx), "```", ""]
         params = [p for p in cmd.get_params(ctx) if not getattr(p, "hidden", False) and p.name != "help"]
         if params:
@@ -258,4 +264,59 @@ def cli_reference(command=None) -> str:
         if _is_group(cmd):
             subs = cmd.list_commands(ctx)
             lines += ["Subcommands: " + ", ".join(f"`{title} {s}`" for s in subs), ""]
+    return "\n".join(lines)
+
+
+# --- groups and roles --------------------------------------------------------------------------------
+
+
+def access_reference(manifest) -> str:
+    """The groups and RBAC roles coursehub gives a hub, from :mod:`coursehub.groups` and :mod:`coursehub.roles`."""
+    from coursehub.groups import course_group_members
+    from coursehub.roles import SYNC_APPLY_SCOPES, SYNC_PLAN_SCOPES, staff_roles, sync_service_role
+
+    lines = [
+        "# Groups and roles",
+        "",
+        "The JupyterHub groups and RBAC roles coursehub creates, generated from its code and the example",
+        "manifest when this site was built. Every course gets the same pattern with its own id.",
+        "",
+        "## Groups",
+        "",
+        "| course | group | members |",
+        "|---|---|---|",
+    ]
+    for course in manifest.courses:
+        for group, members in course_group_members(course).items():
+            lines.append(f"| `{course.id}` | `{group}` | {len(members)} |")
+    lines.append("")
+    if manifest.courses:
+        course = manifest.courses[0]
+        lines += [
+            "## Staff roles",
+            "",
+            f"For `{course.id}`. Apart from `admin-ui` (the admin page itself), each scope is filtered to the",
+            "course's students group, so staff reach those students and nobody else. A course's roles are",
+            "granted only between its term dates.",
+            "",
+            "| role | granted to | scopes |",
+            "|---|---|---|",
+        ]
+        for role in staff_roles(course):
+            groups = ", ".join(f"`{g}`" for g in role.get("groups", []))
+            scopes = "<br>".join(f"`{s}`" for s in role["scopes"])
+            lines.append(f"| `{role['name']}` | {groups} | {scopes} |")
+        lines.append("")
+    sync = sync_service_role()
+    lines += [
+        "## The sync service",
+        "",
+        f"`coursehub sync` runs as the service `{', '.join(sync.get('services', []))}` with the role `{sync['name']}`.",
+        "",
+        "| to… | the token needs |",
+        "|---|---|",
+        "| plan (`coursehub sync` without `--apply`) | " + ", ".join(f"`{s}`" for s in SYNC_PLAN_SCOPES) + " |",
+        "| apply (`--apply`) | " + ", ".join(f"`{s}`" for s in SYNC_APPLY_SCOPES) + " |",
+        "",
+    ]
     return "\n".join(lines)
