@@ -18,16 +18,21 @@ written to disk or printed.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import requests
 
@@ -211,3 +216,145 @@ def start_local_hub(
         time.sleep(0.25)
     hub.stop()
     raise CoursehubError(f"the local hub did not answer within {timeout:.0f}s; see {log_path}")
+
+
+# --- the demo: `coursehub hub up` -------------------------------------------------------------------
+
+
+class _GitHandler(BaseHTTPRequestHandler):
+    """Smart HTTP through ``git http-backend`` (nbgitpuller clones shallow; static files cannot)."""
+
+    server: _GitHTTPServer
+
+    def log_message(self, format, *args):
+        pass
+
+    def _cgi(self) -> None:
+        url = urlsplit(self.path)
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0)) if self.command == "POST" else b""
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "GIT_PROJECT_ROOT": str(self.server.root),
+            "GIT_HTTP_EXPORT_ALL": "1",
+            "GATEWAY_INTERFACE": "CGI/1.1",
+            "REQUEST_METHOD": self.command,
+            "PATH_INFO": url.path,
+            "QUERY_STRING": url.query,
+            "CONTENT_TYPE": self.headers.get("Content-Type", ""),
+            "CONTENT_LENGTH": str(len(body)),
+            "REMOTE_ADDR": self.client_address[0],
+        }
+        for header, var in (("Git-Protocol", "GIT_PROTOCOL"), ("Content-Encoding", "HTTP_CONTENT_ENCODING")):
+            if self.headers.get(header):
+                env[var] = self.headers[header]
+        proc = subprocess.run(["git", "http-backend"], input=body, env=env, capture_output=True, timeout=60)
+        head, sep, payload = proc.stdout.partition(b"\r\n\r\n")
+        if not sep:
+            head, _, payload = proc.stdout.partition(b"\n\n")
+        status, headers = 200, []
+        for line in head.decode("latin-1").splitlines():
+            name, _, value = line.partition(":")
+            if name.lower() == "status":
+                status = int(value.strip().split()[0])
+            elif name:
+                headers.append((name, value.strip()))
+        self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    do_GET = _cgi
+    do_POST = _cgi
+
+
+class _GitHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    root: Path
+
+
+class ContentServer:
+    """The courses' local content (``content.local``) as git repositories on 127.0.0.1.
+
+    The demo's assignment links point here instead of at the real repository, so clicking one on the
+    local hub pulls real files with nbgitpuller without any network.
+    """
+
+    def __init__(self, manifest: Manifest, root: Path):
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.repos: dict[str, str] = {}
+        base = Path(manifest.source).parent
+        for course in manifest.courses:
+            if not (course.content and course.content.local):
+                continue
+            name = f"{course.id}.git"
+            self._make_repo(base / course.content.local, self.root / name, course.content.branch)
+            self.repos[course.id] = name
+        self._httpd = _GitHTTPServer(("127.0.0.1", 0), _GitHandler)
+        self._httpd.root = self.root
+        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}/"
+        self._thread = threading.Thread(target=self._httpd.serve_forever, name="coursehub-content", daemon=True)
+        self._thread.start()
+
+    @staticmethod
+    def _make_repo(source: Path, bare: Path, branch: str) -> None:
+        work = bare.with_name(bare.name + "-work")
+        shutil.copytree(source, work)
+        env = {
+            **os.environ,
+            "GIT_AUTHOR_NAME": "coursehub demo",
+            "GIT_AUTHOR_EMAIL": "demo@coursehub.invalid",
+            "GIT_COMMITTER_NAME": "coursehub demo",
+            "GIT_COMMITTER_EMAIL": "demo@coursehub.invalid",
+        }
+        for args in (["init", "-q", "-b", branch], ["add", "-A"], ["commit", "-q", "-m", "course content"]):
+            subprocess.run(["git", *args], cwd=work, env=env, check=True, capture_output=True, timeout=60)
+        subprocess.run(["git", "clone", "-q", "--bare", str(work), str(bare)], check=True, capture_output=True, timeout=60)
+        shutil.rmtree(work)
+
+    def repo_url(self, course_id: str) -> str | None:
+        name = self.repos.get(course_id)
+        return self.url + name if name else None
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(10)
+
+
+def demo_guide(manifest: Manifest, hub: LocalHub, content: ContentServer | None, *, today: dt.date) -> dict:
+    """What ``coursehub hub up`` prints: the URL, who to log in as, and a working assignment link.
+
+    Picks the first course in term (on ``today``) with assignments and local content; its first
+    student and first instructor are the suggested logins.
+    """
+    from coursehub.links import build_link, clone_folder
+    from coursehub.settings import course_settings
+
+    guide: dict = {"url": hub.url, "password": hub.password, "admin": hub.url + "/hub/admin"}
+    candidates = [c for c in manifest.courses if c.roster and c.staff.instructors]
+    active = [c for c in candidates if course_settings(manifest, c).active_on(today)]
+    course = next((c for c in active if c.assignments and content and content.repo_url(c.id)), None)
+    course = course or (active or candidates or [None])[0]
+    if course is None:
+        return guide
+    # a student of this course alone, so the link starts the server without a course menu
+    others = {u for c in manifest.courses if c.id != course.id for u in c.roster}
+    student = next((u for u in course.roster if u not in others), course.roster[0])
+    guide.update(course=course.id, title=course.title, student=student, instructor=course.staff.instructors[0])
+    guide["in_term"] = course in active
+    repo_url = content.repo_url(course.id) if content else None
+    if repo_url and course.assignments:
+        assignment = course.assignments[0]
+        link = build_link(
+            hub=hub.url,
+            repo=repo_url,
+            branch=course.content.branch,
+            path=assignment.path,
+            interface=course_settings(manifest, course).interface,
+            targetpath=course.content.targetpath or clone_folder(course.content.repo).removesuffix(".git"),
+        )
+        guide.update(assignment=assignment.title or assignment.id, link=link.url)
+    return guide

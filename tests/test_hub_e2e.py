@@ -1,22 +1,29 @@
 """Per-course settings and staff access on a real JupyterHub (127.0.0.1, local processes).
 
 The shared ``local_hub`` (the example university, today in term) proves what a course grants; one
-hub of our own, whose "today" is after the term, proves that an ended course grants nothing.
+hub of our own, whose "today" is after the term, proves that an ended course grants nothing and that
+``coursehub hub up`` prints a link that really pulls the course content.
 Users: zoe.silva34 (data-c8 only), zoe.khan51 (stat-20 only), chen.costa16 (data-c8 and data-c88),
-prof-adhikari and ta-lee (data-c8 staff). Every server a test starts is stopped by its fixture.
+prof-adhikari and ta-lee (data-c8 staff). Every server a test starts is stopped by its fixture; the
+hub of our own is ``coursehub hub up`` itself, stopped with Ctrl-C (SIGINT) as a user would.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import subprocess
 import time
 from html.parser import HTMLParser
+from types import SimpleNamespace
 
 import psutil
 import pytest
 import requests
+from nbgitpuller_client import Student
 
-from coursehub.localhub import start_local_hub
+from coursehub.localhub import DEMO_PASSWORD, free_port
 
 pytestmark = [pytest.mark.hub, pytest.mark.xdist_group("hub")]
 
@@ -164,13 +171,77 @@ def test_sync_service_holds_only_its_role(local_hub):
     assert r.status_code == 403
 
 
+@pytest.fixture
+def hub_up_after_term(tmp_path, python_bin, example_manifest_path):
+    """``coursehub hub up --today <after the term>`` as a user runs it: a child process, stopped by Ctrl-C."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(python_bin / "coursehub"), "hub", "up", str(example_manifest_path), "--port", str(port), "--workdir", str(tmp_path), "--today", "2027-01-10"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        lines: list[str] = []
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not any(line.startswith("    http") for line in lines):
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line.rstrip("\n"))
+        assert any(line.startswith("    http") for line in lines), (lines, proc.stderr.read() if proc.poll() is not None else "")
+        hub = SimpleNamespace(url=f"http://127.0.0.1:{port}", password=DEMO_PASSWORD)
+        yield proc, hub, lines
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(10)
+
+
+def own_api(student: Student, hub):
+    """The student's own view of the REST API (their cookie): enough to wait for their server."""
+    return lambda method, path, **kw: student.session.request(method, hub.url + "/hub/api" + path, timeout=30, **kw)
+
+
 @pytest.mark.slow
-def test_after_the_term_a_course_grants_nothing(tmp_path, example_manifest):
-    with start_local_hub(example_manifest, workdir=tmp_path, extra_env={"COURSEHUB_TODAY": "2027-01-10"}) as hub:
-        model = start_servers(hub, [C8_STUDENT])[C8_STUDENT]
-        env = server_process(model).environ()
-        assert env["COURSEHUB_COURSE"] == ""  # the hub's defaults, not data-c8's 2G
-        assert int(env["MEM_LIMIT"]) == GIB and env["JUPYTERHUB_DEFAULT_URL"] == "/lab"
-        assert open_server(login(hub, "prof-adhikari"), hub, C8_STUDENT) == 403
-        s = login(hub, "prof-adhikari")
-        assert s.get(hub.url + "/hub/admin").status_code == 403
+def test_hub_up_prints_a_working_link_and_an_ended_course_grants_nothing(hub_up_after_term):
+    proc, hub, lines = hub_up_after_term
+    text = "\n".join(lines)
+    assert f"running at {hub.url}" in text and f"password (everyone): {DEMO_PASSWORD}" in text
+    assert "student:    zoe.khan" not in text  # the course shown is data-c8, its student only in data-c8
+    student_name = re.search(r"student:\s+(\S+)\s+in data-c8-fa26", text).group(1)
+    assert "not in term on 2027-01-10" in text and "instructor: prof-adhikari" in text
+    link = next(line.strip() for line in lines if line.startswith("    http"))
+
+    student = Student(hub, student_name)
+    student.login()
+    hub.api = own_api(student, hub)
+    click = student.click(link)
+    assert click.finished, click.output
+    assert student.get(click.redirect).status_code == 200  # the notebook, pulled from the local content
+    assert student.get(f"/user/{student_name}/api/contents/data-c8-materials/lab/lab01/lab01.ipynb").status_code == 200
+
+    # the term is over: the hub's defaults, not data-c8's 2G, and the instructor no longer gets in
+    servers = [p for p in psutil.Process(proc.pid).children(recursive=True) if _env(p).get("JUPYTERHUB_USER") == student_name]
+    assert len(servers) == 1
+    env = _env(servers[0])
+    assert env["COURSEHUB_COURSE"] == "" and int(env["MEM_LIMIT"]) == GIB
+    instructor = login(hub, "prof-adhikari")
+    assert open_server(instructor, hub, student_name) == 403
+    assert instructor.get(hub.url + "/hub/admin").status_code == 403
+
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(60) == 0
+    assert not psutil.pid_exists(servers[0].pid) or servers[0].status() == psutil.STATUS_ZOMBIE
+
+
+def _env(p: psutil.Process) -> dict:
+    try:
+        return p.environ()
+    except (psutil.AccessDenied, psutil.NoSuchProcess):
+        return {}
