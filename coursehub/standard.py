@@ -30,7 +30,6 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-from packaging.markers import Marker
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 

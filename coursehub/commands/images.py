@@ -1,0 +1,168 @@
+"""``coursehub images``: the drift report, the standard sets, and running course notebooks in an image."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from coursehub.errors import EXIT_CHECK_FAILED, CoursehubError
+
+images_app = typer.Typer(
+    help="Standard images: what each course adds, the pinned standard sets, and checking notebooks run.",
+    no_args_is_help=True,
+)
+
+ManifestArg = Annotated[Path, typer.Argument(help="The course manifest (YAML).", show_default=False)]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+
+
+@images_app.command("drift")
+def drift(manifest: ManifestArg, json_out: JsonOpt = False):
+    """Show, per course, what its image adds to or changes from the standard (as `build` writes it)."""
+    from coursehub.cli import err, load, out
+    from coursehub.images import drift_report, headline
+
+    model, _ = load(manifest)
+    report = drift_report(model)
+    if json_out:
+        out.print(json.dumps(report, indent=2, sort_keys=True), markup=False)
+        return
+    table = Table(title="Image drift")
+    for col in ("course", "image", "standard", "adds", "changes", "reference"):
+        table.add_column(col)
+    for c in report["courses"]:
+        adds = c["adds"] + [f"R {r}" for r in c["r_packages"]] + [f"apt {a}" for a in c["apt"]]
+        changes = [f"{x['package']} {x['standard']} → {x['course']}" for x in c["changes"]]
+        standard = c["standard"] + (" (unchanged)" if c["unchanged"] else "")
+        table.add_row(c["course"], c["build"], standard, "\n".join(adds) or "—", "\n".join(changes) or "—", c["ref"])
+    out.print(table)
+    err.print(headline(report), markup=False)
+
+
+@images_app.command("standard")
+def standard(
+    name: Annotated[str, typer.Argument(help="data8 or r.")] = "data8",
+    relock: Annotated[
+        bool,
+        typer.Option("--relock", help="Maintainers: re-resolve the pins with pip and rewrite the set's data file."),
+    ] = False,
+    json_out: JsonOpt = False,
+):
+    """Show a standard package set (top-level pins and why), or re-lock it."""
+    from coursehub.cli import err, out
+    from coursehub.standard import load_standard, relock as do_relock, write_standard
+
+    if relock:
+        with err.status(f"resolving the {name} set with pip …"):
+            data = do_relock(name)
+        path = write_standard(name, data)
+        err.print(f"wrote {path}; review the diff and update the digest in tests/test_images_standard.py", style="green")
+        return
+    s = load_standard(name)
+    if json_out:
+        data = {
+            "name": s.name,
+            "description": s.description,
+            "python": s.python,
+            "digest": s.digest,
+            "packages": {p.name: p.version for p in s.packages},
+            "lock": {p.name: p.version for p in s.lock.values()},
+            "r_version": s.r_version,
+            "cran_snapshot": s.cran_snapshot,
+            "r_packages": [p.name for p in s.r_packages],
+        }
+        out.print(json.dumps(data, indent=2, sort_keys=True), markup=False)
+        return
+    table = Table(title=f"standard set {s.name}: {len(s.lock)} Python packages locked")
+    for col in ("package", "version", "why"):
+        table.add_column(col)
+    for p in s.packages:
+        table.add_row(p.name, p.version or "", p.why)
+    for p in s.r_packages:
+        table.add_row(f"R {p.name}", f"CRAN {s.cran_snapshot}", p.why)
+    out.print(table)
+    err.print(s.description, markup=False)
+
+
+@images_app.command("check")
+def check(
+    manifest: ManifestArg,
+    course: Annotated[Optional[str], typer.Option("--course", help="Check only this course (default: every course).")] = None,
+    timeout: Annotated[int, typer.Option("--timeout", help="Seconds one cell may run.")] = 300,
+    json_out: JsonOpt = False,
+):
+    """Run every notebook of a course's content in its image's exact Python packages.
+
+    The environment is made once per image lock (cached under ~/.cache/coursehub/envs, or
+    $COURSEHUB_CACHE_DIR). Unanswered questions do not count as failures: cells tagged
+    raises-exception, `raise NotImplementedError` placeholders and errors from `...` placeholders.
+    Cells tagged skip-execution are not run. A missing package always fails. Exit status 1 when a
+    notebook fails.
+    """
+    from coursehub.cli import err, load, out
+    from coursehub.imagecheck import check_course, notebooks_of
+
+    model, _ = load(manifest)
+    courses = [model.course(course)] if course else list(model.courses)
+    total = sum(len(notebooks_of(model, c)) for c in courses)
+    results = []
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("checking notebooks", total=total)
+        for c in courses:
+            results.append(
+                check_course(
+                    model,
+                    c,
+                    timeout=timeout,
+                    progress=lambda text: progress.update(task, description=text),
+                    on_notebook=lambda _: progress.advance(task),
+                )
+            )
+
+    if json_out:
+        out.print(json.dumps([r.as_data() for r in results], indent=2, sort_keys=True), markup=False)
+    else:
+        table = Table(title="Notebooks run in their course's image")
+        for col in ("course", "image", "notebook", "result", "details"):
+            table.add_column(col)
+        for r in results:
+            if r.skipped:
+                table.add_row(r.course, r.image, "—", "skipped", r.skipped)
+            for n in r.notebooks:
+                details = n.failure.describe() if n.failure else ""
+                if n.failure and n.failure.source:
+                    details += f"\n  in: {n.failure.source}"
+                if n.expected:
+                    details += ("\n" if details else "") + f"{len(n.expected)} expected error(s) from unanswered questions"
+                table.add_row(r.course, r.image, n.path, "pass" if n.passed else "FAIL", details)
+        out.print(table)
+        for r in results:
+            if r.unlocked:
+                err.print(
+                    f"{r.image}: installed but not pinned by the lock: {', '.join(r.unlocked)}; "
+                    "add them to the image's packages to lock them too",
+                    style="yellow",
+                    markup=False,
+                )
+    failed = [f"{r.course}/{n.path}" for r in results for n in r.notebooks if not n.passed]
+    if failed:
+        raise CoursehubError(f"{len(failed)} notebook(s) failed: {', '.join(failed)}", exit_code=EXIT_CHECK_FAILED)
+    checked = sum(len(r.notebooks) for r in results)
+    err.print(f"{checked} notebook(s) ran cleanly", style="green")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(images_app, name="images")
