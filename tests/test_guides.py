@@ -63,6 +63,7 @@ def site(tmp_path_factory) -> Path:
 # --- the strict build and its links ------------------------------------------------------------------
 
 
+@pytest.mark.slow  # builds the site or renders the links and cost families
 def test_strict_build_produces_every_page(site, example_manifest):
     for page in GUIDE_PAGES:
         target = site / ("index.html" if page == "index.md" else page.removesuffix(".md") + "/index.html")
@@ -115,6 +116,7 @@ def _target(site: Path, page: Path, ref: str) -> tuple[Path, str] | None:
     return target, unquote(parts.fragment)
 
 
+@pytest.mark.slow  # builds the site or renders the links and cost families
 def test_no_broken_internal_links_in_built_html(site):
     """Crawl every built page: each local href/src must exist, and each #fragment must be an id there."""
     pages = sorted(site.rglob("*.html"))
@@ -277,6 +279,7 @@ def catalogue(example_manifest) -> dict[str, bytes]:
     return catalogue_files(example_manifest)
 
 
+@pytest.mark.slow  # builds the site or renders the links and cost families
 def test_catalogue_shows_each_course_and_each_assignment_link_with_its_qr(example_manifest, catalogue):
     assert "links" in families(), "the links build family is not registered"
     built = render(example_manifest, only=["links"]).files
@@ -294,8 +297,13 @@ def test_catalogue_shows_each_course_and_each_assignment_link_with_its_qr(exampl
             assert f"]({url})" in page
             assert f"(qr/{a.id}.svg)" in page
             assert files[f"{course.id}/qr/{a.id}.svg"] == built[f"links/{course.id}/qr/{a.id}.svg"]
+        # The printable handout and the CSV are offered as they are, for printing and for the LMS.
+        assert files[f"{course.id}/handout.html"] == built[f"links/{course.id}/index.html"]
+        assert files[f"{course.id}/links.csv"] == built[f"links/{course.id}/links.csv"]
+        assert "(handout.html)" in page and "(links.csv)" in page
 
 
+@pytest.mark.slow  # builds the site or renders the links and cost families
 def test_catalogue_course_page_shows_effective_settings(catalogue):
     page = catalogue["data-c88-fa26/index.md"].decode()
     # The hub's image and guarantee-defaults merged with the course's overrides.
@@ -309,6 +317,7 @@ def test_catalogue_course_page_shows_effective_settings(catalogue):
     assert "xarray==" in hack and "`climate-hackweek-data` at `/home/jovyan/shared` (read-only)" in hack
 
 
+@pytest.mark.slow  # builds the site or renders the links and cost families
 def test_catalogue_names_a_missing_family_instead_of_crashing(example_manifest, monkeypatch):
     from coursehub import build
 
@@ -320,6 +329,7 @@ def test_catalogue_names_a_missing_family_instead_of_crashing(example_manifest, 
     assert not any(k.endswith(".svg") for k in files)
 
 
+@pytest.mark.slow  # builds the site or renders the links and cost families
 def test_sizing_page_shows_the_cost_charts_and_figures(example_manifest, catalogue):
     assert "cost" in families(), "the cost build family is not registered"
     built = render(example_manifest, only=["cost"]).files
@@ -333,6 +343,7 @@ def test_sizing_page_shows_the_cost_charts_and_figures(example_manifest, catalog
     assert "climate-hackweek-26" in _section(page, "Events: spike and pre-scaling")
 
 
+@pytest.mark.slow  # builds the site or renders the links and cost families
 def test_site_family_builds_the_catalogue_deterministically(example_manifest, tmp_path):
     from coursehub.build import build
 
@@ -348,11 +359,13 @@ def test_site_family_builds_the_catalogue_deterministically(example_manifest, tm
         assert docs["catalogue/" + rel.removeprefix("site/")] == content
 
 
+@pytest.mark.slow  # builds the site or renders the links and cost families
 def test_site_family_reuses_files_rendered_earlier_in_the_same_build(example_manifest):
     ctx = render(example_manifest, only=["links", "cost", "site"])
     assert ctx.files["site/data-c8-fa26/qr/lab01.svg"] == ctx.files["links/data-c8-fa26/qr/lab01.svg"]
 
 
+@pytest.mark.slow  # builds the site or renders the links and cost families
 def test_catalogue_nav_lists_every_course_in_the_built_site(site, example_manifest):
     home = (site / "index.html").read_text(encoding="utf-8")
     for course in example_manifest.courses:
@@ -360,6 +373,7 @@ def test_catalogue_nav_lists_every_course_in_the_built_site(site, example_manife
         assert course.title in home
 
 
+@pytest.mark.slow  # builds the site or renders the links and cost families
 def test_catalogue_follows_the_manifest(example_manifest):
     """A course added to the manifest gets its page: nothing about the example is hard-coded."""
     data = example_manifest.model_dump(mode="json", exclude_defaults=True)

@@ -103,6 +103,9 @@ def course_page(manifest: Manifest, course: Course, files: dict[str, bytes], ava
     if "links" not in available:
         lines += _missing_note("links")
     links = read_links(files, course.id)
+    downloads = [f"[{label}]({name})" for label, name, source in _downloads(course.id) if source in files]
+    if downloads:
+        lines += ["Every link of the course at once: " + " · ".join(downloads) + ".", ""]
     for a in course.assignments:
         title = _text(a.title or a.id)
         lines += [f"### {title}", ""]
@@ -121,6 +124,14 @@ def course_page(manifest: Manifest, course: Course, files: dict[str, bytes], ava
         if qr in files:
             lines += [f'![QR code for {_cell(title)}](qr/{a.id}.svg){{ width="160" .coursehub-qr }}', ""]
     return "\n".join(lines)
+
+
+def _downloads(course_id: str) -> list[tuple[str, str, str]]:
+    """(label, file name in the catalogue, file the links family writes) for a course's link files."""
+    return [
+        ("printable handout with QR codes", "handout.html", f"links/{course_id}/index.html"),
+        ("links.csv for an LMS or a spreadsheet", "links.csv", f"links/{course_id}/links.csv"),
+    ]
 
 
 def index_page(manifest: Manifest) -> str:
@@ -253,6 +264,9 @@ def catalogue_files(manifest: Manifest, rendered: dict[str, bytes] | None = None
             qr = files.get(f"links/{course.id}/qr/{a.id}.svg")
             if qr is not None:
                 out[f"{course.id}/qr/{a.id}.svg"] = qr
+        for _label, name, source in _downloads(course.id):
+            if source in files:
+                out[f"{course.id}/{name}"] = files[source]
     sizing, charts = sizing_page(manifest, files, available)
     out["sizing.md"] = sizing
     out.update(charts)
