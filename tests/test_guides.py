@@ -348,15 +348,14 @@ def test_site_family_builds_the_catalogue_deterministically(example_manifest, tm
     from coursehub.build import build
 
     first, _ = build(example_manifest, tmp_path / "a", only=["site"])
-    second, _ = build(example_manifest, tmp_path / "b", only=["site"])
-    assert first.files == second.files
     assert all(k.startswith("site/") for k in first.files)
     assert (tmp_path / "a/site/index.md").is_file()
     assert (tmp_path / "a/site/data-c8-fa26/qr/lab01.svg").read_bytes().startswith(b"<svg")
-    # The same function feeds the guide site: one home for the catalogue.
+    # A second, independent render (the one the guide site uses: one home for the catalogue) gives the
+    # same bytes, file for file.
     docs = docs_files(example_manifest)
-    for rel, content in first.files.items():
-        assert docs["catalogue/" + rel.removeprefix("site/")] == content
+    catalogue = {"site/" + k.removeprefix("catalogue/"): v for k, v in docs.items() if k.startswith("catalogue/")}
+    assert catalogue == first.files
 
 
 @pytest.mark.slow  # builds the site or renders the links and cost families
