@@ -3,9 +3,10 @@
 Two files: ``jupyterhub_config.d/coursehub.py`` is :mod:`coursehub.spawn` copied verbatim (loaded
 by JupyterHub as a config file it configures itself), and ``coursehub-courses.json`` is the course
 data it reads. On TLJH copy them to ``/opt/tljh/config/jupyterhub_config.d/coursehub.py`` and
-``/opt/tljh/config/coursehub-courses.json`` and run ``tljh-config reload hub``. SystemdSpawner turns
-``mem_limit``/``cpu_limit`` into the unit's ``MemoryMax``/``CPUQuota``: these limits are enforced by
-the kernel.
+``/opt/tljh/config/coursehub-courses.json`` and run ``tljh-config reload hub``. SystemdSpawner puts
+``mem_limit``/``cpu_limit`` on the user's transient systemd unit (a cgroup memory limit and
+``CPUQuota``): there the kernel enforces them. A course's shared data directory is bind-mounted into
+the unit with ``BindReadOnlyPaths`` (``unit_extra_properties``).
 """
 
 from __future__ import annotations
