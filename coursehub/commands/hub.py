@@ -61,9 +61,9 @@ def up(
             day = dt.date.fromisoformat(today)
         except ValueError:
             raise CoursehubError(f"--today {today!r} is not a date; write YYYY-MM-DD", exit_code=2) from None
+    model, _ = load(manifest)
     if not _port_free(port):
         raise CoursehubError(f"port {port} on 127.0.0.1 is in use; choose another with --port", exit_code=2)
-    model, _ = load(manifest)
     tmp = None
     if workdir is None:
         tmp = tempfile.TemporaryDirectory(prefix="coursehub-hub-")
