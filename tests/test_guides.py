@@ -211,8 +211,8 @@ def test_manifest_reference_follows_a_new_field(monkeypatch):
     class Manifest(m.Manifest):
         courses: list[Course] = Field(default_factory=list, description="Courses and events on the hub.")
 
-    monkeypatch.setattr("coursehub.sitegen.reference.Manifest", Manifest)
-    monkeypatch.setattr("coursehub.sitegen.reference.manifest_schema", lambda: Manifest.model_json_schema())
+    monkeypatch.setattr("coursehub.sitegen.fields.Manifest", Manifest)
+    monkeypatch.setattr("coursehub.sitegen.fields.manifest_schema", lambda: Manifest.model_json_schema())
     page = manifest_reference()
     assert "| `reading_week` | integer | `0` | Weeks without classes in the middle of term. (≥ 0) |" in page
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from coursehub.build import BuildContext
 from coursehub.manifest import Manifest
+from coursehub.sitegen.access import access_reference
 from coursehub.sitegen.catalogue import catalogue_files, catalogue_nav
-from coursehub.sitegen.reference import access_reference, cli_reference, manifest_reference
+from coursehub.sitegen.commands import cli_reference
+from coursehub.sitegen.fields import manifest_reference
 
 __all__ = [
     "access_reference",

@@ -9,13 +9,14 @@ coursehub does not have yet is named on the page instead of being silently left 
 from __future__ import annotations
 
 import csv
-import html
 import io
 import json
 
 from coursehub.build import families, render
 from coursehub.manifest import Course, Manifest
 from coursehub.settings import course_settings
+from coursehub.sitegen.markdown import cell as _cell
+from coursehub.sitegen.markdown import prose as _text
 from coursehub.units import format_duration, human_size
 
 #: The build families the catalogue reads, and what a reader misses without them.
@@ -23,15 +24,6 @@ SOURCES = {
     "links": "assignment links and QR codes",
     "cost": "cost and capacity charts",
 }
-
-
-def _text(value: object) -> str:
-    """Manifest text (titles) as Markdown: angle brackets and ampersands shown as written."""
-    return html.escape(str(value), quote=False)
-
-
-def _cell(text: object) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
 
 
 def _size(value: int | None) -> str:
