@@ -140,8 +140,9 @@ def check_repo(repo: str, *, what: str = "repository") -> tuple[str, list[str], 
     if scp and not repo.startswith(("/", ".", "~")) and len(scp["host"]) > 1:
         # user@host:path is git's scp-like spelling of ssh://user@host/path (one-letter "hosts"
         # are Windows drive letters, i.e. local paths).
-        if scp["user"] and ":" in scp["user"]:
-            raise _fail(f"the {what} URL contains a password; every student would see it")
+        if "@" in scp["path"].split("/")[0]:
+            # user:password@host:path parses as host "user"; the password must not reach a link
+            raise _fail(f"the {what} URL embeds credentials; every student would see them in the link")
         warnings.append(
             f"{what} {repo} is an SSH URL: student servers normally have no SSH key for it; "
             "an https:// URL works for public repositories"

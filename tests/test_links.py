@@ -170,6 +170,7 @@ def test_binder_providers(env_repo, binder_path):
         ({"repo": "../course"}, "not a URL git can fetch"),
         ({"repo": "https://user:secret@github.com/org/repo"}, "embeds credentials"),
         ({"repo": "https://ghp_token@github.com/org/repo"}, "embeds credentials"),
+        ({"repo": "deploy:secret@git.example.edu:org/repo.git"}, "embeds credentials"),
         ({"repo": REPO, "targetpath": "/home/jovyan/x"}, "relative"),
         ({"repo": REPO, "targetpath": "work/../../etc"}, "'..'"),
         ({"repo": REPO, "path": "../private.ipynb"}, "'..'"),
