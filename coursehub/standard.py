@@ -148,14 +148,11 @@ def requirement_applies(req: Requirement, python: str, extras: frozenset[str] = 
     return any(req.marker.evaluate(dict(env, extra=e)) for e in (extras or {""}))
 
 
-def dependencies(pkg: Locked, python: str, extras: frozenset[str] = frozenset()) -> list[Requirement]:
+@lru_cache(maxsize=4096)
+def dependencies(pkg: Locked, python: str, extras: frozenset[str] = frozenset()) -> tuple[Requirement, ...]:
     """The requirements of a locked package that apply on the image platform."""
-    out = []
-    for text in pkg.requires:
-        req = Requirement(text)
-        if requirement_applies(req, python, extras):
-            out.append(req)
-    return out
+    # Cached: conflict checks ask for the same packages once per image, and parsing PEP 508 is slow.
+    return tuple(req for req in map(Requirement, pkg.requires) if requirement_applies(req, python, extras))
 
 
 def closure(lock: dict[str, Locked], names: list[str], python: str = "3.11") -> dict[str, Locked]:
