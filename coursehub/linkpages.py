@@ -123,7 +123,7 @@ def _html_page(course: Course, items: list[AssignmentLink]) -> str:
     style = (
         "body{font-family:system-ui,sans-serif;margin:2rem}"
         ".card{break-inside:avoid;page-break-inside:avoid;border:1px solid #ccc;padding:1rem;margin:0 0 1rem}"
-        ".qr svg{width:12rem;height:12rem}.url{font-family:monospace;font-size:.7rem;word-break:break-all}"
+        ".url{font-family:monospace;font-size:.7rem;word-break:break-all}"
         "@media print{a{color:inherit}}"
     )
     return (
