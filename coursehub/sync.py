@@ -358,7 +358,7 @@ def planned_steps(plan: Plan, *, batch: int = DEFAULT_BATCH) -> int:
     n += sum(len(_chunks(v, batch)) for v in plan.add_members.values())
     n += sum(len(_chunks(v, batch)) for v in plan.remove_members.values())
     n += len(plan.set_properties) + (len(plan.delete_users) if plan.delete_enabled else 0)
-    return n
+    return n + bool(plan.create_users and MANAGED_GROUP not in plan.set_properties)  # clearing ``pending``
 
 
 def apply_plan(

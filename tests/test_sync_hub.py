@@ -138,7 +138,14 @@ def test_first_sync_noop_roster_change_term_end_and_delete(hub, course_dir, run_
     roster.write_text("\n".join(rows + ["stu-06,Six"]) + "\n")
     manifest = load_manifest(course_dir / "manifest.yaml", strict=False)[0]
     client = HubClient(hub.api_url, token=token)
-    plan, result = sync(manifest, client=client, today=MID_TERM, apply=True)
+    progress = {"total": 0, "done": 0}
+
+    def advance_factory(total):
+        progress["total"] = total
+        return lambda n: progress.__setitem__("done", progress["done"] + n)
+
+    plan, result = sync(manifest, client=client, today=MID_TERM, apply=True, advance_factory=advance_factory)
+    assert progress["total"] == progress["done"] > 0  # the progress bar ends full
     assert plan.add_members == {"coursehub-stat-1-students": ["stu-06"]}
     assert plan.remove_members == {"coursehub-stat-1-students": ["stu-02"]}
     assert plan.create_users == ["stu-06"] and result.failures == []
@@ -229,7 +236,7 @@ def test_killing_the_hub_mid_apply_then_syncing_again_converges(tmp_path):
     hub = empty_hub(old, workdir)
     try:
         client = HubClient(hub.api_url, token=hub.api_token, concurrency=2)
-        sync(old, client=client, today=MID_TERM, apply=True, batch=10)
+        sync(old, client=client, today=MID_TERM, apply=True)
         assert {k: v for k, v in members(hub).items() if k in expected(old, MID_TERM)} == expected(old, MID_TERM)
 
         # The new term's apply creates users in small batches; SIGKILL the whole hub right after
@@ -268,7 +275,7 @@ def test_killing_the_hub_mid_apply_then_syncing_again_converges(tmp_path):
             assert want & expected(old, MID_TERM).get(name, set()) <= live[name]
 
         client = HubClient(hub.api_url, token=hub.api_token, concurrency=2)
-        plan, result = sync(new, client=client, today=MID_TERM, apply=True, batch=10)
+        plan, result = sync(new, client=client, today=MID_TERM, apply=True)
         assert set(plan.mark_users) == first_batch and result.failures == []
         live = members(hub)
         want = expected(new, MID_TERM)
