@@ -166,6 +166,13 @@ def _table(header: list[str], rows: list[list[object]]) -> list[str]:
     return lines + [""]
 
 
+def _share(share) -> str:
+    """A node share (guarantee = limit) as '1/8 of n2-highmem-4: 3.5G'."""
+    if not isinstance(share, dict) or not share.get("share"):
+        return "—"
+    return f"{share['share']} of {share.get('node_type', 'a node')}: {_size(share.get('memory_limit_bytes'))}"
+
+
 def _cost_tables(cost: dict) -> list[str]:
     """Readable tables from ``cost/cost.json``: per course, per event, and the cost family's warnings."""
     currency = cost.get("currency", "")
@@ -181,7 +188,7 @@ def _cost_tables(cost: dict) -> list[str]:
     courses = [c for c in cost.get("courses") or [] if isinstance(c, dict)]
     if courses:
         header = ["course", "students", "peak servers", "memory guarantee–limit", "per student per week",
-                  "per student per term", "course total"]
+                  "per student per term", "course total", "suggested node share"]
         rows = [
             [
                 _text(c.get("title", c.get("id", ""))),
@@ -191,6 +198,7 @@ def _cost_tables(cost: dict) -> list[str]:
                 _money(c.get("cost_per_student_per_week"), currency),
                 _money(c.get("cost_per_student_per_term"), currency),
                 _money(c.get("total_cost"), currency),
+                _share(c.get("recommended_node_share")),
             ]
             for c in courses
         ]
