@@ -23,7 +23,7 @@ import typer
 
 from coursehub.build import families, render
 from coursehub.manifest import Manifest
-from coursehub.schema import manifest_schema
+from coursehub.schema import manifest_schema, schema_text
 from coursehub.sitegen import access_reference, catalogue_files, cli_reference, docs_files, manifest_reference
 
 REPO = Path(__file__).resolve().parents[1]
@@ -70,6 +70,7 @@ def test_strict_build_produces_every_page(site, example_manifest):
         assert target.is_file(), f"{page} was not built"
     assert (site / "reference/manifest/index.html").is_file()
     assert (site / "reference/cli/index.html").is_file()
+    assert (site / "reference/manifest.schema.json").read_text(encoding="utf-8") == schema_text()
     assert (site / "catalogue/index.html").is_file()
     for course in example_manifest.courses:
         assert (site / "catalogue" / course.id / "index.html").is_file()
@@ -192,6 +193,7 @@ def test_manifest_reference_has_every_field_with_type_default_and_description():
     assert "one of `otter`, `nbgrader`, `none`" in course
     image = _section(page, "Image")
     assert "default: &lt;hub name&gt;/&lt;image key&gt;" in image  # shown, not swallowed as an HTML tag
+    assert "[manifest.schema.json](manifest.schema.json)" in page
     hub = _section(page, "Hub")
     assert '"512M"' in hub and '"30m"' in hub  # the hub's default resources, from DEFAULT_RESOURCES
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from coursehub.build import BuildContext
 from coursehub.manifest import Manifest
+from coursehub.schema import schema_text
 from coursehub.sitegen.access import access_reference
 from coursehub.sitegen.catalogue import catalogue_files, catalogue_nav
 from coursehub.sitegen.commands import cli_reference
@@ -35,6 +36,7 @@ def docs_files(manifest: Manifest) -> dict[str, bytes]:
         "reference/manifest.md": manifest_reference().encode("utf-8"),
         "reference/cli.md": cli_reference().encode("utf-8"),
         "reference/access.md": access_reference(manifest).encode("utf-8"),
+        "reference/manifest.schema.json": schema_text().encode("utf-8"),
     }
     for rel, content in catalogue_files(manifest).items():
         files[f"{CATALOGUE_DIR}/{rel}"] = content
