@@ -8,7 +8,6 @@ import asyncio
 import copy
 import datetime as dt
 import json
-import textwrap
 from pathlib import Path
 from types import SimpleNamespace
 
