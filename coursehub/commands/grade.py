@@ -58,12 +58,17 @@ def grade(
         progress.refresh()
 
     err.print(f"preparing the {model.course(course).grader} grader for {course}/{assignment} …", style="dim")
-    with progress:
-        report = run(
-            manifest=model, course_id=course, assignment_id=assignment, submissions=submissions, out=out_dir,
-            workers=workers, timeout=timeout_s, memory=memory_b, engine=engine,
-            on_start=on_start, on_result=on_result,
-        )
+    try:
+        with progress:
+            report = run(
+                manifest=model, course_id=course, assignment_id=assignment, submissions=submissions, out=out_dir,
+                workers=workers, timeout=timeout_s, memory=memory_b, engine=engine,
+                on_start=on_start, on_result=on_result,
+            )
+    except KeyboardInterrupt:
+        # typer turns an interrupt into a return value that the CLI's main() would exit 0 with
+        raise CoursehubError(f"interrupted; finished submissions are saved in {out_dir}, run again to resume",
+                             exit_code=130) from None
     failed = [r for r in report.results if r.status != "graded"]
     for r in failed:
         err.print(f"  {r.student}: {r.reason}", style="yellow", markup=False)

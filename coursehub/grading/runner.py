@@ -23,6 +23,7 @@ import importlib
 import os
 import selectors
 import shutil
+import signal
 import tempfile
 import threading
 import time
@@ -224,6 +225,7 @@ def grade(
     out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="coursehub-grade-"))
     log = _Log(out / res.LOG_FILE)
+    previous = _interrupt_on_signals()
     try:
         grader = _grader(manifest, course, assignment, work, engine)
         subs = collect(submissions, notebook_name=grader.notebook_name, workdir=work)
@@ -265,14 +267,62 @@ def grade(
         log("interrupted; finished submissions are saved and a re-run resumes from them")
         raise
     finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
         log.close()
         shutil.rmtree(work, ignore_errors=True)
+
+
+class _Interrupts:
+    """Ctrl-C / SIGTERM handling that never fires inside ``fork``.
+
+    An exception raised by a signal handler while ``os.fork`` runs its at-fork hooks is printed
+    and dropped by Python, so during a fork the signal is only noted, and raised right after.
+    """
+
+    deferring = False
+    pending = False
+
+    @classmethod
+    def handler(cls, signum, frame):
+        if cls.deferring:
+            cls.pending = True
+            return
+        raise KeyboardInterrupt
+
+    @classmethod
+    def start(cls, *args, **kwargs) -> sandbox.Running:
+        running = None
+        cls.deferring = True
+        try:
+            running = sandbox.start(*args, **kwargs)
+        finally:
+            cls.deferring = False
+        if cls.pending:
+            cls.pending = False
+            running.kill()
+            running.finish()
+            raise KeyboardInterrupt
+        return running
+
+
+def _interrupt_on_signals() -> dict:
+    """Make Ctrl-C and SIGTERM (a scheduler's stop) interrupt the batch cleanly.
+
+    SIGINT is set explicitly because a shell starts background jobs with it ignored, and a batch
+    that cannot be stopped would leave its sandboxes running.
+    """
+    previous = {}
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        previous[signum] = signal.getsignal(signum)
+        signal.signal(signum, _Interrupts.handler)
+    return previous
 
 
 def _probe(work: Path) -> list[str]:
     """Which kinds of isolation the sandbox gets on this machine (runs a no-op job)."""
     scratch = Path(tempfile.mkdtemp(prefix="probe-", dir=work))
-    running = sandbox.start(lambda: {}, limits=sandbox.Limits(30, 256 * 1024**2), scratch=scratch, log_path=scratch / "log")
+    running = _Interrupts.start(lambda: {}, limits=sandbox.Limits(30, 256 * 1024**2), scratch=scratch, log_path=scratch / "log")
     outcome = _wait_one(running)
     shutil.rmtree(scratch, ignore_errors=True)
     return outcome.isolation
@@ -303,8 +353,12 @@ def _run_pool(todo, grader, limits, workers, work, out, log, final, roster, miss
                 sub, digest = queue.pop(0)
                 scratch = Path(tempfile.mkdtemp(prefix="sub-", dir=work))
                 notebook = grader.prepare(scratch, sub.path)
-                running = sandbox.start(grader.job(sub.student, notebook), limits=limits, scratch=scratch,
-                                        log_path=scratch / "output.log")
+                try:
+                    running = _Interrupts.start(grader.job(sub.student, notebook), limits=limits, scratch=scratch,
+                                                log_path=scratch / "output.log")
+                except KeyboardInterrupt:
+                    shutil.rmtree(scratch, ignore_errors=True)
+                    raise
                 active[running.pid] = (running, sub, digest, scratch)
                 for fd in running.fds():
                     sel.register(fd, selectors.EVENT_READ, running)

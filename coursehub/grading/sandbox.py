@@ -102,6 +102,7 @@ class Running:
         self.open_fds = {result_fd, status_fd}
         self.timed_out = False
         self.overflow = False
+        self.outcome: Outcome | None = None
 
     def fds(self) -> list[int]:
         return sorted(self.open_fds)
@@ -150,7 +151,12 @@ class Running:
                 break
 
     def finish(self) -> Outcome:
-        """Reap the guard and turn what the pipes carried into an :class:`Outcome`."""
+        """Reap the guard and turn what the pipes carried into an :class:`Outcome` (once)."""
+        if self.outcome is None:
+            self.outcome = self._finish()
+        return self.outcome
+
+    def _finish(self) -> Outcome:
         self._drain()
         for fd in list(self.open_fds):
             os.close(fd)
@@ -221,6 +227,8 @@ def start(job: Callable[[], dict], *, limits: Limits, scratch: Path, log_path: P
     if pid == 0:  # guard C
         code = 70
         try:
+            for signum in (signal.SIGINT, signal.SIGTERM):  # the runner's interrupt handlers are not ours
+                signal.signal(signum, signal.SIG_DFL)
             # keep only this job's pipe ends: other jobs' pipes must not live on in this sandbox
             for fd in _open_fds():
                 if fd > 2 and fd not in (result_w, status_w):
