@@ -24,6 +24,7 @@ import argparse
 import datetime as dt
 import random
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -140,6 +141,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--naive", choices=["all", "first", "none"], default="first")
     parser.add_argument("--workdir", type=Path, default=Path("/dev/shm") if Path("/dev/shm").is_dir() else None)
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so `finally` stops the hub
 
     work = Path(tempfile.mkdtemp(prefix="bench-sync-", dir=args.workdir))
     rosters = make_rosters(args.students, args.courses)

@@ -45,6 +45,12 @@ NBGRADER_PREFIXES = ("nbgrader-", "formgrade-")
 #: Usernames per bulk request: big enough that 20,000 users take 40 requests, small enough that
 #: one request finishes well inside a proxy's timeout.
 DEFAULT_BATCH = 500
+#: JupyterHub creates the users of a request one by one, with a database commit each (10-30 ms), and
+#: serves one request at a time: 200 per request, sent one after another, keeps each well inside a
+#: proxy's timeout (configurable-http-proxy answers 503 after about 40 s).
+CREATE_BATCH = 200
+#: Users marked as managed per request; each request loads the whole (large) marker group once.
+MARK_BATCH = 2000
 
 
 @dataclass(frozen=True)
@@ -353,8 +359,8 @@ def _isolate(send: Callable[[list[str]], object], items: list[str], *, action: s
 
 def planned_steps(plan: Plan, *, batch: int = DEFAULT_BATCH) -> int:
     """How many bulk requests :func:`apply_plan` starts with (for a progress bar)."""
-    n = len(_chunks(plan.create_groups, batch)) + len(_chunks(plan.create_users, batch)) * 2
-    n += bool(plan.create_users) + len(_chunks(plan.mark_users, batch))
+    n = len(_chunks(plan.create_groups, batch)) + len(_chunks(plan.create_users, min(batch, CREATE_BATCH)))
+    n += bool(plan.create_users) + len(_chunks(plan.create_users + plan.mark_users, max(batch, MARK_BATCH)))
     n += sum(len(_chunks(v, batch)) for v in plan.add_members.values())
     n += sum(len(_chunks(v, batch)) for v in plan.remove_members.values())
     n += len(plan.set_properties) + (len(plan.delete_users) if plan.delete_enabled else 0)
@@ -367,7 +373,7 @@ def apply_plan(
     """Make the changes in ``plan``, in an order that is safe to interrupt.
 
     Groups first, then users (announced in ``coursehub-managed``'s ``pending`` property before they
-    are created, marked right after), then members added and properties set, and only then members
+    are created one request at a time, then marked as managed), then members added and properties set, and only then members
     removed and, if enabled, users deleted. Refused items are collected in the result; the hub
     becoming unreachable raises :class:`~coursehub.hubclient.HubUnavailable`.
     """
@@ -401,15 +407,8 @@ def apply_plan(
                 if exc.status != 409:  # 409 means all of them exist already: what we wanted
                     raise
         failures = _isolate(send, chunk, action="create users", target="")
-        bad = {u for f in failures for u in f.items}
-        failed_users.update(bad)
-        made = [u for u in chunk if u not in bad]
-        if made:
-            failures += _isolate(
-                lambda part: client.request("POST", f"/groups/{MANAGED_GROUP}/users", json={"users": part}),
-                made, action="add members to", target=MANAGED_GROUP,
-            )
-        tick(2)
+        failed_users.update(u for f in failures for u in f.items)
+        tick(1)
         return failures
 
     def members(method: str, action: str) -> Callable[[tuple[str, list[str]]], list[Failure]]:
@@ -462,8 +461,11 @@ def apply_plan(
             pending = {**MANAGED_PROPERTIES[OWNER_PROPERTY], "pending": plan.create_users}
             client.request("PUT", f"/groups/{MANAGED_GROUP}/properties", json={**plan.set_properties.get(MANAGED_GROUP, MANAGED_PROPERTIES), OWNER_PROPERTY: pending})
             tick(1)
-            run_all(create_users, _chunks(plan.create_users, batch))
-        run_all(members("POST", "add members to"), jobs({MANAGED_GROUP: plan.mark_users} if plan.mark_users else {}))
+            for chunk in _chunks(plan.create_users, min(batch, CREATE_BATCH)):
+                result.failures += create_users(chunk)
+        # the names are in ``pending`` already, so marking can wait until every user exists
+        marks = [u for u in plan.create_users if u not in failed_users] + plan.mark_users
+        run_all(members("POST", "add members to"), [(MANAGED_GROUP, c) for c in _chunks(marks, max(batch, MARK_BATCH))])
         run_all(members("POST", "add members to"), jobs(plan.add_members))
         properties = dict(plan.set_properties)
         if plan.create_users and MANAGED_GROUP not in properties:

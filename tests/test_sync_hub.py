@@ -230,8 +230,8 @@ def _big_manifest(base: Path, *, courses: int, students: int, shift: int) -> Pat
 
 
 def test_killing_the_hub_mid_apply_then_syncing_again_converges(tmp_path):
-    old = load_manifest(_big_manifest(tmp_path / "old", courses=6, students=40, shift=0))[0]
-    new = load_manifest(_big_manifest(tmp_path / "new", courses=6, students=40, shift=17))[0]
+    old = load_manifest(_big_manifest(tmp_path / "old", courses=4, students=30, shift=0))[0]
+    new = load_manifest(_big_manifest(tmp_path / "new", courses=4, students=30, shift=17))[0]
     workdir = tmp_path / "hub"
     hub = empty_hub(old, workdir)
     try:
