@@ -391,3 +391,20 @@ def test_staff_roles_are_scoped_to_their_students(example_manifest):
         assert instructors["groups"] == [f"coursehub-{course.id}-instructors"]
     role = sync_service_role()
     assert role["services"] == ["coursehub-sync"] and "admin:servers" not in role["scopes"]
+
+
+def test_idle_culling_arguments_name_real_server_settings():
+    """Each culling argument names a setting of the installed jupyter-server (a typo would be ignored
+    by the server with a warning, and the course would never be culled)."""
+    from jupyter_server.serverapp import ServerApp
+    from jupyter_server.services.kernels.kernelmanager import MappingKernelManager
+    from jupyter_server_terminals.terminalmanager import TerminalManager
+
+    classes = {"ServerApp": ServerApp, "MappingKernelManager": MappingKernelManager, "TerminalManager": TerminalManager}
+    args = spawn.idle_args(3600)
+    assert len(args) == 6
+    for arg in args:
+        name, _, value = arg.removeprefix("--").partition("=")
+        cls, _, trait = name.partition(".")
+        assert trait in classes[cls].class_traits(), arg
+        classes[cls].class_traits()[trait].from_string(value)  # the value parses as the trait's type
