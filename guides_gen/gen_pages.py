@@ -6,15 +6,22 @@ Thin by design: the pages come from :mod:`coursehub.sitegen`, which the ``site``
 from pathlib import Path
 
 import mkdocs_gen_files
+from mkdocs.exceptions import PluginError
 
+from coursehub.errors import CoursehubError
 from coursehub.loader import load_manifest
 from coursehub.sitegen import CATALOGUE_DIR, catalogue_nav, docs_files
 
 config = mkdocs_gen_files.config
 manifest_path = Path(config["config_file_path"]).parent / config["extra"]["coursehub_manifest"]
-manifest, _warnings = load_manifest(manifest_path, strict=True)
+try:
+    manifest, _warnings = load_manifest(manifest_path, strict=True)
+    files = docs_files(manifest)
+except CoursehubError as exc:
+    # A bad manifest is the reader's input, not a bug: say what and where, without a traceback.
+    raise PluginError(f"coursehub could not build the catalogue from {manifest_path}:\n{exc.format()}") from None
 
-for path, content in docs_files(manifest).items():
+for path, content in files.items():
     with mkdocs_gen_files.open(path, "wb") as fh:
         fh.write(content)
 

@@ -425,3 +425,22 @@ def test_access_reference_is_generated_from_the_roles(example_manifest):
         assert all(f"`{scope}`" in row for scope in role["scopes"])
     sync = _section(page, "The sync service")
     assert all(f"`{s}`" in sync for s in SYNC_PLAN_SCOPES + SYNC_APPLY_SCOPES)
+
+
+@pytest.mark.slow
+def test_a_bad_catalogue_manifest_fails_the_build_with_its_location(tmp_path):
+    """Pointing the site at a broken manifest stops the build with coursehub's located message."""
+    copy = tmp_path / "repo"
+    copy.mkdir()
+    for folder in ("guides", "guides_gen"):
+        shutil.copytree(REPO / folder, copy / folder)
+    (copy / "bad.yaml").write_text("hub: {name: x, url: https://hub.example.edu, image: nope}\nimages: {}\n")
+    config = (REPO / "mkdocs.yml").read_text(encoding="utf-8")
+    (copy / "mkdocs.yml").write_text(config.replace(
+        "coursehub_manifest: course-templates/example-university/manifest.yaml", "coursehub_manifest: bad.yaml"
+    ), encoding="utf-8")
+    result = mkdocs_build(copy / "mkdocs.yml", tmp_path / "out")
+    assert result.returncode != 0
+    assert "coursehub could not build the catalogue from" in result.stderr
+    assert "bad.yaml:1:" in result.stderr and "nope" in result.stderr
+    assert "Traceback" not in result.stderr
