@@ -17,10 +17,8 @@ from coursehub.settings import CourseSettings, course_settings
 
 def image_refs(manifest: Manifest) -> dict[str, str]:
     """Image key -> the reference a Kubernetes hub runs (``registry:tag`` from the image plan)."""
-    try:
-        from coursehub.images import plan_images
-    except ImportError:  # the images capability is not installed: name images by registry/key alone
-        return {key: (img.registry or f"{manifest.hub.name}/{key}") + ":" + (img.tag or "latest") for key, img in manifest.images.items()}
+    from coursehub.images import plan_images
+
     plan = plan_images(manifest)
     return {key: plan.for_key(key).ref for key in sorted(manifest.images)}
 
