@@ -28,6 +28,7 @@ GENERATORS: list[tuple[str, str]] = [
     ("links", "coursehub.linkpages:generate"),
     ("images", "coursehub.images:generate"),
     ("hub", "coursehub.hubconfig:generate"),
+    ("graders", "coursehub.grading:generate"),
     ("cost", "coursehub.cost:generate"),
     ("site", "coursehub.sitegen:generate"),
 ]

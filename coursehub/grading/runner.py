@@ -143,7 +143,8 @@ class _NbgraderGrader:
         return self.mod.failed(reason, self.maxima)
 
 
-def _grader(manifest: Manifest, course: Course, assignment: Assignment, work: Path, engine: str):
+def _source_of(manifest: Manifest, course: Course, assignment: Assignment, engine: str) -> Path:
+    """The assignment's grader source, after checking the course can be graded at all."""
     if course.grader == "none":
         raise CoursehubError(f"course {course.id} has no grader (grader: none in the manifest)")
     if not assignment.source:
@@ -155,6 +156,10 @@ def _grader(manifest: Manifest, course: Course, assignment: Assignment, work: Pa
         raise CoursehubError(f"the source of {course.id}/{assignment.id} ({source}) does not exist")
     if engine not in ENGINES:
         raise CoursehubError(f"unknown engine {engine!r}; choose from {', '.join(ENGINES)}")
+    return source
+
+
+def _grader(course: Course, assignment: Assignment, source: Path, work: Path, engine: str):
     if course.grader == "otter":
         return _OtterGrader(source, work, engine)
     return _NbgraderGrader(course, assignment, source, work)
@@ -221,13 +226,16 @@ def grade(
     workers = workers or default_workers(limits.memory)
     if workers < 1:
         raise CoursehubError("--workers must be at least 1")
+    source = _source_of(manifest, course, assignment, engine)
+    if not Path(submissions).exists():
+        raise CoursehubError(f"submissions {submissions} do not exist")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="coursehub-grade-"))
     log = _Log(out / res.LOG_FILE)
     previous = _interrupt_on_signals()
     try:
-        grader = _grader(manifest, course, assignment, work, engine)
+        grader = _grader(course, assignment, source, work, engine)
         subs = collect(submissions, notebook_name=grader.notebook_name, workdir=work)
         roster = set(course.roster)
         final: dict[str, res.Result] = {}
