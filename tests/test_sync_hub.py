@@ -26,7 +26,8 @@ from coursehub.localhub import start_local_hub
 from coursehub.roles import SYNC_APPLY_SCOPES, SYNC_PLAN_SCOPES
 from coursehub.sync import MANAGED_GROUP, apply_plan, desired_groups, make_plan, read_hub_state, sync
 
-pytestmark = [pytest.mark.hub, pytest.mark.slow]
+# one worker runs this module, so its hub starts once
+pytestmark = [pytest.mark.hub, pytest.mark.slow, pytest.mark.xdist_group("sync-hub")]
 
 FIXTURES = Path(__file__).parent / "fixtures" / "sync"
 MID_TERM = dt.date(2026, 11, 25)
