@@ -150,7 +150,10 @@ def main(argv: list[str] | None = None) -> None:
     before = load_manifest(write_university(work / "before", rosters))[0]
     after = load_manifest(write_university(work / "after", churned))[0]
     memberships = sum(len(m) for m in groups_of(rosters, "").values())
-    print(f"{args.students} students in {args.courses} courses ({memberships} memberships), churn {removed} students; hub in {work}")
+    print(
+        f"{args.students} students in {args.courses} courses ({memberships} memberships), "
+        f"churn {removed} students; hub in {work}"
+    )
 
     rows = []
     hub = start_local_hub(before.model_copy(update={"courses": []}), workdir=work / "hub")
@@ -182,7 +185,8 @@ def main(argv: list[str] | None = None) -> None:
         shutil.rmtree(work, ignore_errors=True)
 
     print()
-    print(f"{'phase':<16}{'sync requests':>15}{'sync time':>11}{'naive requests':>16}{'naive time':>12}{'fewer requests':>16}")
+    header = ("phase", "sync requests", "sync time", "naive requests", "naive time", "fewer requests")
+    print("{:<16}{:>15}{:>11}{:>16}{:>12}{:>16}".format(*header))
     for phase, req, sec, nreq, nsec, note in rows:
         ntime = f"{nsec:.1f} s" if nsec is not None else "-"
         print(f"{phase:<16}{req:>15}{sec:>9.1f} s{nreq:>16}{ntime:>12}{nreq / req:>15.0f}x {note}")

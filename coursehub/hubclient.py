@@ -115,7 +115,9 @@ class HubClient:
             self._local.session = session
         return session
 
-    def request(self, method: str, path: str, *, json: Any = None, params: dict | None = None, headers: dict | None = None) -> Any:
+    def request(
+        self, method: str, path: str, *, json: Any = None, params: dict | None = None, headers: dict | None = None
+    ) -> Any:
         """Send one request; return the decoded JSON body (``None`` if empty).
 
         Retries connection errors and 5xx with exponential backoff; raises :class:`HubRequestError`
@@ -129,7 +131,9 @@ class HubClient:
             with self._lock:
                 self.requests_made += 1
             try:
-                response = self._session().request(method, url, json=json, params=params, headers=headers, timeout=self.timeout)
+                response = self._session().request(
+                    method, url, json=json, params=params, headers=headers, timeout=self.timeout
+                )
             except (requests.ConnectionError, requests.Timeout) as exc:
                 last = type(exc).__name__
                 continue
@@ -143,7 +147,9 @@ class HubClient:
             try:
                 return response.json()
             except ValueError:
-                raise HubUnavailable(f"{method} {self.api_url}{path} did not answer with JSON; is --hub-api the hub's /hub/api URL?") from None
+                raise HubUnavailable(
+                    f"{method} {self.api_url}{path} did not answer with JSON; is --hub-api the hub's /hub/api URL?"
+                ) from None
         raise HubUnavailable(
             f"the hub at {self.api_url} did not answer {method} {path} after {self.retries + 1} attempts ({last})"
         )
@@ -154,7 +160,10 @@ class HubClient:
         offset = 0
         while True:
             page = self.request(
-                "GET", path, params={**(params or {}), "offset": offset, "limit": PAGE_LIMIT}, headers={"Accept": PAGINATION}
+                "GET",
+                path,
+                params={**(params or {}), "offset": offset, "limit": PAGE_LIMIT},
+                headers={"Accept": PAGINATION},
             )
             if isinstance(page, list):  # a hub older than 2.5 ignores the pagination header
                 return page
@@ -171,7 +180,9 @@ class HubClient:
         except HubRequestError as exc:
             if exc.status in (401, 403):
                 raise CoursehubError(f"the hub at {self.api_url} refused the API token ({exc.status})") from None
-            raise CoursehubError(f"the hub at {self.api_url} answered GET /user with {exc.status} {exc.message}") from None
+            raise CoursehubError(
+                f"the hub at {self.api_url} answered GET /user with {exc.status} {exc.message}"
+            ) from None
 
     def map(self, fn: Callable[[T], R], items: Iterable[T], *, on_done: Callable[[T], None] | None = None) -> list[R]:
         """``[fn(item) for item in items]`` on at most :attr:`concurrency` threads, in item order.

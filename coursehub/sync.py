@@ -313,7 +313,10 @@ def make_plan(manifest: Manifest, state: HubState, *, today: dt.date, delete_use
             }
         )
     for course, row in sorted(per_course.items()):
-        plan.courses.append({"course": course, "kind": "", "term": "", "status": "not in manifest", "create_users": 0, "add_members": 0, "remove_members": row.get("remove_members", 0)})
+        plan.courses.append(
+            {"course": course, "kind": "", "term": "", "status": "not in manifest", "create_users": 0, "add_members": 0,
+             "remove_members": row.get("remove_members", 0)}
+        )
     return plan
 
 
@@ -354,7 +357,9 @@ def _isolate(send: Callable[[list[str]], object], items: list[str], *, action: s
         if exc.status not in (400, 409) or len(items) == 1:
             return [Failure(action, target, tuple(items), exc.status, exc.message)]
     mid = len(items) // 2
-    return _isolate(send, items[:mid], action=action, target=target) + _isolate(send, items[mid:], action=action, target=target)
+    return _isolate(send, items[:mid], action=action, target=target) + _isolate(
+        send, items[mid:], action=action, target=target
+    )
 
 
 def planned_steps(plan: Plan, *, batch: int = DEFAULT_BATCH) -> int:
@@ -373,9 +378,9 @@ def apply_plan(
     """Make the changes in ``plan``, in an order that is safe to interrupt.
 
     Groups first, then users (announced in ``coursehub-managed``'s ``pending`` property before they
-    are created one request at a time, then marked as managed), then members added and properties set, and only then members
-    removed and, if enabled, users deleted. Refused items are collected in the result; the hub
-    becoming unreachable raises :class:`~coursehub.hubclient.HubUnavailable`.
+    are created one request at a time, then marked as managed), then members added and properties
+    set, and only then members removed and, if enabled, users deleted. Refused items are collected
+    in the result; the hub becoming unreachable raises :class:`~coursehub.hubclient.HubUnavailable`.
     """
     start = client.requests_made
     result = ApplyResult()
@@ -459,7 +464,8 @@ def apply_plan(
             tick(1)
         if plan.create_users:
             pending = {**MANAGED_PROPERTIES[OWNER_PROPERTY], "pending": plan.create_users}
-            client.request("PUT", f"/groups/{MANAGED_GROUP}/properties", json={**plan.set_properties.get(MANAGED_GROUP, MANAGED_PROPERTIES), OWNER_PROPERTY: pending})
+            props = {**plan.set_properties.get(MANAGED_GROUP, MANAGED_PROPERTIES), OWNER_PROPERTY: pending}
+            client.request("PUT", f"/groups/{MANAGED_GROUP}/properties", json=props)
             tick(1)
             for chunk in _chunks(plan.create_users, min(batch, CREATE_BATCH)):
                 result.failures += create_users(chunk)

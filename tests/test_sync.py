@@ -57,7 +57,8 @@ def test_plan_changes_only_what_coursehub_owns(manifest):
     live[MANAGED_GROUP] = ({"stu-01", "old-student"}, {"coursehub": {"role": "managed-users"}})
     live["lti-physics"] = ({"stu-01", "someone"}, {})  # an authenticator's group
     live["nbgrader-data-2"] = ({"ana", "intruder"}, {})  # hand-made: no owner property
-    live["coursehub-old-course-fa25-students"] = ({"old-student", "stu-01"}, {"coursehub": {"course": "old-course-fa25"}})
+    old_props = {"coursehub": {"course": "old-course-fa25"}}
+    live["coursehub-old-course-fa25-students"] = ({"old-student", "stu-01"}, old_props)
     live["coursehub-stat-1-tas"] = ({"ta-b", "ex-ta"}, {"coursehub": {"course": "stat-1", "role": "tas"}, "extra": 1})
     plan = make_plan(manifest, _state(live), today=MID_TERM)
 

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from coursehub.errors import CoursehubError
 
+STATUS_TEXT = {"upcoming": "upcoming (provisioned early)", "ended": "ended (groups emptied)"}
 #: How many names of a long list the table shows before "and N more" (--json has them all).
 SHOWN = 8
 
@@ -36,7 +37,7 @@ def plan_table(plan) -> Table:
     for col in ("course", "kind", "term", "status", "users to create", "members to add", "members to remove"):
         table.add_column(col, no_wrap=col in ("course", "term"))
     for row in plan.courses:
-        status = {"upcoming": "upcoming (provisioned early)", "ended": "ended (groups emptied)"}.get(row["status"], row["status"])
+        status = STATUS_TEXT.get(row["status"], row["status"])
         table.add_row(
             row["course"], row["kind"], row["term"], status,
             str(row["create_users"]), str(row["add_members"]), str(row["remove_members"]),
@@ -44,27 +45,50 @@ def plan_table(plan) -> Table:
     return table
 
 
+HubApiOpt = Annotated[
+    str,
+    typer.Option(
+        "--hub-api",
+        envvar="JUPYTERHUB_API_URL",
+        help="The hub's REST API URL, e.g. https://hub.example.edu/hub/api.",
+        show_default=False,
+    ),
+]
+TokenFileOpt = Annotated[
+    Optional[Path],
+    typer.Option("--token-file", help="Read the API token from this file instead of $JUPYTERHUB_API_TOKEN."),
+]
+ApplyOpt = Annotated[bool, typer.Option("--apply", help="Make the changes. Without it nothing on the hub changes.")]
+DeleteOpt = Annotated[
+    bool,
+    typer.Option(
+        "--delete-users",
+        help="Also delete users sync created that no active course lists "
+        "(their servers and, on most spawners, their files).",
+    ),
+]
+TodayOpt = Annotated[
+    Optional[str], typer.Option("--today", help="Plan as if today were this date (YYYY-MM-DD); default: today.")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the plan (and the apply's result) as JSON.")]
+StrictOpt = Annotated[bool, typer.Option("--strict", help="Fail on a bad roster row instead of skipping it.")]
+ConcurrencyOpt = Annotated[int, typer.Option("--concurrency", min=1, max=32, help="Requests in flight at once.")]
+BatchOpt = Annotated[int, typer.Option("--batch-size", min=1, max=5000, help="Usernames per bulk request.")]
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def sync(
         manifest: Annotated[Path, typer.Argument(help="The course manifest (YAML).", show_default=False)],
-        hub_api: Annotated[
-            str,
-            typer.Option("--hub-api", envvar="JUPYTERHUB_API_URL", help="The hub's REST API URL, e.g. https://hub.example.edu/hub/api.", show_default=False),
-        ],
-        token_file: Annotated[
-            Optional[Path], typer.Option("--token-file", help="Read the API token from this file instead of $JUPYTERHUB_API_TOKEN.")
-        ] = None,
-        apply: Annotated[bool, typer.Option("--apply", help="Make the changes. Without it nothing on the hub changes.")] = False,
-        delete_users: Annotated[
-            bool,
-            typer.Option("--delete-users", help="Also delete users sync created that no active course lists (their servers and, on most spawners, their files)."),
-        ] = False,
-        today: Annotated[Optional[str], typer.Option("--today", help="Plan as if today were this date (YYYY-MM-DD); default: today.")] = None,
-        json_out: Annotated[bool, typer.Option("--json", help="Print the plan (and the apply's result) as JSON.")] = False,
-        strict: Annotated[bool, typer.Option("--strict", help="Fail on a bad roster row instead of skipping it.")] = False,
-        concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=32, help="Requests in flight at once.")] = 4,
-        batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=5000, help="Usernames per bulk request.")] = 500,
+        hub_api: HubApiOpt,
+        token_file: TokenFileOpt = None,
+        apply: ApplyOpt = False,
+        delete_users: DeleteOpt = False,
+        today: TodayOpt = None,
+        json_out: JsonOpt = False,
+        strict: StrictOpt = False,
+        concurrency: ConcurrencyOpt = 4,
+        batch_size: BatchOpt = 500,
     ):
         """Bring a live hub's users and coursehub's groups to the manifest (a plan; --apply makes it so).
 
@@ -84,7 +108,12 @@ def register(app: typer.Typer) -> None:
         client = HubClient(hub_api, token=read_token(token_file=token_file), concurrency=concurrency)
 
         progress = Progress(
-            TextColumn("applying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True,
+            TextColumn("applying"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
             disable=json_out or not err.is_terminal,
         )
 
@@ -107,17 +136,19 @@ def register(app: typer.Typer) -> None:
             out.print(json.dumps(data, indent=2, sort_keys=True), markup=False)
         else:
             out.print(plan_table(plan))
-            counts = plan.counts()
-            err.print(
-                "plan: " + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in counts.items() if n) if not plan.empty else "the hub matches the manifest: nothing to do",
-                markup=False,
-            )
+            if plan.empty:
+                err.print("the hub matches the manifest: nothing to do")
+            else:
+                changes = (f"{n} {k.replace('_', ' ')}" for k, n in plan.counts().items() if n)
+                err.print("plan: " + ", ".join(changes), markup=False)
             for conflict in plan.conflicts:
                 err.print(f"conflict: {conflict}", style="yellow", markup=False)
             if plan.delete_users and not delete_users:
-                err.print(f"--delete-users would delete {len(plan.delete_users)} user(s): {_names(plan.delete_users)}", markup=False)
+                n = len(plan.delete_users)
+                err.print(f"--delete-users would delete {n} user(s): {_names(plan.delete_users)}", markup=False)
             if skipped:
-                err.print(f"skipped {len(skipped)} bad roster row(s), listed above (--strict makes them fatal)", style="yellow")
+                n = len(skipped)
+                err.print(f"skipped {n} bad roster row(s), listed above (--strict makes them fatal)", style="yellow")
         if result is not None:
             for failure in result.failures:
                 err.print(f"failed: {failure.format()}", style="red", markup=False)
@@ -127,4 +158,5 @@ def register(app: typer.Typer) -> None:
         elif apply:
             err.print(f"nothing to apply ({client.requests_made} requests)", style="green")
         elif not plan.empty:
-            err.print(f"dry run ({client.requests_made} requests): nothing changed; add --apply to make these changes", markup=False)
+            n = client.requests_made
+            err.print(f"dry run ({n} requests): nothing changed; add --apply to make these changes", markup=False)
