@@ -73,7 +73,12 @@ TodayOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the plan (and the apply's result) as JSON.")]
 StrictOpt = Annotated[bool, typer.Option("--strict", help="Fail on a bad roster row instead of skipping it.")]
 ConcurrencyOpt = Annotated[int, typer.Option("--concurrency", min=1, max=32, help="Requests in flight at once.")]
-BatchOpt = Annotated[int, typer.Option("--batch-size", min=1, max=5000, help="Usernames per bulk request.")]
+BatchOpt = Annotated[
+    int,
+    typer.Option(
+        "--batch-size", min=1, max=5000, help="Usernames per bulk request (users are created at most 200 per request)."
+    ),
+]
 
 
 def register(app: typer.Typer) -> None:
