@@ -408,3 +408,30 @@ def test_idle_culling_arguments_name_real_server_settings():
         cls, _, trait = name.partition(".")
         assert trait in classes[cls].class_traits(), arg
         classes[cls].class_traits()[trait].from_string(value)  # the value parses as the trait's type
+
+
+@pytest.mark.slow
+def test_a_server_with_the_idle_arguments_shuts_itself_down(tmp_path, python_bin):
+    """The culling runs inside the server: a jupyter server given ``idle_args`` exits on its own once
+    idle (jupyter-server checks once a minute, so a 1-second timeout ends it in about 60 s)."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from coursehub.localhub import free_port
+
+    cmd = [str(python_bin / "jupyter-server"), f"--ServerApp.port={free_port()}", "--ServerApp.ip=127.0.0.1", "--ServerApp.open_browser=False"]
+    cmd += ["--ServerApp.allow_root=True", f"--ServerApp.root_dir={tmp_path}", *spawn.idle_args(1)]
+    env = {**os.environ, "JUPYTER_TOKEN": "idle-test", "HOME": str(tmp_path)}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        started = time.monotonic()
+        code = proc.wait(150)
+        log = proc.stderr.read()
+        assert code == 0 and "shutting down" in log and "No kernels for" in log, log[-2000:]
+        assert time.monotonic() - started < 150
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
