@@ -20,6 +20,17 @@ from typing import Annotated, Optional
 
 import click
 import typer
+
+# typer >= 0.29 vendors its own click: its usage errors, Exit and Abort are not click's classes, so
+# main() catches both families.
+try:
+    from typer._click.exceptions import ClickException as _TyperClickException
+except ImportError:  # pragma: no cover - older typer raises click's own
+    _TyperClickException = click.ClickException
+
+_EXIT = (click.exceptions.Exit, typer.Exit)
+_CLICK_ERROR = (click.ClickException, _TyperClickException)
+_ABORT = (click.exceptions.Abort, typer.Abort, KeyboardInterrupt)
 from rich.console import Console
 from rich.table import Table
 
@@ -40,7 +51,7 @@ app = typer.Typer(
 err = Console(stderr=True, highlight=False, soft_wrap=True, width=None if sys.stderr.isatty() else 160)
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 
-ManifestArg = Annotated[Path, typer.Argument(help="The course manifest (YAML).", show_default=False)]
+ManifestArg = Annotated[Path, typer.Argument(help="The course manifest (YAML).", show_default=False, metavar="MANIFEST")]
 StrictOpt = Annotated[bool, typer.Option("--strict", help="Treat bad roster rows as errors instead of skipping them.")]
 
 
@@ -159,12 +170,12 @@ def main(argv: list[str] | None = None) -> None:
         if exc.message:
             err.print(f"coursehub: {exc.message}", style="red", markup=False)
         sys.exit(exc.exit_code)
-    except click.exceptions.Exit as exc:
+    except _EXIT as exc:
         sys.exit(exc.exit_code)
-    except click.ClickException as exc:
+    except _CLICK_ERROR as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except _ABORT:
         err.print("coursehub: interrupted", style="red")
         sys.exit(130)
     except BrokenPipeError:

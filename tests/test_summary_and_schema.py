@@ -65,3 +65,12 @@ def test_cli_never_shows_a_traceback_for_a_directory(run_cli, tmp_path):
     code, out, err = run_cli("validate", tmp_path)
     assert code == 2
     assert "Traceback" not in err
+
+
+def test_usage_errors_exit_2_with_a_usage_message(run_cli):
+    code, out, err = run_cli("build", "--no-such-option", "x.yaml")
+    assert code == 2
+    assert "No such option: --no-such-option" in err and "internal error" not in err
+    code, out, err = run_cli("validate")
+    assert code == 2
+    assert "Missing argument 'MANIFEST'" in err
