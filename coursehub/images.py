@@ -441,7 +441,8 @@ def headline(drift: dict) -> str:
 
 
 def drift_markdown(drift: dict) -> str:
-    lines = ["# Image drift", "", headline(drift).removeprefix("images: ").capitalize() + ".", ""]
+    text = headline(drift).removeprefix("images: ")
+    lines = ["# Image drift", "", text[:1].upper() + text[1:] + ".", ""]
     lines += ["| course | image | standard | adds | changes |", "|---|---|---|---|---|"]
     for c in drift["courses"]:
         adds = c["adds"] + [f"R {r}" for r in c["r_packages"]] + [f"apt {a}" for a in c["apt"]]
