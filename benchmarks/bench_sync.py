@@ -167,6 +167,10 @@ def main(argv: list[str] | None = None) -> None:
             print(f"  coursehub {phase}: {client.requests_made} requests, {seconds:.1f} s, {plan.counts()}", flush=True)
         check = HubClient(hub.api_url, token=token)
         assert sync(after, client=check, today=TODAY)[0].empty, "not converged"
+        phases = (("first apply", rosters, False), ("no-op re-sync", rosters, True), ("2% churn", churned, True))
+        for phase, r, remove in phases:
+            n = naive_count(r, remove=remove, removed=removed if phase == "2% churn" else 0)
+            print(f"  naive {phase} would make {n} requests (computed)", flush=True)
 
         naive = Naive(hub.api_url, hub.api_token)
         for i, (phase, r, remove) in enumerate(

@@ -49,8 +49,6 @@ DEFAULT_BATCH = 500
 #: serves one request at a time: 200 per request, sent one after another, keeps each well inside a
 #: proxy's timeout (configurable-http-proxy answers 503 after about 40 s).
 CREATE_BATCH = 200
-#: Users marked as managed per request; each request loads the whole (large) marker group once.
-MARK_BATCH = 2000
 
 
 @dataclass(frozen=True)
@@ -365,7 +363,7 @@ def _isolate(send: Callable[[list[str]], object], items: list[str], *, action: s
 def planned_steps(plan: Plan, *, batch: int = DEFAULT_BATCH) -> int:
     """How many bulk requests :func:`apply_plan` starts with (for a progress bar)."""
     n = len(_chunks(plan.create_groups, batch)) + len(_chunks(plan.create_users, min(batch, CREATE_BATCH)))
-    n += bool(plan.create_users) + len(_chunks(plan.create_users + plan.mark_users, max(batch, MARK_BATCH)))
+    n += bool(plan.create_users) + len(_chunks(plan.create_users + plan.mark_users, batch))
     n += sum(len(_chunks(v, batch)) for v in plan.add_members.values())
     n += sum(len(_chunks(v, batch)) for v in plan.remove_members.values())
     n += len(plan.set_properties) + (len(plan.delete_users) if plan.delete_enabled else 0)
@@ -469,9 +467,12 @@ def apply_plan(
             tick(1)
             for chunk in _chunks(plan.create_users, min(batch, CREATE_BATCH)):
                 result.failures += create_users(chunk)
-        # the names are in ``pending`` already, so marking can wait until every user exists
+        # The names are in ``pending`` already, so marking can wait until every user exists. One
+        # request at a time: each makes the hub load the whole marker group (20,000 members), and
+        # concurrent ones only queue up inside the single-threaded hub until the proxy times out.
         marks = [u for u in plan.create_users if u not in failed_users] + plan.mark_users
-        run_all(members("POST", "add members to"), [(MANAGED_GROUP, c) for c in _chunks(marks, max(batch, MARK_BATCH))])
+        for chunk in _chunks(marks, batch):
+            result.failures += members("POST", "add members to")((MANAGED_GROUP, chunk))
         run_all(members("POST", "add members to"), jobs(plan.add_members))
         properties = dict(plan.set_properties)
         if plan.create_users and MANAGED_GROUP not in properties:
