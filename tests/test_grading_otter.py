@@ -70,7 +70,7 @@ def test_hostile_submissions_are_contained_and_the_batch_goes_on(tmp_path):
     before = {p: p.read_bytes() for p in sorted(subs.rglob("*.ipynb"))}
     proc = subprocess.run(
         [*COURSEHUB, "grade", str(MANIFEST), COURSE, LAB, str(subs), "-o", str(out), "--workers", "2",
-         "--timeout", "20s", "--memory", "512M"],
+         "--timeout", "20s", "--memory", "256M"],
         capture_output=True, text=True, timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
