@@ -199,3 +199,41 @@ def test_a_job_that_ends_its_own_process_fails_with_the_reason(tmp_path, body, e
     outcome = run(body, tmp_path)
     assert outcome.payload is None
     assert expected in outcome.reason
+
+
+def test_a_killed_runner_leaves_no_sandbox_behind(tmp_path):
+    """SIGKILL to the runner (nothing of it can clean up) still ends every sandbox it started."""
+    import subprocess
+    import sys
+
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    marker = scratch / "worker.pid"
+    script = f"""
+import os, time
+from pathlib import Path
+from coursehub.grading import sandbox
+marker = Path({str(marker)!r})
+def job():
+    marker.write_text(os.readlink("/proc/self"))
+    while True:
+        pass
+sandbox.start(job, limits=sandbox.Limits(600, 256 * 1024 * 1024), scratch=marker.parent, log_path=marker.parent / "log")
+time.sleep(600)
+"""
+    runner = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        for _ in range(300):
+            if marker.exists() and marker.read_text():
+                break
+            time.sleep(0.05)
+        worker = int(marker.read_text())
+        assert _alive(worker)
+    finally:
+        runner.kill()
+        runner.wait()
+    for _ in range(50):
+        if not _alive(worker):
+            break
+        time.sleep(0.1)
+    assert not _alive(worker)

@@ -15,7 +15,9 @@ The process tree, and who is trusted::
 What is enforced, and where:
 
 * **wall-clock timeout** -- the runner kills C's process group; G dying takes the whole PID
-  namespace (kernels, daemons, anything that called ``setsid``) with it.
+  namespace (kernels, daemons, anything that called ``setsid``) with it. C, G and W are set to
+  die with their parent (``PR_SET_PDEATHSIG``), so even a runner killed with SIGKILL leaves no
+  sandbox running.
 * **memory** -- ``RLIMIT_AS`` in W (inherited by kernels it starts): the limit is the memory
   allowed plus the address space the warm grader already had at fork, so a submission gets about
   the memory asked for on top of the grader itself.
@@ -223,10 +225,12 @@ def start(job: Callable[[], dict], *, limits: Limits, scratch: Path, log_path: P
     nonce = secrets.token_hex(16)
     result_r, result_w = os.pipe()
     status_r, status_w = os.pipe()
+    runner = os.getpid()
     pid = os.fork()
     if pid == 0:  # guard C
         code = 70
         try:
+            _die_with_parent(runner)
             for signum in (signal.SIGINT, signal.SIGTERM):  # the runner's interrupt handlers are not ours
                 signal.signal(signum, signal.SIG_DFL)
             # keep only this job's pipe ends: other jobs' pipes must not live on in this sandbox
@@ -256,6 +260,20 @@ def _libc():
     return ctypes.CDLL(None, use_errno=True)
 
 
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(*parents: int) -> None:
+    """Be killed when the parent dies, so a killed runner (SIGKILL) leaves no sandbox behind.
+
+    ``parents`` are the values ``getppid()`` may return while the parent lives (init of a new
+    PID namespace sees 0: its parent is outside).
+    """
+    _libc().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() not in parents:  # the parent died before prctl took effect
+        os._exit(70)
+
+
 def _guard(job, limits: Limits, scratch: Path, log_path: Path, nonce: str, result_w: int, status_w: int) -> int:
     os.setpgid(0, 0)
     isolation: list[str] = []
@@ -263,10 +281,13 @@ def _guard(job, limits: Limits, scratch: Path, log_path: Path, nonce: str, resul
     if libc.unshare(CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET) == 0:
         isolation = ["processes", "network", "files"]
     init_r, init_w = os.pipe()
+    guard = os.getpid()
     g = os.fork()
     if g == 0:  # G: init of the new PID namespace (or a plain process when unshare was refused)
         code = 70
         try:
+            # G's death takes the whole PID namespace with it; without a namespace, W follows G too
+            _die_with_parent(guard, 0)
             os.close(status_w)
             os.close(init_r)
             code = _init(job, limits, scratch, log_path, nonce, result_w, init_w, isolation)
@@ -300,10 +321,12 @@ def _init(job, limits, scratch: Path, log_path: Path, nonce: str, result_w: int,
     if isolation:
         files_isolated = _readonly_except(scratch)
         _loopback_up()
+    init = os.getpid()
     w = os.fork()
     if w == 0:  # W: the worker that runs student code
         code = 71
         try:
+            _die_with_parent(init)
             os.close(init_w)
             code = _work(job, limits, scratch, log_path, nonce, result_w)
         except BaseException:
