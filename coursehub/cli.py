@@ -164,7 +164,12 @@ _register_commands()
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI and map every failure to a message and an exit status."""
     try:
-        app(args=argv, standalone_mode=False)
+        # Outside standalone mode typer turns Ctrl-C into a return value (130) instead of raising.
+        status = app(args=argv, standalone_mode=False)
+        if isinstance(status, int) and status:
+            if status == 130:
+                err.print("coursehub: interrupted", style="red")
+            sys.exit(status)
     except CoursehubError as exc:
         show_problems(exc.problems)
         if exc.message:
