@@ -27,17 +27,15 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import requests
 
 from coursehub import emit
 from coursehub.errors import CoursehubError
+from coursehub.gitserve import GitHTTPService
 from coursehub.manifest import Manifest
 
 CONFIG_FILE = Path(__file__).parent / "hubconf" / "local_config.py"
@@ -221,59 +219,6 @@ def start_local_hub(
 # --- the demo: `coursehub hub up` -------------------------------------------------------------------
 
 
-class _GitHandler(BaseHTTPRequestHandler):
-    """Smart HTTP through ``git http-backend`` (nbgitpuller clones shallow; static files cannot)."""
-
-    server: _GitHTTPServer
-
-    def log_message(self, format, *args):
-        pass
-
-    def _cgi(self) -> None:
-        url = urlsplit(self.path)
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0)) if self.command == "POST" else b""
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "GIT_PROJECT_ROOT": str(self.server.root),
-            "GIT_HTTP_EXPORT_ALL": "1",
-            "GATEWAY_INTERFACE": "CGI/1.1",
-            "REQUEST_METHOD": self.command,
-            "PATH_INFO": url.path,
-            "QUERY_STRING": url.query,
-            "CONTENT_TYPE": self.headers.get("Content-Type", ""),
-            "CONTENT_LENGTH": str(len(body)),
-            "REMOTE_ADDR": self.client_address[0],
-        }
-        for header, var in (("Git-Protocol", "GIT_PROTOCOL"), ("Content-Encoding", "HTTP_CONTENT_ENCODING")):
-            if self.headers.get(header):
-                env[var] = self.headers[header]
-        proc = subprocess.run(["git", "http-backend"], input=body, env=env, capture_output=True, timeout=60)
-        head, sep, payload = proc.stdout.partition(b"\r\n\r\n")
-        if not sep:
-            head, _, payload = proc.stdout.partition(b"\n\n")
-        status, headers = 200, []
-        for line in head.decode("latin-1").splitlines():
-            name, _, value = line.partition(":")
-            if name.lower() == "status":
-                status = int(value.strip().split()[0])
-            elif name:
-                headers.append((name, value.strip()))
-        self.send_response(status)
-        for name, value in headers:
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    do_GET = _cgi
-    do_POST = _cgi
-
-
-class _GitHTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    root: Path
-
-
 class ContentServer:
     """The courses' local content (``content.local``) as git repositories on 127.0.0.1.
 
@@ -292,11 +237,8 @@ class ContentServer:
             name = f"{course.id}.git"
             self._make_repo(base / course.content.local, self.root / name, course.content.branch)
             self.repos[course.id] = name
-        self._httpd = _GitHTTPServer(("127.0.0.1", 0), _GitHandler)
-        self._httpd.root = self.root
-        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}/"
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="coursehub-content", daemon=True)
-        self._thread.start()
+        self._service = GitHTTPService(self.root, name="coursehub-content")
+        self.url = self._service.url
 
     @staticmethod
     def _make_repo(source: Path, bare: Path, branch: str) -> None:
@@ -319,9 +261,7 @@ class ContentServer:
         return self.url + name if name else None
 
     def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(10)
+        self._service.stop()
 
 
 def demo_guide(manifest: Manifest, hub: LocalHub, content: ContentServer | None, *, today: dt.date) -> dict:

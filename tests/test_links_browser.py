@@ -8,11 +8,11 @@ server" pages, nbgitpuller's status page consuming ``git-pull/api``, and Jupyter
 from __future__ import annotations
 
 import re
-import shutil
 import time
 from urllib.parse import unquote, urlsplit
 
 import pytest
+from browsers import chromium as find_chromium
 from gitserver import CONTENT, git_server  # noqa: F401  (fixture)
 from nbgitpuller_client import Student
 
@@ -23,21 +23,13 @@ pytestmark = [pytest.mark.hub, pytest.mark.xdist_group("hub"), pytest.mark.slow,
 FILE = "tutorials/Tutorial 1 — xarray été.ipynb"
 
 
-def _chromium() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        found = shutil.which(name)
-        if found:
-            return found
-    pytest.fail("Chromium is not installed; scripts/test installs Debian's chromium (apt-get install chromium)")
-
-
 @pytest.fixture(scope="module")
 def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         chromium = p.chromium.launch(
-            executable_path=_chromium(), args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
+            executable_path=find_chromium(), args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
         )
         try:
             yield chromium

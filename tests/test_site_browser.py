@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -21,19 +20,12 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from browsers import chromium as find_chromium
 
 REPO = Path(__file__).resolve().parents[1]
 SHOTS = REPO / "test-output" / "guides"
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-
-def _chromium() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        found = shutil.which(name)
-        if found:
-            return found
-    pytest.fail("Chromium is not installed; scripts/test installs Debian's chromium (apt-get install chromium)")
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +62,7 @@ def _run_chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     profile = tmp_path / "chromium-profile"
     profile.mkdir(exist_ok=True)
     command = [
-        _chromium(),
+        find_chromium(),
         "--headless",
         "--no-sandbox",  # the suite runs as root
         "--disable-gpu",
