@@ -7,7 +7,7 @@ Phases: first apply (an empty hub), a no-op re-sync, and a churn of 2% of the st
 drop and as many new students join). coursehub sync runs with the hub's ``coursehub-sync`` service
 token (only the generated least-privilege role). The naive loop then does the same phases on the same
 hub under its own names (``naive-`` users and groups, which sync does not own): one request per user
-(create, 409 if present), per group (create, set properties) and per membership (add one user), and
+(create, 409 if present), per group (create) and per membership (add one user), and
 for churn one read per group plus one request per member removed. It has no plan, so every run
 repeats the whole loop. ``--naive first`` runs only its first pass (a full pass at 20,000 students
 takes many minutes); its request counts for the other phases are then computed, not measured, and
@@ -107,7 +107,6 @@ class Naive:
         groups = groups_of({f"naive-{c}": [f"naive-{s}" for s in r] for c, r in rosters.items()}, "")
         for name in groups:
             self.call("POST", f"/groups/{name}")
-            self.call("PUT", f"/groups/{name}/properties", json={"bench": {"group": name}})
         for user in sorted({u for members in groups.values() for u in members}):
             self.call("POST", f"/users/{user}")
         for name, members in groups.items():
@@ -122,7 +121,7 @@ class Naive:
 def naive_count(rosters: dict[str, list[str]], *, remove: bool, removed: int = 0) -> int:
     groups = groups_of(rosters, "")
     users = {u for m in groups.values() for u in m}
-    n = 2 * len(groups) + len(users) + sum(map(len, groups.values()))
+    n = len(groups) + len(users) + sum(map(len, groups.values()))
     return n + (len(groups) + removed if remove else 0)
 
 

@@ -95,13 +95,19 @@ def course_status(course: Course, today: dt.date) -> str:
 def group_properties(manifest: Manifest, course: Course) -> dict[str, dict]:
     """Group name -> the properties sync keeps on it (other keys on a group are left as they are).
 
-    The same properties the hub configuration's ``load_groups`` writes, from their one home.
+    Only nbgrader's groups get them: there the ``coursehub`` property is the ownership marker, since
+    nbgrader fixes the names. A ``coursehub-<course>-<role>`` group says whose it is in its name, and
+    JupyterHub has no bulk endpoint for properties, so writing them there too would cost one request per
+    group (half of a first apply's requests) for nothing the runtime reads. The hub configuration's
+    ``load_groups`` still sets them, from the same home, for people browsing the admin API.
     """
     try:
         from coursehub.hubconfig.data import course_group_properties
     except ImportError:  # the hub configuration capability is not installed
-        return {name: {OWNER_PROPERTY: {"course": course.id, "role": role}} for name, role in _roles(course).items()}
-    return course_group_properties(manifest, course)
+        props = {name: {OWNER_PROPERTY: {"course": course.id, "role": role}} for name, role in _roles(course).items()}
+    else:
+        props = course_group_properties(manifest, course)
+    return {name: (value if parse_group_name(name) is None else {}) for name, value in props.items()}
 
 
 def _roles(course: Course) -> dict[str, str]:
