@@ -68,20 +68,38 @@ class LocalHub:
     sync_token: str = field(default="", repr=False)
 
     def stop(self, timeout: float = 15) -> None:
-        if self.process.poll() is not None:
+        if self.process.poll() is None:
+            # The hub stops its own single-user servers on SIGTERM (cleanup_servers); the process
+            # group kill afterwards catches anything that outlived it.
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                pass
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.process.wait(5)
+        self._stop_orphaned_proxy()
+
+    def _stop_orphaned_proxy(self) -> None:
+        """Stop the proxy of a hub that was killed (tests kill hubs mid-apply on purpose).
+
+        JupyterHub starts configurable-http-proxy in a session of its own, so it outlives a hub that
+        dies without stopping it; the pid file the hub writes in its working folder says where it is.
+        """
+        try:
+            pid = int((self.workdir / "jupyterhub-proxy.pid").read_text().strip())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (OSError, ValueError):
             return
-        # The hub stops its own single-user servers on SIGTERM (cleanup_servers); the process group
-        # kill afterwards catches anything that outlived it.
-        self.process.send_signal(signal.SIGTERM)
+        if b"configurable-http-proxy" not in cmdline:
+            return  # the pid was reused by something else
         try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            pass
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
+            os.kill(pid, signal.SIGTERM)
         except ProcessLookupError:
             pass
-        self.process.wait(5)
 
     def __enter__(self) -> LocalHub:
         return self
