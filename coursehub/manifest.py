@@ -280,6 +280,16 @@ class Course(_Model):
         """The course's students, normalised and in roster order."""
         return list(self._roster)
 
+    def assignment(self, assignment_id: str) -> Assignment:
+        """The assignment with this id; a clear error naming the known ones otherwise."""
+        for a in self.assignments:
+            if a.id == assignment_id:
+                return a
+        known = ", ".join(a.id for a in self.assignments) or "none"
+        from coursehub.errors import CoursehubError
+
+        raise CoursehubError(f"no assignment {assignment_id!r} in {self.id} (assignments: {known})")
+
 
 # --- capacity ------------------------------------------------------------------------------------
 

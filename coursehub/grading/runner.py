@@ -165,14 +165,6 @@ def _grader(course: Course, assignment: Assignment, source: Path, work: Path, en
     return _NbgraderGrader(course, assignment, source, work)
 
 
-def find_assignment(course: Course, assignment_id: str) -> Assignment:
-    for a in course.assignments:
-        if a.id == assignment_id:
-            return a
-    known = ", ".join(a.id for a in course.assignments) or "none"
-    raise CoursehubError(f"no assignment {assignment_id!r} in {course.id} (assignments: {known})")
-
-
 def default_workers(memory: int) -> int:
     """One worker per core, but no more than the machine's free memory holds at the limit each."""
     import psutil
@@ -216,7 +208,7 @@ def grade(
     """
     started = time.monotonic()
     course = manifest.course(course_id)
-    assignment = find_assignment(course, assignment_id)
+    assignment = course.assignment(assignment_id)
     limits = sandbox.Limits(
         timeout=float(timeout if timeout is not None else course.grading.timeout),
         memory=int(memory if memory is not None else course.grading.memory),
