@@ -14,9 +14,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from coursehub import charts, emit
-from coursehub.cost import report
-from coursehub.loader import load_manifest
+from coursehub.cost import charts
+
+from coursehub import emit
+from coursehub.cost.report import report
+from coursehub.manifest.loader import load_manifest
 
 
 def synthetic(courses: int, per_course: int) -> dict:

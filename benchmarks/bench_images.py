@@ -18,8 +18,8 @@ from pathlib import Path
 
 from coursehub import build as buildmod
 from coursehub import emit
-from coursehub.images import plan_images
-from coursehub.loader import load_manifest
+from coursehub.images.plan import plan_images
+from coursehub.manifest.loader import load_manifest
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "course-templates" / "example-university" / "manifest.yaml"
 ADDITIONS = ["xarray==2026.9.0", "pooch==1.9.0", "seaborn==0.13.1", "numpy==2.3.5", "six==1.17.0"]
@@ -71,7 +71,7 @@ def main() -> None:
         print(f"synthetic: {len(big.images)} image keys -> {len(plan.builds)} images, {len(ctx.files)} files")
 
     if args.check_env:
-        from coursehub.imagecheck import ensure_environment
+        from coursehub.images.check import ensure_environment
 
         build = plan_images(example).for_key("data8")
         timed("make the data8 check environment (pip install)", lambda: ensure_environment(build, root=args.check_env))

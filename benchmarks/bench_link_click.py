@@ -35,10 +35,10 @@ for key, value in {
 from gitserver import CONTENT, GitServer  # noqa: E402
 from nbgitpuller_client import Student  # noqa: E402
 
-from coursehub.linkcheck import check_manifest  # noqa: E402
-from coursehub.links import build_link  # noqa: E402
-from coursehub.loader import load_manifest  # noqa: E402
-from coursehub.localhub import start_local_hub  # noqa: E402
+from coursehub.links.check import check_manifest  # noqa: E402
+from coursehub.links.url import build_link  # noqa: E402
+from coursehub.manifest.loader import load_manifest  # noqa: E402
+from coursehub.hub.local import start_local_hub  # noqa: E402
 
 EXAMPLE = ROOT / "course-templates" / "example-university" / "manifest.yaml"
 

@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_spawn.py [--courses 1000] [--users 50000] [--spawns 3] [--no-hub]
 
-1. Resolution: the runtime (:mod:`coursehub.spawn`) on synthetic data for ``--courses`` courses and
+1. Resolution: the runtime (:mod:`coursehub.hub.runtime.spawn`) on synthetic data for ``--courses`` courses and
    ``--users`` users (each a student of 1-3 courses, staggered terms). Times building the index
    once (at hub start), resolving a user's course (groups + choice + dates) and the whole
    ``apply_user_options`` hook on a real JupyterHub spawner, in microseconds per spawn.
@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
-from coursehub import spawn
+from coursehub.hub.runtime import spawn
 
 
 def synthetic_data(courses: int, users: int, seed: int = 4) -> tuple[dict, list[list[str]]]:
@@ -111,8 +111,8 @@ def _spawn_once(hub, user: str) -> float:
 
 
 def bench_hub(spawns: int) -> None:
-    from coursehub.loader import load_manifest
-    from coursehub.localhub import start_local_hub
+    from coursehub.manifest.loader import load_manifest
+    from coursehub.hub.local import start_local_hub
 
     manifest_path = Path(__file__).resolve().parents[1] / "course-templates" / "example-university" / "manifest.yaml"
     manifest = load_manifest(manifest_path)[0]

@@ -34,9 +34,9 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from coursehub.hubclient import HubClient, HubRequestError  # noqa: E402
-from coursehub.loader import load_manifest  # noqa: E402
-from coursehub.localhub import start_local_hub  # noqa: E402
+from coursehub.sync.hubclient import HubClient, HubRequestError  # noqa: E402
+from coursehub.manifest.loader import load_manifest  # noqa: E402
+from coursehub.hub.local import start_local_hub  # noqa: E402
 from coursehub.sync import sync  # noqa: E402
 
 TODAY = dt.date(2026, 11, 25)

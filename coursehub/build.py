@@ -24,12 +24,12 @@ from coursehub.manifest import Manifest
 
 #: Artifact families in build order: (family, "module:function"). Each writes only under ``<family>/``.
 GENERATORS: list[tuple[str, str]] = [
-    ("summary", "coursehub.summary:generate"),
-    ("links", "coursehub.linkpages:generate"),
-    ("images", "coursehub.images:generate"),
-    ("hub", "coursehub.hubconfig:generate"),
+    ("summary", "coursehub.manifest.summary:generate"),
+    ("links", "coursehub.links.pages:generate"),
+    ("images", "coursehub.images.contexts:generate"),
+    ("hub", "coursehub.hub.generate:generate"),
     ("graders", "coursehub.grading:generate"),
-    ("cost", "coursehub.cost:generate"),
+    ("cost", "coursehub.cost.report:generate"),
     ("site", "coursehub.sitegen:generate"),
 ]
 

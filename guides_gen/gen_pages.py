@@ -9,7 +9,7 @@ import mkdocs_gen_files
 from mkdocs.exceptions import PluginError
 
 from coursehub.errors import CoursehubError
-from coursehub.loader import load_manifest
+from coursehub.manifest.loader import load_manifest
 from coursehub.sitegen import CATALOGUE_DIR, catalogue_nav, docs_files
 
 config = mkdocs_gen_files.config

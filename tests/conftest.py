@@ -2,7 +2,7 @@
 
 - ``example_manifest_path`` / ``example_manifest``: the bundled example university (read-only).
 - ``local_hub``: ONE real JupyterHub on 127.0.0.1 for the whole test session, loaded with the example
-  university (see :mod:`coursehub.localhub`). Tests using it are marked ``hub`` and grouped onto one
+  university (see :mod:`coursehub.hub.local`). Tests using it are marked ``hub`` and grouped onto one
   xdist worker (``@pytest.mark.xdist_group("hub")``) so the session really starts only one.
   Tests that must break a hub (kill it mid-apply) start their own with ``start_local_hub``.
 - ``run_cli``: runs ``coursehub`` in-process and returns (exit code, stdout, stderr).
@@ -53,14 +53,14 @@ def example_manifest_path() -> Path:
 
 @pytest.fixture(scope="session")
 def example_manifest(example_manifest_path):
-    from coursehub.loader import load_manifest
+    from coursehub.manifest.loader import load_manifest
 
     return load_manifest(example_manifest_path)[0]
 
 
 @pytest.fixture(scope="session")
 def local_hub(tmp_path_factory, example_manifest):
-    from coursehub.localhub import start_local_hub
+    from coursehub.hub.local import start_local_hub
 
     hub = start_local_hub(example_manifest, workdir=tmp_path_factory.mktemp("local-hub"))
     try:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from coursehub.gitserve import GitHTTPService
+from coursehub.hub.gitserve import GitHTTPService
 
 CONTENT = Path(__file__).resolve().parents[1] / "course-templates" / "example-university" / "content"
 

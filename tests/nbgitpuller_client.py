@@ -53,7 +53,7 @@ class Click:
 
 
 class Student:
-    """One student with a logged-in session on ``hub`` (a :class:`coursehub.localhub.LocalHub`)."""
+    """One student with a logged-in session on ``hub`` (a :class:`coursehub.hub.local.LocalHub`)."""
 
     def __init__(self, hub, name: str):
         self.hub = hub

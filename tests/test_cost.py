@@ -14,11 +14,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from coursehub import charts, emit
+from coursehub.cost import charts
+
+from coursehub import emit
 from coursehub import build as buildmod
-from coursehub.cost import report
+from coursehub.cost.report import report
 from coursehub.errors import ManifestError
-from coursehub.loader import load_manifest
+from coursehub.manifest.loader import load_manifest
 from coursehub.manifest import Manifest
 
 G = 1024**3

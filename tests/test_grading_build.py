@@ -15,7 +15,7 @@ from coursehub.errors import CoursehubError
 from coursehub.grading.artifacts import student_versions
 from coursehub.grading.otter import load_tests, normalised_zip
 from coursehub.grading.submissions import collect
-from coursehub.loader import load_manifest
+from coursehub.manifest.loader import load_manifest
 
 pytestmark = pytest.mark.xdist_group("grading")
 

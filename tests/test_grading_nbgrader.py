@@ -11,8 +11,8 @@ from fixtures.grading.make import MANIFEST, hostile_code, nbgrader_submission, w
 
 from coursehub.grading.nbgrader import config
 from coursehub.grading.runner import grade
-from coursehub.groups import course_group_members
-from coursehub.loader import load_manifest
+from coursehub.access.groups import course_group_members
+from coursehub.manifest.loader import load_manifest
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("grading")]
 

@@ -15,7 +15,7 @@ import pytest
 from fixtures.grading.make import HOSTILE, MANIFEST, hostile_code, otter_submission, write
 
 from coursehub.grading.runner import grade
-from coursehub.loader import load_manifest
+from coursehub.manifest.loader import load_manifest
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("grading")]
 

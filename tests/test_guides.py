@@ -23,7 +23,7 @@ import typer
 
 from coursehub.build import families, render
 from coursehub.manifest import Manifest
-from coursehub.schema import manifest_schema, schema_text
+from coursehub.manifest.schema import manifest_schema, schema_text
 from coursehub.sitegen import access_reference, catalogue_files, cli_reference, docs_files, manifest_reference
 
 REPO = Path(__file__).resolve().parents[1]
@@ -413,8 +413,8 @@ def test_grader_matrix_covers_every_option_and_question():
 
 
 def test_access_reference_is_generated_from_the_roles(example_manifest):
-    from coursehub.groups import course_group_members
-    from coursehub.roles import SYNC_APPLY_SCOPES, SYNC_PLAN_SCOPES, staff_roles
+    from coursehub.access.groups import course_group_members
+    from coursehub.access.roles import SYNC_APPLY_SCOPES, SYNC_PLAN_SCOPES, staff_roles
 
     page = access_reference(example_manifest)
     for course in example_manifest.courses:

@@ -15,11 +15,13 @@ import jsonschema
 import pytest
 from traitlets.config import Config, PyFileConfigLoader
 
-from coursehub import emit, spawn
+from coursehub import emit
+
+from coursehub.hub.runtime import spawn
 from coursehub.build import render
-from coursehub.hubconfig import course_data, z2jh
-from coursehub.loader import load_manifest
-from coursehub.roles import staff_roles, sync_service_role
+from coursehub.hub.generate import course_data, z2jh
+from coursehub.manifest.loader import load_manifest
+from coursehub.access.roles import staff_roles, sync_service_role
 
 GOLDEN = Path(__file__).parent / "golden" / "hub"
 TRICKY_TITLE = 'Data "Science" \'101\'\n{{ evil }} {% raw %} </option><script>alert(1)</script> ${HOME} `id`'
@@ -422,7 +424,7 @@ def test_a_server_with_the_idle_arguments_shuts_itself_down(tmp_path, python_bin
     import subprocess
     import time
 
-    from coursehub.localhub import free_port
+    from coursehub.hub.local import free_port
 
     cmd = [str(python_bin / "jupyter-server"), f"--ServerApp.port={free_port()}", "--ServerApp.ip=127.0.0.1", "--ServerApp.open_browser=False"]
     cmd += ["--ServerApp.allow_root=True", f"--ServerApp.root_dir={tmp_path}", *spawn.idle_args(1)]

@@ -23,7 +23,7 @@ import pytest
 import requests
 from nbgitpuller_client import Student
 
-from coursehub.localhub import DEMO_PASSWORD, free_port
+from coursehub.hub.local import DEMO_PASSWORD, free_port
 
 pytestmark = [pytest.mark.hub, pytest.mark.xdist_group("hub")]
 

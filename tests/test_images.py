@@ -19,9 +19,11 @@ import pytest
 
 from coursehub import build as buildmod
 from coursehub.errors import CoursehubError
-from coursehub.images import drift_report, image_ref, plan_images
-from coursehub.loader import load_manifest
-from coursehub.standard import load_standard
+from coursehub.images.drift import drift_report
+from coursehub.images.plan import image_ref
+from coursehub.images.plan import plan_images
+from coursehub.manifest.loader import load_manifest
+from coursehub.images.standard import load_standard
 
 FIXTURES = Path(__file__).parent / "fixtures" / "images"
 

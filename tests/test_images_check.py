@@ -17,9 +17,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from coursehub.imagecheck import check_course, ensure_environment
-from coursehub.images import plan_images
-from coursehub.loader import load_manifest
+from coursehub.images.check import check_course, ensure_environment
+from coursehub.images.plan import plan_images
+from coursehub.manifest.loader import load_manifest
 
 SMALL = Path(__file__).parent / "fixtures" / "images" / "small" / "manifest.yaml"
 

@@ -10,7 +10,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from coursehub.errors import CoursehubError
-from coursehub.standard import closure, dependencies, load_standard
+from coursehub.images.standard import closure, dependencies, load_standard
 
 # Updating a standard set is a reviewed change: re-lock with `coursehub images standard NAME --relock`,
 # review the data diff, then update the digest here in the same commit.

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from coursehub.errors import CoursehubError
-from coursehub.links import (
+from coursehub.links.url import (
     build_link,
     check_server,
     clone_folder,
@@ -334,7 +334,7 @@ def test_cli_writes_a_qr_code(run_cli, tmp_path, suffix):
     data = target.read_bytes()
     assert data.startswith(b"<svg" if suffix == "svg" else b"\x89PNG")
     if suffix == "svg":
-        from coursehub.linkpages import qr_svg
+        from coursehub.links.pages import qr_svg
 
         assert data == qr_svg(out.strip())
 

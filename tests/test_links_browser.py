@@ -16,7 +16,7 @@ from browsers import chromium as find_chromium
 from gitserver import CONTENT, git_server  # noqa: F401  (fixture)
 from nbgitpuller_client import Student
 
-from coursehub.links import build_link
+from coursehub.links.url import build_link
 
 pytestmark = [pytest.mark.hub, pytest.mark.xdist_group("hub"), pytest.mark.slow, pytest.mark.browser]
 

@@ -7,8 +7,8 @@ import textwrap
 import pytest
 from gitserver import CONTENT, git_server  # noqa: F401  (fixture)
 
-from coursehub.linkcheck import check_manifest
-from coursehub.loader import load_manifest
+from coursehub.links.check import check_manifest
+from coursehub.manifest.loader import load_manifest
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ import pytest
 from gitserver import CONTENT, git_server  # noqa: F401  (fixture)
 from nbgitpuller_client import Student
 
-from coursehub.links import build_link
+from coursehub.links.url import build_link
 
 pytestmark = [pytest.mark.hub, pytest.mark.xdist_group("hub"), pytest.mark.slow]
 
@@ -154,7 +154,7 @@ def test_notebook7_link_and_second_click_keeps_student_edits(local_hub, nb_stude
 
 def test_generated_course_links_work_on_the_hub(local_hub, lab_student, example_manifest, c8_repo):
     """The build family's links, pointed at this hub and git server, open every assignment."""
-    from coursehub.linkpages import course_links
+    from coursehub.links.pages import course_links
 
     manifest = example_manifest.model_copy(deep=True)
     manifest.hub.url = local_hub.url

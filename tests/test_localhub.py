@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from coursehub.localhub import start_local_hub
+from coursehub.hub.local import start_local_hub
 
 
 def _alive(pid: int) -> bool:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from coursehub.errors import ManifestError
-from coursehub.loader import load_manifest
+from coursehub.manifest.loader import load_manifest
 
 CORPUS = Path(__file__).parent / "manifests" / "broken"
 CASES = sorted(p.stem for p in CORPUS.glob("*.yaml"))

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from coursehub.emit import to_yaml
-from coursehub.loader import load_manifest
+from coursehub.manifest.loader import load_manifest
 from coursehub.manifest import Manifest, dump
 
 slugs = st.from_regex(r"[a-z][a-z0-9]{0,6}(-[a-z0-9]{1,4}){0,2}", fullmatch=True)

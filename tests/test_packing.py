@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from coursehub.manifest import NodeType
-from coursehub.packing import (
+from coursehub.cost.packing import (
     Demand,
     ServerShape,
     node_millicores,
@@ -18,7 +18,7 @@ from coursehub.packing import (
     servers_per_node,
     why_not,
 )
-from coursehub.settings import CourseSettings
+from coursehub.manifest.effective import CourseSettings
 
 G = 1024**3
 M = 1024**2

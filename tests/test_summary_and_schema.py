@@ -7,8 +7,8 @@ from pathlib import Path
 import jsonschema
 
 from coursehub.emit import load_yaml_text
-from coursehub.schema import SCHEMA_FILE, schema_text
-from coursehub.summary import summarize
+from coursehub.manifest.schema import SCHEMA_FILE, schema_text
+from coursehub.manifest.summary import summarize
 
 
 def test_committed_schema_is_current(repo_root):

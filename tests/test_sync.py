@@ -9,18 +9,11 @@ from pathlib import Path
 import pytest
 
 from coursehub.errors import CoursehubError
-from coursehub.hubclient import HubClient, HubRequestError, read_token
-from coursehub.loader import load_manifest
-from coursehub.roles import SYNC_APPLY_SCOPES, sync_service_role
-from coursehub.sync import (
-    MANAGED_GROUP,
-    HubState,
-    LiveGroup,
-    _isolate,
-    desired_groups,
-    make_plan,
-    missing_scopes,
-)
+from coursehub.sync.hubclient import HubClient, HubRequestError, read_token
+from coursehub.manifest.loader import load_manifest
+from coursehub.access.roles import SYNC_APPLY_SCOPES, sync_service_role
+from coursehub.sync.plan import MANAGED_GROUP, HubState, LiveGroup, desired_groups, make_plan, missing_scopes
+from coursehub.sync.apply import _isolate
 
 FIXTURE = Path(__file__).parent / "fixtures" / "sync" / "manifest.yaml"
 MID_TERM = dt.date(2026, 11, 25)

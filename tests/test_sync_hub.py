@@ -20,11 +20,12 @@ from pathlib import Path
 import pytest
 
 from coursehub.errors import CoursehubError
-from coursehub.hubclient import HubClient, HubUnavailable
-from coursehub.loader import load_manifest
-from coursehub.localhub import start_local_hub
-from coursehub.roles import SYNC_APPLY_SCOPES, SYNC_PLAN_SCOPES
-from coursehub.sync import MANAGED_GROUP, apply_plan, desired_groups, make_plan, read_hub_state, sync
+from coursehub.sync.hubclient import HubClient, HubUnavailable
+from coursehub.manifest.loader import load_manifest
+from coursehub.hub.local import start_local_hub
+from coursehub.access.roles import SYNC_APPLY_SCOPES, SYNC_PLAN_SCOPES
+from coursehub.sync.plan import MANAGED_GROUP, desired_groups, make_plan, read_hub_state
+from coursehub.sync.apply import apply_plan, sync
 
 # one worker runs this module, so its hub starts once
 pytestmark = [pytest.mark.hub, pytest.mark.slow, pytest.mark.xdist_group("sync-hub")]

@@ -1,1 +1,1 @@
-"""CLI commands of each capability; every module here exposes ``register(app)``."""
+"""CLI commands of each capability; each module decorates the apps of :mod:`coursehub.commands._shared`."""

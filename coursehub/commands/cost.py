@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
-from typing import Annotated
 
-import typer
 from rich.table import Table
 
-from coursehub.units import human_size
+from coursehub.commands._shared import JsonOpt, ManifestArg, StrictOpt, app, err, load, out
+
+from coursehub.manifest.units import human_size
 
 
 def _money(x: float | None) -> str:
@@ -88,27 +87,23 @@ def tables(data: dict) -> list[Table]:
     return out
 
 
-def register(app: typer.Typer) -> None:
-    @app.command()
-    def cost(
-        manifest: Annotated[Path, typer.Argument(help="The course manifest (YAML).", show_default=False)],
-        json_out: Annotated[bool, typer.Option("--json", help="Print the whole report as JSON.")] = False,
-        strict: Annotated[
-            bool, typer.Option("--strict", help="Treat bad roster rows as errors instead of skipping them.")
-        ] = False,
-    ):
-        """Cost per student per course, nodes needed each week, and event pre-scaling, from the manifest's
-        `capacity` assumptions. Warnings (limits that fit no node, OOM-prone limit/guarantee ratios) go
-        to stderr."""
-        from coursehub.cli import err, load, out
-        from coursehub.cost import report
+@app.command()
+def cost(
+    manifest: ManifestArg,
+    json_out: JsonOpt = False,
+    strict: StrictOpt = False,
+):
+    """Cost per student per course, nodes needed each week, and event pre-scaling, from the manifest's
+    `capacity` assumptions. Warnings (limits that fit no node, OOM-prone limit/guarantee ratios) go
+    to stderr."""
+    from coursehub.cost.report import report
 
-        model, _ = load(manifest, strict=strict)
-        data = report(model)
-        if json_out:
-            out.print(json.dumps(data, indent=2, sort_keys=True), markup=False)
-        else:
-            for table in tables(data):
-                out.print(table)
-        for warning in data["warnings"]:
-            err.print(f"warning: {warning}", style="yellow", markup=False)
+    model, _ = load(manifest, strict=strict)
+    data = report(model)
+    if json_out:
+        out.print(json.dumps(data, indent=2, sort_keys=True), markup=False)
+    else:
+        for table in tables(data):
+            out.print(table)
+    for warning in data["warnings"]:
+        err.print(f"warning: {warning}", style="yellow", markup=False)

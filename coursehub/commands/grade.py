@@ -7,15 +7,17 @@ from typing import Annotated, Optional
 
 import typer
 
-
-def register(app: typer.Typer) -> None:
-    app.command(name="grade")(grade)
+from coursehub.commands._shared import AssignmentArg, CourseArg, ManifestArg, app, err, load, out
 
 
+
+
+
+@app.command()
 def grade(
-    manifest: Annotated[Path, typer.Argument(help="The course manifest (YAML).", show_default=False)],
-    course: Annotated[str, typer.Argument(help="Course id (data-c8-fa26).", show_default=False)],
-    assignment: Annotated[str, typer.Argument(help="Assignment id (lab01).", show_default=False)],
+    manifest: ManifestArg,
+    course: CourseArg,
+    assignment: AssignmentArg,
     submissions: Annotated[
         Path,
         typer.Argument(help="Folder of <student>/<notebook>.ipynb, or a zip as an LMS (Canvas) exports it.", show_default=False),
@@ -29,11 +31,9 @@ def grade(
     """Grade every submission in a sandbox (own process group, timeout, memory limit, no network,
     read-only files outside its scratch folder); re-running resumes an interrupted batch."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from coursehub.cli import err, load, out
     from coursehub.errors import CoursehubError
     from coursehub.grading.runner import grade as run
-    from coursehub.units import parse_duration, parse_size
+    from coursehub.manifest.units import parse_duration, parse_size
 
     model, _ = load(manifest)
     try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import socket
 import tempfile
 import time
@@ -11,13 +10,8 @@ from typing import Annotated, Optional
 
 import typer
 
-hub_app = typer.Typer(
-    name="hub",
-    help="Run the manifest's hub locally.",
-    no_args_is_help=True,
-    add_completion=False,
-    rich_markup_mode=None,
-)
+from coursehub.commands._shared import TodayOpt, parse_today, ManifestArg, err, hub_app, load, out
+
 
 ENFORCEMENT_NOTE = (
     "Each server gets its course's limits in its environment (MEM_LIMIT, CPU_LIMIT), default URL and idle "
@@ -37,30 +31,22 @@ def _port_free(port: int) -> bool:
 
 @hub_app.command("up")
 def up(
-    manifest: Annotated[Path, typer.Argument(help="The course manifest (YAML).", show_default=False)],
+    manifest: ManifestArg,
     port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1 for the hub.")] = 8000,
     workdir: Annotated[
         Optional[Path], typer.Option("--workdir", help="Keep the hub's database and the users' homes here (default: a temporary folder).")
     ] = None,
-    today: Annotated[
-        Optional[str], typer.Option("--today", help="Pretend today is YYYY-MM-DD for the courses' term dates (to try a term that is over).")
-    ] = None,
+    today: TodayOpt = None,
 ):
     """Start a JupyterHub on 127.0.0.1 with the manifest's courses, users, groups and staff roles.
 
     Everyone logs in with the demo password. Prints the URL, a student and an instructor to log in
     as, and an assignment link that pulls the course's local content. Runs until Ctrl-C.
     """
-    from coursehub.cli import err, load, out
     from coursehub.errors import CoursehubError
-    from coursehub.localhub import ContentServer, demo_guide, start_local_hub
+    from coursehub.hub.local import ContentServer, demo_guide, start_local_hub
 
-    day = dt.date.today()
-    if today:
-        try:
-            day = dt.date.fromisoformat(today)
-        except ValueError:
-            raise CoursehubError(f"--today {today!r} is not a date; write YYYY-MM-DD", exit_code=2) from None
+    day = parse_today(today)
     model, _ = load(manifest)
     if not _port_free(port):
         raise CoursehubError(f"port {port} on 127.0.0.1 is in use; choose another with --port", exit_code=2)
@@ -101,5 +87,4 @@ def up(
             tmp.cleanup()
 
 
-def register(app: typer.Typer) -> None:
-    app.add_typer(hub_app)
+

@@ -3,29 +3,22 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from coursehub.commands._shared import JsonOpt, ManifestArg, err, images_app, load, out
 from coursehub.errors import EXIT_CHECK_FAILED, CoursehubError
 
-images_app = typer.Typer(
-    help="Standard images: what each course adds, the pinned standard sets, and checking notebooks run.",
-    no_args_is_help=True,
-)
 
-ManifestArg = Annotated[Path, typer.Argument(help="The course manifest (YAML).", show_default=False)]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 
 
 @images_app.command("drift")
 def drift(manifest: ManifestArg, json_out: JsonOpt = False):
     """Show, per course, what its image adds to or changes from the standard (as `build` writes it)."""
-    from coursehub.cli import err, load, out
-    from coursehub.images import drift_report, headline
+    from coursehub.images.drift import drift_report, headline
 
     model, _ = load(manifest)
     report = drift_report(model)
@@ -54,8 +47,7 @@ def standard(
     json_out: JsonOpt = False,
 ):
     """Show a standard package set (top-level pins and why), or re-lock it."""
-    from coursehub.cli import err, out
-    from coursehub.standard import load_standard, relock as do_relock, write_standard
+    from coursehub.images.standard import load_standard, relock as do_relock, write_standard
 
     if relock:
         with err.status(f"resolving the {name} set with pip …"):
@@ -104,8 +96,7 @@ def check(
     Cells tagged skip-execution are not run. A missing package always fails. Exit status 1 when a
     notebook fails.
     """
-    from coursehub.cli import err, load, out
-    from coursehub.imagecheck import check_course, notebooks_of
+    from coursehub.images.check import check_course, notebooks_of
 
     model, _ = load(manifest)
     courses = [model.course(course)] if course else list(model.courses)
@@ -164,5 +155,4 @@ def check(
     err.print(f"{checked} notebook(s) ran cleanly", style="green")
 
 
-def register(app: typer.Typer) -> None:
-    app.add_typer(images_app, name="images")
+

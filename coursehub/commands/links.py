@@ -8,15 +8,11 @@ from typing import Annotated, Optional
 
 import typer
 
-links_app = typer.Typer(
-    name="links",
-    help="Check the nbgitpuller links a manifest generates.",
-    no_args_is_help=True,
-    add_completion=False,
-    rich_markup_mode=None,
-)
+from coursehub.commands._shared import ManifestArg, app, err, links_app, load, out
 
 
+
+@app.command()
 def link(
     hub: Annotated[Optional[str], typer.Option("--hub", help="The JupyterHub's base URL (https://hub.example.edu).")] = None,
     repo: Annotated[str, typer.Option("--repo", help="Clone URL of the content repository.")] = ...,
@@ -41,10 +37,9 @@ def link(
     qr: Annotated[Optional[Path], typer.Option("--qr", help="Also write a QR code of the link to FILE.svg or FILE.png.")] = None,
 ):
     """Print an nbgitpuller link that opens the given file; corrections and warnings go to stderr."""
-    from coursehub.cli import err
     from coursehub.errors import CoursehubError
-    from coursehub.linkpages import write_qr
-    from coursehub.links import build_link
+    from coursehub.links.pages import write_qr
+    from coursehub.links.url import build_link
 
     result = build_link(
         hub=hub,
@@ -72,7 +67,7 @@ def link(
 
 @links_app.command("check")
 def check(
-    manifest: Annotated[Path, typer.Argument(help="The course manifest (YAML).", show_default=False)],
+    manifest: ManifestArg,
     course: Annotated[Optional[list[str]], typer.Option("--course", help="Check only this course (repeatable).")] = None,
     cache_dir: Annotated[
         Optional[Path], typer.Option("--cache-dir", help="Where fetched repositories are cached (default ~/.cache/coursehub/links).")
@@ -83,10 +78,8 @@ def check(
     """Check every assignment link: repository reachable, branch exists, file on the branch. Exit 1 if any is broken."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
     from rich.table import Table
-
-    from coursehub.cli import err, load, out
     from coursehub.errors import EXIT_CHECK_FAILED, CoursehubError
-    from coursehub.linkcheck import check_manifest
+    from coursehub.links.check import check_manifest
 
     model, _ = load(manifest)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=err, transient=True) as bar:
@@ -109,6 +102,4 @@ def check(
     err.print("every link's file is on its branch", style="green")
 
 
-def register(app: typer.Typer) -> None:
-    app.command("link")(link)
-    app.add_typer(links_app, name="links")
+app.command("link")(link)

@@ -2,29 +2,20 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from coursehub.errors import CoursehubError
+from coursehub.commands._shared import parse_today, HubApiOpt, JsonOpt, ManifestArg, StrictOpt, TodayOpt, TokenFileOpt, app, err, load, out
 
 STATUS_TEXT = {"upcoming": "upcoming (provisioned early)", "ended": "ended (groups emptied)"}
 #: How many names of a long list the table shows before "and N more" (--json has them all).
 SHOWN = 8
 
 
-def _date(value: str | None) -> dt.date:
-    if not value:
-        return dt.date.today()
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise CoursehubError(f"--today {value!r} is not a date; write YYYY-MM-DD") from None
 
 
 def _names(names: list[str]) -> str:
@@ -45,19 +36,6 @@ def plan_table(plan) -> Table:
     return table
 
 
-HubApiOpt = Annotated[
-    str,
-    typer.Option(
-        "--hub-api",
-        envvar="JUPYTERHUB_API_URL",
-        help="The hub's REST API URL, e.g. https://hub.example.edu/hub/api.",
-        show_default=False,
-    ),
-]
-TokenFileOpt = Annotated[
-    Optional[Path],
-    typer.Option("--token-file", help="Read the API token from this file instead of $JUPYTERHUB_API_TOKEN."),
-]
 ApplyOpt = Annotated[bool, typer.Option("--apply", help="Make the changes. Without it nothing on the hub changes.")]
 DeleteOpt = Annotated[
     bool,
@@ -67,11 +45,6 @@ DeleteOpt = Annotated[
         "(their servers and, on most spawners, their files).",
     ),
 ]
-TodayOpt = Annotated[
-    Optional[str], typer.Option("--today", help="Plan as if today were this date (YYYY-MM-DD); default: today.")
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print the plan (and the apply's result) as JSON.")]
-StrictOpt = Annotated[bool, typer.Option("--strict", help="Fail on a bad roster row instead of skipping it.")]
 ConcurrencyOpt = Annotated[int, typer.Option("--concurrency", min=1, max=32, help="Requests in flight at once.")]
 BatchOpt = Annotated[
     int,
@@ -81,87 +54,85 @@ BatchOpt = Annotated[
 ]
 
 
-def register(app: typer.Typer) -> None:
-    @app.command()
-    def sync(
-        manifest: Annotated[Path, typer.Argument(help="The course manifest (YAML).", show_default=False)],
-        hub_api: HubApiOpt,
-        token_file: TokenFileOpt = None,
-        apply: ApplyOpt = False,
-        delete_users: DeleteOpt = False,
-        today: TodayOpt = None,
-        json_out: JsonOpt = False,
-        strict: StrictOpt = False,
-        concurrency: ConcurrencyOpt = 4,
-        batch_size: BatchOpt = 500,
-    ):
-        """Bring a live hub's users and coursehub's groups to the manifest (a plan; --apply makes it so).
+@app.command()
+def sync(
+    manifest: ManifestArg,
+    hub_api: HubApiOpt,
+    token_file: TokenFileOpt = None,
+    apply: ApplyOpt = False,
+    delete_users: DeleteOpt = False,
+    today: TodayOpt = None,
+    json_out: JsonOpt = False,
+    strict: StrictOpt = False,
+    concurrency: ConcurrencyOpt = 4,
+    batch_size: BatchOpt = 500,
+):
+    """Bring a live hub's users and coursehub's groups to the manifest (a plan; --apply makes it so).
 
-        Creates the users and groups the courses need, adds and removes members, sets the groups'
-        properties, and empties a course's groups after its term ends. Touches only coursehub's own
-        groups; deletes users only with --delete-users. The token needs the coursehub-sync role's
-        scopes (admin:users, admin:groups); planning alone needs list:users, list:groups, read:groups.
-        """
-        from coursehub.cli import err, load, out
-        from coursehub.hubclient import HubClient, read_token
-        from coursehub.sync import failure_error
-        from coursehub.sync import sync as run_sync
+    Creates the users and groups the courses need, adds and removes members, sets the groups'
+    properties, and empties a course's groups after its term ends. Touches only coursehub's own
+    groups; deletes users only with --delete-users. The token needs the coursehub-sync role's
+    scopes (admin:users, admin:groups); planning alone needs list:users, list:groups, read:groups.
+    """
+    from coursehub.sync.hubclient import HubClient, read_token
+    from coursehub.sync.apply import failure_error
+    from coursehub.sync.apply import sync as run_sync
 
-        day = _date(today)
-        model, warnings = load(manifest, strict=strict)
-        skipped = [w for w in warnings if "student" in w.message]
-        client = HubClient(hub_api, token=read_token(token_file=token_file), concurrency=concurrency)
+    day = parse_today(today)
+    model, warnings = load(manifest, strict=strict)
+    skipped = [w for w in warnings if "student" in w.message]
+    client = HubClient(hub_api, token=read_token(token_file=token_file), concurrency=concurrency)
 
-        progress = Progress(
-            TextColumn("applying"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err,
-            transient=True,
-            disable=json_out or not err.is_terminal,
+    progress = Progress(
+        TextColumn("applying"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=json_out or not err.is_terminal,
+    )
+
+    def advance_factory(total: int):
+        task = progress.add_task("apply", total=total)
+        return lambda n: progress.advance(task, n)
+
+    with progress:
+        plan, result = run_sync(
+            model, client=client, today=day, apply=apply, delete_users=delete_users, batch=batch_size,
+            advance_factory=advance_factory,
         )
 
-        def advance_factory(total: int):
-            task = progress.add_task("apply", total=total)
-            return lambda n: progress.advance(task, n)
-
-        with progress:
-            plan, result = run_sync(
-                model, client=client, today=day, apply=apply, delete_users=delete_users, batch=batch_size,
-                advance_factory=advance_factory,
-            )
-
-        if json_out:
-            data = plan.to_json()
-            data["skipped_rows"] = [w.format() for w in skipped]
-            data["applied"] = result is not None
-            data["failures"] = [f.format() for f in result.failures] if result else []
-            data["requests"] = client.requests_made
-            out.print(json.dumps(data, indent=2, sort_keys=True), markup=False)
+    if json_out:
+        data = plan.to_json()
+        data["skipped_rows"] = [w.format() for w in skipped]
+        data["applied"] = result is not None
+        data["failures"] = [f.format() for f in result.failures] if result else []
+        data["requests"] = client.requests_made
+        out.print(json.dumps(data, indent=2, sort_keys=True), markup=False)
+    else:
+        out.print(plan_table(plan))
+        if plan.empty:
+            err.print("the hub matches the manifest: nothing to do")
         else:
-            out.print(plan_table(plan))
-            if plan.empty:
-                err.print("the hub matches the manifest: nothing to do")
-            else:
-                changes = (f"{n} {k.replace('_', ' ')}" for k, n in plan.counts().items() if n)
-                err.print("plan: " + ", ".join(changes), markup=False)
-            for conflict in plan.conflicts:
-                err.print(f"conflict: {conflict}", style="yellow", markup=False)
-            if plan.delete_users and not delete_users:
-                n = len(plan.delete_users)
-                err.print(f"--delete-users would delete {n} user(s): {_names(plan.delete_users)}", markup=False)
-            if skipped:
-                n = len(skipped)
-                err.print(f"skipped {n} bad roster row(s), listed above (--strict makes them fatal)", style="yellow")
-        if result is not None:
-            for failure in result.failures:
-                err.print(f"failed: {failure.format()}", style="red", markup=False)
-            err.print(f"applied with {result.requests} requests ({client.requests_made} in all)", markup=False)
-            if result.failures:
-                raise failure_error(result)
-        elif apply:
-            err.print(f"nothing to apply ({client.requests_made} requests)", style="green")
-        elif not plan.empty:
-            n = client.requests_made
-            err.print(f"dry run ({n} requests): nothing changed; add --apply to make these changes", markup=False)
+            changes = (f"{n} {k.replace('_', ' ')}" for k, n in plan.counts().items() if n)
+            err.print("plan: " + ", ".join(changes), markup=False)
+        for conflict in plan.conflicts:
+            err.print(f"conflict: {conflict}", style="yellow", markup=False)
+        if plan.delete_users and not delete_users:
+            n = len(plan.delete_users)
+            err.print(f"--delete-users would delete {n} user(s): {_names(plan.delete_users)}", markup=False)
+        if skipped:
+            n = len(skipped)
+            err.print(f"skipped {n} bad roster row(s), listed above (--strict makes them fatal)", style="yellow")
+    if result is not None:
+        for failure in result.failures:
+            err.print(f"failed: {failure.format()}", style="red", markup=False)
+        err.print(f"applied with {result.requests} requests ({client.requests_made} in all)", markup=False)
+        if result.failures:
+            raise failure_error(result)
+    elif apply:
+        err.print(f"nothing to apply ({client.requests_made} requests)", style="green")
+    elif not plan.empty:
+        n = client.requests_made
+        err.print(f"dry run ({n} requests): nothing changed; add --apply to make these changes", markup=False)

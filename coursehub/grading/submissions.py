@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from coursehub.errors import CoursehubError
-from coursehub.usernames import normalize_username, username_problem
+from coursehub.manifest.usernames import normalize_username, username_problem
 
 MAX_ZIP_ENTRIES = 20_000
 MAX_ZIP_BYTES = 4 * 1024**3

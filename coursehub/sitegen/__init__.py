@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from coursehub.build import BuildContext
 from coursehub.manifest import Manifest
-from coursehub.schema import schema_text
+from coursehub.manifest.schema import schema_text
 from coursehub.sitegen.access import access_reference
 from coursehub.sitegen.catalogue import catalogue_files, catalogue_nav
 from coursehub.sitegen.commands import cli_reference

@@ -1,14 +1,14 @@
-"""The groups-and-roles page, generated from :mod:`coursehub.groups` and :mod:`coursehub.roles`."""
+"""The groups-and-roles page, generated from :mod:`coursehub.access.groups` and :mod:`coursehub.access.roles`."""
 
 from __future__ import annotations
 
-from coursehub.groups import course_group_members
+from coursehub.access.groups import course_group_members
 from coursehub.manifest import Manifest
-from coursehub.roles import SYNC_APPLY_SCOPES, SYNC_PLAN_SCOPES, staff_roles, sync_service_role
+from coursehub.access.roles import SYNC_APPLY_SCOPES, SYNC_PLAN_SCOPES, staff_roles, sync_service_role
 
 
 def access_reference(manifest: Manifest) -> str:
-    """The groups and RBAC roles coursehub gives a hub, from :mod:`coursehub.groups` and :mod:`coursehub.roles`."""
+    """The groups and RBAC roles coursehub gives a hub, from :mod:`coursehub.access.groups` and :mod:`coursehub.access.roles`."""
     lines = [
         "# Groups and roles",
         "",

@@ -14,10 +14,10 @@ import json
 
 from coursehub.build import families, render
 from coursehub.manifest import Course, Manifest
-from coursehub.settings import course_settings
+from coursehub.manifest.effective import course_settings
 from coursehub.sitegen.markdown import cell as _cell
 from coursehub.sitegen.markdown import prose as _text
-from coursehub.units import format_duration, human_size
+from coursehub.manifest.units import format_duration, human_size
 
 #: The build families the catalogue reads, and what a reader misses without them.
 SOURCES = {

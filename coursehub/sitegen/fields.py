@@ -12,7 +12,7 @@ import typing
 from pydantic import BaseModel
 
 from coursehub.manifest import ByteSize, Duration, Manifest
-from coursehub.schema import manifest_schema
+from coursehub.manifest.schema import manifest_schema
 from coursehub.sitegen.markdown import cell as _cell
 from coursehub.sitegen.markdown import prose as _prose
 

@@ -1,6 +1,6 @@
 """The standard environments most courses share, pinned, kept as reviewed data.
 
-Two standard sets ship with coursehub, each a JSON file in ``coursehub/standard_sets/``:
+Two standard sets ship with coursehub, each a JSON file in ``coursehub/images/standard_sets/``:
 
 ``data8``
     The Python environment UC Berkeley's Data 8 image is known for (the ``datascience`` library, the
@@ -93,7 +93,7 @@ class StandardSet:
 
 
 def _data_path(name: str):
-    return resources.files("coursehub").joinpath("standard_sets", f"{name}.json")
+    return resources.files("coursehub.images").joinpath("standard_sets", f"{name}.json")
 
 
 @lru_cache(maxsize=None)

@@ -21,7 +21,7 @@ from ruamel.yaml.error import MarkedYAMLError
 
 from coursehub.errors import ManifestError, Problem, Report
 from coursehub.manifest import Manifest, RosterCSV
-from coursehub.usernames import normalize_username, username_problem
+from coursehub.manifest.usernames import normalize_username, username_problem
 
 Loc = tuple[Any, ...]
 
@@ -278,7 +278,7 @@ def load_manifest(path: str | Path, *, strict: bool = True) -> tuple[Manifest, l
     With ``strict`` (the default), bad roster rows (invalid or duplicate usernames) are errors;
     without it they are skipped and returned as warnings, which is what ``sync`` wants by default.
     """
-    from coursehub.checks import check_manifest
+    from coursehub.manifest.rules import check_manifest
 
     path = Path(path)
     report = Report()

@@ -1,23 +1,23 @@
-"""The course data the hub runtime (:mod:`coursehub.spawn`) reads, built from the manifest.
+"""The course data the hub runtime (:mod:`coursehub.hub.runtime.spawn`) reads, built from the manifest.
 
 One dict, written as ``hub/single-machine/coursehub-courses.json``, put under the Helm values'
 ``custom.coursehub`` and loaded by the local hub: every target reads the same data. Each course has
 its groups (how the runtime finds a user's courses), its dates, and its spawn settings resolved by
-:func:`coursehub.settings.course_settings` (sizes in bytes, CPU in cores, the idle timeout in seconds).
+:func:`coursehub.manifest.effective.course_settings` (sizes in bytes, CPU in cores, the idle timeout in seconds).
 """
 
 from __future__ import annotations
 
-from coursehub import spawn
-from coursehub.groups import OWNER_PROPERTY, ROLES, course_group_members, group_name, nbgrader_groups
+from coursehub.hub.runtime import spawn
+from coursehub.access.groups import OWNER_PROPERTY, ROLES, course_group_members, group_name, nbgrader_groups
 from coursehub.manifest import Course, Manifest
-from coursehub.roles import staff_roles, sync_service_role
-from coursehub.settings import CourseSettings, course_settings
+from coursehub.access.roles import staff_roles, sync_service_role
+from coursehub.manifest.effective import CourseSettings, course_settings
 
 
 def image_refs(manifest: Manifest) -> dict[str, str]:
     """Image key -> the reference a Kubernetes hub runs (``registry:tag`` from the image plan)."""
-    from coursehub.images import plan_images
+    from coursehub.images.plan import plan_images
 
     plan = plan_images(manifest)
     return {key: plan.for_key(key).ref for key in sorted(manifest.images)}

@@ -45,9 +45,10 @@ from packaging.utils import canonicalize_name
 
 from coursehub import emit
 from coursehub.errors import CoursehubError
-from coursehub.images import ImageBuild, plan_images, requirements_txt
+from coursehub.images.contexts import requirements_txt
+from coursehub.images.plan import ImageBuild, plan_images
+from coursehub.images.standard import closure, load_standard
 from coursehub.manifest import Course, Manifest
-from coursehub.standard import closure, load_standard
 
 KERNEL_NAME = "coursehub-check"
 #: Bumped when the way environments are made changes, so old cached ones are not reused.

@@ -11,8 +11,8 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
 from coursehub.manifest import Manifest
-from coursehub.settings import course_settings
-from coursehub.units import format_size
+from coursehub.manifest.effective import course_settings
+from coursehub.manifest.units import format_size
 
 
 def _err(loc, message, hint="", severity="error"):

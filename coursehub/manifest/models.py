@@ -6,7 +6,7 @@ guide site and the editor completion all come from these descriptions. Unknown k
 
 Cross-field rules (an image key that does not exist, a limit below its guarantee after the course's
 overrides are merged with the hub's defaults, a term that ends before it starts) live in
-:mod:`coursehub.checks`, which reports them with the exact path of the offending value.
+:mod:`coursehub.manifest.rules`, which reports them with the exact path of the offending value.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from pydantic import (
     model_validator,
 )
 
-from coursehub.units import format_duration, format_size, parse_duration, parse_size
+from coursehub.manifest.units import format_duration, format_size, parse_duration, parse_size
 
 # --- value types -----------------------------------------------------------------------------------
 

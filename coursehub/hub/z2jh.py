@@ -1,6 +1,6 @@
 """Helm values for the Zero to JupyterHub chart.
 
-The values carry no generated code: the runtime (:mod:`coursehub.spawn`, stdlib only) is mounted
+The values carry no generated code: the runtime (:mod:`coursehub.hub.runtime.spawn`, stdlib only) is mounted
 into the hub pod verbatim with ``hub.extraFiles``, a fixed ``hub.extraConfig`` snippet loads it, and
 the course data sits under ``custom.coursehub`` where the snippet reads it with z2jh's
 ``get_config``. The hub-wide ``singleuser`` settings are the hub's defaults (what a user with no
@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from coursehub import spawn
-from coursehub.hubconfig.data import course_data
+from coursehub.hub.runtime import spawn
+from coursehub.hub.data import course_data
 from coursehub.manifest import Manifest
-from coursehub.roles import SYNC_SERVICE, sync_service_role
+from coursehub.access.roles import SYNC_SERVICE, sync_service_role
 
 RUNTIME_MOUNT = "/usr/local/etc/jupyterhub/coursehub/coursehub_spawn.py"
-EXTRA_CONFIG = Path(__file__).with_name("z2jh_extraconfig.py")
+EXTRA_CONFIG = Path(__file__).parent / "runtime" / "z2jh_extraconfig.py"
 
 
 def split_image(ref: str) -> dict[str, str]:

@@ -1,6 +1,6 @@
 """The single-machine target (The Littlest JupyterHub and other systemd-based hubs).
 
-Two files: ``jupyterhub_config.d/coursehub.py`` is :mod:`coursehub.spawn` copied verbatim (loaded
+Two files: ``jupyterhub_config.d/coursehub.py`` is :mod:`coursehub.hub.runtime.spawn` copied verbatim (loaded
 by JupyterHub as a config file it configures itself), and ``coursehub-courses.json`` is the course
 data it reads. On TLJH copy them to ``/opt/tljh/config/jupyterhub_config.d/coursehub.py`` and
 ``/opt/tljh/config/coursehub-courses.json`` and run ``tljh-config reload hub``. SystemdSpawner puts
@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from coursehub import spawn
-from coursehub.hubconfig.data import course_data
+from coursehub.hub.runtime import spawn
+from coursehub.hub.data import course_data
 from coursehub.manifest import Manifest
 
 SNIPPET = "jupyterhub_config.d/coursehub.py"

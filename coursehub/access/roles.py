@@ -2,21 +2,21 @@
 
 Staff roles use JupyterHub's ``!group=`` scope filters, so an instructor's permissions reach exactly
 the members of their course's students group and nothing else on the hub. Each course gets two
-roles, granted to its staff groups (see :mod:`coursehub.groups`):
+roles, granted to its staff groups (see :mod:`coursehub.access.groups`):
 
 - ``coursehub-<course>-instructors``: the admin page, listing and reading their students (and their
   servers), opening their servers (office hours) and starting/stopping them;
 - ``coursehub-<course>-tas``: the same without starting or stopping servers. A TA never gets a scope
   an instructor lacks (a test checks it).
 
-Term dates bound the roles: the runtime (:mod:`coursehub.spawn`) grants a course's roles to nobody
+Term dates bound the roles: the runtime (:mod:`coursehub.hub.runtime.spawn`) grants a course's roles to nobody
 when the hub starts outside the course's dates, and ``coursehub sync`` empties the groups after the
 term.
 """
 
 from __future__ import annotations
 
-from coursehub.groups import group_name
+from coursehub.access.groups import group_name
 from coursehub.manifest import Course
 
 SYNC_SERVICE = "coursehub-sync"

@@ -3,12 +3,12 @@
 ``start_local_hub`` runs ``jupyterhub`` as a child process with sqlite, the pure-Python
 configurable-http-proxy, local-process single-user servers (``SimpleLocalProcessSpawner``, homes under
 the work folder) and a shared demo password. The configuration is fixed code
-(``coursehub/hubconf/local_config.py``) that reads generated JSON; nothing from the manifest is
+(``coursehub/hub/runtime/local_config.py``) that reads generated JSON; nothing from the manifest is
 pasted into Python.
 
 The hub loads the same per-course configuration as the single-machine target: the course data
-(:func:`coursehub.hubconfig.course_data`, written to ``coursehub-courses.json`` in the work folder) is
-handed to :mod:`coursehub.spawn`. Local processes receive each course's limits (``MEM_LIMIT``,
+(:func:`coursehub.hub.generate.course_data`, written to ``coursehub-courses.json`` in the work folder) is
+handed to :mod:`coursehub.hub.runtime.spawn`. Local processes receive each course's limits (``MEM_LIMIT``,
 ``CPU_LIMIT`` in their environment), default URL and idle culling, but nothing enforces the limits
 here: only the systemd and Kubernetes targets do.
 
@@ -35,10 +35,10 @@ import requests
 
 from coursehub import emit
 from coursehub.errors import CoursehubError
-from coursehub.gitserve import GitHTTPService
+from coursehub.hub.gitserve import GitHTTPService
 from coursehub.manifest import Manifest
 
-CONFIG_FILE = Path(__file__).parent / "hubconf" / "local_config.py"
+CONFIG_FILE = Path(__file__).parent / "runtime" / "local_config.py"
 #: Long enough for JupyterHub's SharedPasswordAuthenticator (it refuses short ones).
 DEMO_PASSWORD = "coursehub-demo"
 TOKEN_ENV = "COURSEHUB_LOCALHUB_ADMIN_TOKEN"
@@ -124,7 +124,7 @@ def hub_settings(
     course_config: bool = True,
 ) -> dict:
     """The data the fixed local config reads: ports, folders, users, groups, course data file."""
-    from coursehub.hubconfig import load_groups
+    from coursehub.hub.generate import load_groups
 
     groups = load_groups(manifest)
     users: set[str] = set(manifest.hub.admins)
@@ -179,7 +179,7 @@ def start_local_hub(
         course_config=course_config,
     )
     if course_config:
-        from coursehub.hubconfig import course_data
+        from coursehub.hub.generate import course_data
 
         (workdir / COURSES_FILE).write_bytes(emit.to_json(course_data(manifest)))
     settings_path = workdir / "localhub.json"
@@ -288,8 +288,8 @@ def demo_guide(manifest: Manifest, hub: LocalHub, content: ContentServer | None,
     Picks the first course in term (on ``today``) with assignments and local content; its first
     student and first instructor are the suggested logins.
     """
-    from coursehub.links import build_link, clone_folder
-    from coursehub.settings import course_settings
+    from coursehub.links.url import build_link, clone_folder
+    from coursehub.manifest.effective import course_settings
 
     guide: dict = {"url": hub.url, "password": hub.password, "admin": hub.url + "/hub/admin"}
     candidates = [c for c in manifest.courses if c.roster and c.staff.instructors]

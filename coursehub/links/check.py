@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from coursehub.errors import CoursehubError
-from coursehub.links import check_branch, check_file_path, check_repo
+from coursehub.links.url import check_branch, check_file_path, check_repo
 from coursehub.manifest import Manifest
 
 

@@ -3,7 +3,7 @@
 For each course with content and assignments it writes ``links/<course>/links.csv`` (for an LMS
 import or a spreadsheet), ``links.md``, a printable ``index.html`` with a QR code per link (for a lab
 slide or a printed handout) and ``qr/<assignment>.svg``; ``links/index.md`` lists every course.
-Links come from :func:`coursehub.links.build_link` with the manifest's hub URL, the course's content
+Links come from :func:`coursehub.links.url.build_link` with the manifest's hub URL, the course's content
 repository, branch and target path, and the course's effective interface.
 """
 
@@ -19,9 +19,9 @@ import segno
 from coursehub import emit
 from coursehub.build import BuildContext
 from coursehub.errors import CoursehubError
-from coursehub.links import Link, build_link
+from coursehub.links.url import Link, build_link
 from coursehub.manifest import Assignment, Course, Manifest
-from coursehub.settings import course_settings
+from coursehub.manifest.effective import course_settings
 
 CSV_COLUMNS = ["course", "assignment", "title", "due", "points", "interface", "path", "folder", "url"]
 INTERFACE_TITLES = {

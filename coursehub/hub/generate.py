@@ -2,13 +2,13 @@
 
 Writes ``hub/z2jh/values.yaml`` (Zero to JupyterHub), ``hub/single-machine/`` (a TLJH-style
 ``jupyterhub_config.d`` snippet and its data) and ``hub/README.md``. Both targets run the same
-runtime (:mod:`coursehub.spawn`) on the same data (:func:`course_data`); so does ``coursehub hub up``.
+runtime (:mod:`coursehub.hub.runtime.spawn`) on the same data (:func:`course_data`); so does ``coursehub hub up``.
 """
 
 from __future__ import annotations
 
-from coursehub.hubconfig.data import course_data, course_group_properties, load_groups
-from coursehub.hubconfig import singlemachine, z2jh
+from coursehub.hub.data import course_data, course_group_properties, load_groups
+from coursehub.hub import singlemachine, z2jh
 
 __all__ = ["course_data", "course_group_properties", "load_groups", "generate"]
 
@@ -38,7 +38,7 @@ Groups: `coursehub-<course>-students`, `-instructors`, `-tas` (nbgrader courses 
 
 
 def _row(course_id: str, c: dict) -> str:
-    from coursehub.units import format_duration, format_size
+    from coursehub.manifest.units import format_duration, format_size
 
     s = c["settings"]
 

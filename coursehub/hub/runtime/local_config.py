@@ -1,6 +1,6 @@
 # JupyterHub configuration for `coursehub hub up` and the end-to-end tests.
 # Fixed code: everything specific to a manifest comes from the JSON file named by
-# $COURSEHUB_LOCALHUB_SETTINGS (written by coursehub.localhub); the admin token comes from the
+# $COURSEHUB_LOCALHUB_SETTINGS (written by coursehub.hub.local); the admin token comes from the
 # environment so it is never on disk.
 import json
 import os
@@ -39,10 +39,10 @@ c.JupyterHub.load_roles = [
     {"name": "coursehub-admin", "scopes": ["admin:users", "admin:groups", "admin:servers", "access:servers", "read:hub", "list:users", "list:groups", "admin-ui"], "services": ["coursehub-admin"]},
 ]
 
-# The same per-course configuration as the single-machine target (coursehub.spawn on the generated
+# The same per-course configuration as the single-machine target (coursehub.hub.runtime.spawn on the generated
 # course data), on local processes: the limits reach the server's environment but are not enforced.
 if settings.get("courses_file"):
-    from coursehub import spawn
+    from coursehub.hub.runtime import spawn
 
     course_data = spawn.load_data(settings["courses_file"])
     spawn.configure(c, course_data)

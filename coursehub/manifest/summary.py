@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from coursehub.build import BuildContext
 from coursehub.manifest import Manifest
-from coursehub.settings import course_settings
-from coursehub.units import format_duration, human_size
+from coursehub.manifest.effective import course_settings
+from coursehub.manifest.units import format_duration, human_size
 
 
 def summarize(manifest: Manifest) -> dict:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from coursehub.manifest import NodeType
-from coursehub.settings import CourseSettings
+from coursehub.manifest.effective import CourseSettings
 
 
 def millicores(cores: float | None) -> int:

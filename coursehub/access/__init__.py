@@ -1,0 +1,1 @@
+"""Who may do what on the hub: group naming and properties (:mod:`.groups`) and RBAC roles (:mod:`.roles`)."""

@@ -1,0 +1,103 @@
+"""What every command shares: the typer apps, the two consoles, loading a manifest, and the option types.
+
+Command modules import from here and decorate these apps (``@app.command()``, ``@images_app.command("drift")``);
+nothing here imports a command module, and no command module imports :mod:`coursehub.cli`. An option that
+more than one command takes is defined once below, with one help text.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+import datetime as dt
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from coursehub.errors import CoursehubError, Problem
+
+
+def _typer(name: str | None, help: str) -> typer.Typer:
+    return typer.Typer(
+        name=name,
+        help=help,
+        no_args_is_help=True,
+        add_completion=False,
+        # main() reports errors; a pretty traceback would print locals, and locals can hold secrets
+        pretty_exceptions_enable=False,
+        rich_markup_mode=None,
+    )
+
+
+app = _typer("coursehub", "Many courses on one shared JupyterHub, generated from one course manifest.")
+hub_app = _typer("hub", "Run the manifest's hub locally.")
+images_app = _typer("images", "Standard images: what each course adds, the pinned standard sets, and checking notebooks run.")
+links_app = _typer("links", "Check the nbgitpuller links a manifest generates.")
+app.add_typer(hub_app)
+app.add_typer(images_app)
+app.add_typer(links_app)
+
+
+@app.callback(invoke_without_command=True)
+def _root(version: Annotated[bool, typer.Option("--version", help="Show the version and exit.")] = False):
+    if version:
+        from coursehub import __version__
+
+        out.print(f"coursehub {__version__}")
+        raise typer.Exit()
+
+#: Messages, warnings and progress go to stderr; stdout carries only the command's data.
+# Tables keep a readable width when piped to a file or a CI log.
+err = Console(stderr=True, highlight=False, soft_wrap=True, width=None if sys.stderr.isatty() else 160)
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
+
+
+def show_problems(problems: list[Problem]) -> None:
+    """Print problems to stderr; their text comes from the manifest, so it is never read as markup."""
+    for p in problems:
+        style = "red" if p.severity == "error" else "yellow"
+        err.print(p.format(), style=style, markup=False)
+
+
+def load(manifest: Path, *, strict: bool = False):
+    """Load a manifest for a command, showing warnings; errors propagate to :func:`coursehub.cli.main`."""
+    from coursehub.manifest.loader import load_manifest
+
+    model, warnings = load_manifest(manifest, strict=strict)
+    show_problems(warnings)
+    return model, warnings
+
+
+def parse_today(value: str | None) -> dt.date:
+    """The date of a ``--today`` option (today when not given)."""
+    if not value:
+        return dt.date.today()
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise CoursehubError(f"--today {value!r} is not a date; write YYYY-MM-DD") from None
+
+
+# --- option types shared by several commands ------------------------------------------------------------
+
+ManifestArg = Annotated[Path, typer.Argument(help="The course manifest (YAML).", show_default=False, metavar="MANIFEST")]
+CourseArg = Annotated[str, typer.Argument(help="Course id (data-c8-fa26).", show_default=False, metavar="COURSE")]
+AssignmentArg = Annotated[str, typer.Argument(help="Assignment id (lab01).", show_default=False, metavar="ASSIGNMENT")]
+StrictOpt = Annotated[bool, typer.Option("--strict", help="Treat bad roster rows as errors instead of skipping them.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+HubApiOpt = Annotated[
+    str,
+    typer.Option(
+        "--hub-api",
+        envvar="JUPYTERHUB_API_URL",
+        help="The hub's REST API URL, e.g. https://hub.example.edu/hub/api.",
+        show_default=False,
+    ),
+]
+TodayOpt = Annotated[
+    Optional[str], typer.Option("--today", help="Act as if today were this date (YYYY-MM-DD); default: today.")
+]
+TokenFileOpt = Annotated[
+    Optional[Path],
+    typer.Option("--token-file", help="Read the API token from this file instead of $JUPYTERHUB_API_TOKEN."),
+]

@@ -1,0 +1,209 @@
+"""The cost report (``coursehub cost`` and the ``cost`` build family) from the model in :mod:`coursehub.cost.model`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+from coursehub.build import BuildContext
+from coursehub.cost.model import _capacity_at, _day_rate, _money, _Packer, _weeks, simulate, warnings_for
+from coursehub.cost.packing import node_shares, recommended_share
+from coursehub.manifest import Manifest, Usage
+
+
+def report(manifest: Manifest) -> dict:
+    """Everything ``coursehub cost`` shows, as plain data (see the module docstring for the model)."""
+    cap = manifest.capacity
+    node_types = cap.effective_node_types()
+    loads, days, fleet = simulate(manifest)
+
+    weeks = []
+    for week in _weeks(days):
+        busiest = max(week, key=lambda d: (sum(x.count for x in d.peak_demand), -d.day.toordinal()))
+        node_hours: dict[str, int] = {}
+        for d in week:
+            for name, n in d.billed_nodes.items():
+                node_hours[name] = node_hours.get(name, 0) + 24 * n
+        weeks.append(
+            {
+                "week_start": week[0].day.isoformat(),
+                "week_end": week[-1].day.isoformat(),
+                "courses": sorted({cid for d in week for cid in d.active}),
+                "peak_day": busiest.day.isoformat(),
+                **_capacity_at(busiest),
+                "node_hours": dict(sorted(node_hours.items())),
+                "cost": _money(sum(d.cost for d in week)),
+            }
+        )
+
+    courses = []
+    for c in loads:
+        total = sum(d.course_cost.get(c.id, 0.0) for d in days)
+        active_days = sum(1 for d in days if c.active_on(d.day))
+        term_weeks = active_days / 7
+        per_student = total / c.students if c.students else None
+        s = c.shape
+        courses.append(
+            {
+                "id": c.id,
+                "title": c.course.title,
+                "kind": c.course.kind,
+                "term": {"start": c.course.term.start.isoformat(), "end": c.course.term.end.isoformat()},
+                "students": c.students,
+                "term_weeks": round(term_weeks, 3),
+                "peak_fraction": c.peak_fraction,
+                "hours_per_student_per_week": c.hours_per_student_per_week,
+                "peak_servers": c.peak_servers,
+                "average_servers": round(c.mean_servers, 3),
+                "memory_guarantee_bytes": s.mem_guarantee,
+                "memory_limit_bytes": s.mem_limit,
+                "cpu_guarantee": s.cpu_guarantee_m / 1000,
+                "cpu_limit": s.cpu_limit,
+                "total_cost": _money(total),
+                "cost_per_student_per_term": None if per_student is None else _money(per_student),
+                "cost_per_student_per_week": None if per_student is None or not term_weeks else _money(per_student / term_weeks),
+                "recommended_node_share": recommended_share(s, node_types),
+            }
+        )
+
+    lead_days = math.ceil(cap.prescale_lead / 86400)
+    events = []
+    packer = _Packer(node_types, price=lambda t: _day_rate(manifest, t))
+    for c in loads:
+        if not c.is_event:
+            continue
+        event_days = [d for d in days if c.active_on(d.day)]
+        busiest = max(event_days, key=lambda d: (len(d.peak.nodes), -d.day.toordinal()))
+        without = packer([x for x in busiest.peak_demand if x.key != c.id])
+        first = c.course.term.start
+        events.append(
+            {
+                "id": c.id,
+                "start": first.isoformat(),
+                "end": c.course.term.end.isoformat(),
+                "students": c.students,
+                "peak_servers": c.peak_servers,
+                "spike": {
+                    "day": busiest.day.isoformat(),
+                    "servers": c.peak_servers,
+                    "reserved_memory_bytes": c.peak_servers * c.shape.mem_guarantee,
+                    "extra_nodes": len(busiest.peak.nodes) - len(without.nodes),
+                    "nodes_with_event": busiest.peak.counts(),
+                    "nodes_without_event": without.counts(),
+                },
+                "prescale": {
+                    # One placeholder per expected server, each the size of the event's servers: when
+                    # a student arrives, the scheduler evicts a placeholder and the room is already there.
+                    "placeholders": c.peak_servers,
+                    "memory_guarantee_bytes": c.shape.mem_guarantee,
+                    "cpu_guarantee": c.shape.cpu_guarantee_m / 1000,
+                    "from": (first - dt.timedelta(days=lead_days)).isoformat(),
+                    "until": c.course.term.end.isoformat(),
+                },
+                "total_cost": _money(sum(d.course_cost.get(c.id, 0.0) for d in days)),
+            }
+        )
+
+    peak_nodes: dict[str, int] = {}
+    for d in days:
+        for name, n in d.peak.counts().items():
+            peak_nodes[name] = max(peak_nodes.get(name, 0), n)
+    return {
+        "hub": manifest.hub.name,
+        "currency": cap.currency,
+        "cost_model": cap.cost_model,
+        "calendar": {
+            "start": days[0].day.isoformat() if days else None,
+            "end": days[-1].day.isoformat() if days else None,
+            "weeks": len(weeks),
+        },
+        "total_cost": _money(sum(d.cost for d in days)),
+        "unattributed_cost": _money(sum(d.unattributed for d in days)),
+        "max_nodes_at_peak": dict(sorted(peak_nodes.items())),
+        "on_prem_fleet": dict(sorted(fleet.items())) if cap.cost_model == "on-prem" else None,
+        "node_types": [
+            {
+                "name": t.name,
+                "pool": t.pool,
+                "memory_bytes": t.memory,
+                "cpu": t.cpu,
+                "price_per_hour": t.price_per_hour,
+                "dedicated": t.dedicated,
+            }
+            for t in node_types
+        ],
+        "node_shares": [choice for t in node_types for choice in node_shares(t)],
+        "assumptions": {
+            "default_peak_fraction": cap.usage.peak_fraction or Usage.DEFAULT_PEAK_FRACTION,
+            "default_hours_per_student_per_week": cap.usage.hours_per_student_per_week
+            or Usage.DEFAULT_HOURS_PER_STUDENT_PER_WEEK,
+            "hub_overhead_per_hour": cap.hub_overhead_per_hour,
+            "prescale_lead_days": lead_days,
+            "course_peaks_coincide": True,
+        },
+        "weeks": weeks,
+        "courses": courses,
+        "events": events,
+        "warnings": warnings_for(manifest, loads),
+    }
+
+
+# --- the build artifact ----------------------------------------------------------------------------
+
+
+def to_markdown(data: dict) -> str:
+    """The report as a Markdown page (the guide site's sizing page embeds the charts beside it)."""
+    cur = data["currency"]
+    lines = [
+        f"# Cost and capacity: {data['hub']}",
+        "",
+        f"Cost model: **{data['cost_model']}**. Total over the calendar ({data['calendar']['start']} to "
+        f"{data['calendar']['end']}, {data['calendar']['weeks']} weeks): **{data['total_cost']:,.2f} {cur}**"
+        + (f" (of which {data['unattributed_cost']:,.2f} {cur} on days without courses)." if data["unattributed_cost"] else "."),
+        "",
+        "| course | students | peak servers | cost per student per term | per week | course total |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for c in data["courses"]:
+        per_term = "—" if c["cost_per_student_per_term"] is None else f"{c['cost_per_student_per_term']:,.2f}"
+        per_week = "—" if c["cost_per_student_per_week"] is None else f"{c['cost_per_student_per_week']:,.2f}"
+        lines.append(
+            f"| {c['id']} | {c['students']} | {c['peak_servers']} | {per_term} | {per_week} | {c['total_cost']:,.2f} |"
+        )
+    lines += ["", "| week | courses | peak servers | reserved memory | limits | nodes at peak | cost |", "|---|---|---:|---:|---:|---|---:|"]
+    for w in data["weeks"]:
+        nodes = ", ".join(f"{n}× {t}" for t, n in w["nodes_at_peak"].items()) or "—"
+        lines.append(
+            f"| {w['week_start']} | {len(w['courses'])} | {w['concurrent_servers']} | "
+            f"{_gib(w['reserved_memory_bytes'])} | {_gib(w['limit_memory_bytes'])} | {nodes} | {w['cost']:,.2f} |"
+        )
+    for e in data["events"]:
+        p = e["prescale"]
+        lines += [
+            "",
+            f"**{e['id']}** ({e['start']} to {e['end']}): {e['peak_servers']} servers at once, "
+            f"{e['spike']['extra_nodes']} extra node{'' if e['spike']['extra_nodes'] == 1 else 's'}. Pre-scale with {p['placeholders']} placeholder servers "
+            f"({_gib(p['memory_guarantee_bytes'])} each) from {p['from']} until {p['until']}.",
+        ]
+    if data["warnings"]:
+        lines += ["", "Warnings:", ""] + [f"- {w}" for w in data["warnings"]]
+    lines += ["", "![Cost per student by course](cost-per-student.svg)", "", "![Reserved and available memory by week](capacity-by-week.svg)"]
+    return "\n".join(lines) + "\n"
+
+
+def _gib(n: int) -> str:
+    return f"{n / 1024**3:,.1f} GiB"
+
+
+def generate(ctx: BuildContext) -> None:
+    """Build family ``cost``: cost.json, cost.md and the two charts as SVG and PNG."""
+    from coursehub.cost import charts
+
+    data = report(ctx.manifest)
+    ctx.add_json("cost/cost.json", data)
+    ctx.add("cost/cost.md", to_markdown(data))
+    for name, render in (("cost-per-student", charts.cost_per_student), ("capacity-by-week", charts.capacity_by_week)):
+        ctx.add(f"cost/{name}.svg", render(data, fmt="svg"))
+        ctx.add(f"cost/{name}.png", render(data, fmt="png"))
+    if data["warnings"]:
+        ctx.notes.append(f"cost: {len(data['warnings'])} warning(s); see cost/cost.md in the build, or run `coursehub cost`")

@@ -1,0 +1,3 @@
+"""The shared hub: per-course data (:mod:`.data`), Zero to JupyterHub values (:mod:`.z2jh`), the single-machine
+config (:mod:`.singlemachine`), the local hub (:mod:`.local`, :mod:`.gitserve`), and :mod:`.runtime`, the code
+that runs inside JupyterHub."""

@@ -1,0 +1,63 @@
+"""The course manifest: its models, how a file becomes one, its rules, and a course's effective settings.
+
+The models live in :mod:`coursehub.manifest.models` and are re-exported here, so
+``from coursehub.manifest import Course`` is the way to name them.
+"""
+
+from coursehub.manifest.models import (
+    Assignment,
+    ByteSize,
+    Capacity,
+    Content,
+    Course,
+    CpuGuaranteeLimit,
+    DEFAULT_RESOURCES,
+    Duration,
+    Grading,
+    GuaranteeLimit,
+    Hub,
+    INTERFACE_PATHS,
+    Image,
+    Interface,
+    Manifest,
+    NodeType,
+    OnPrem,
+    Resources,
+    RosterCSV,
+    SLUG_RE,
+    SharedData,
+    Slug,
+    Staff,
+    Term,
+    Usage,
+    dump,
+)
+
+__all__ = [
+    "Assignment",
+    "ByteSize",
+    "Capacity",
+    "Content",
+    "Course",
+    "CpuGuaranteeLimit",
+    "DEFAULT_RESOURCES",
+    "Duration",
+    "Grading",
+    "GuaranteeLimit",
+    "Hub",
+    "INTERFACE_PATHS",
+    "Image",
+    "Interface",
+    "Manifest",
+    "NodeType",
+    "OnPrem",
+    "Resources",
+    "RosterCSV",
+    "SLUG_RE",
+    "SharedData",
+    "Slug",
+    "Staff",
+    "Term",
+    "Usage",
+    "dump",
+]
