@@ -19,7 +19,8 @@ from coursehub import emit
 
 from coursehub.hub.runtime import spawn
 from coursehub.build import render
-from coursehub.hub.generate import course_data, z2jh
+from coursehub.hub import z2jh
+from coursehub.hub.data import course_data
 from coursehub.manifest.loader import load_manifest
 from coursehub.access.roles import staff_roles, sync_service_role
 
@@ -106,7 +107,7 @@ def test_z2jh_values_pass_the_chart_schema(example_manifest, chart_schema):
 
 
 def test_values_hold_the_runtime_and_no_secrets(example_manifest):
-    values = z2jh.values(example_manifest)
+    values = z2jh.values(course_data(example_manifest))
     assert values["hub"]["extraFiles"]["coursehub-runtime"]["stringData"] == Path(spawn.__file__).read_text()
     assert values["hub"]["services"] == {"coursehub-sync": {}}  # the chart generates the token
     data_only = copy.deepcopy(values)

@@ -53,7 +53,7 @@ def test_plan_changes_only_what_coursehub_owns(manifest):
     old_props = {"coursehub": {"course": "old-course-fa25"}}
     live["coursehub-old-course-fa25-students"] = ({"old-student", "stu-01"}, old_props)
     live["coursehub-stat-1-tas"] = ({"ta-b", "ex-ta"}, {"coursehub": {"course": "stat-1", "role": "tas"}, "extra": 1})
-    plan = make_plan(manifest, _state(live), today=MID_TERM)
+    plan = make_plan(manifest, _state(live), desired, today=MID_TERM)
 
     assert "lti-physics" not in plan.add_members and "lti-physics" not in plan.remove_members
     assert "nbgrader-data-2" not in plan.add_members and "nbgrader-data-2" not in plan.remove_members
@@ -75,7 +75,7 @@ def test_plan_recovers_users_an_interrupted_apply_created_but_did_not_mark(manif
     live = {name: (set(), g.properties) for name, g in desired.items()}
     pending = {"coursehub": {"role": "managed-users", "pending": ["stu-01", "stu-02", "stu-03"]}}
     live[MANAGED_GROUP] = ({"stu-01"}, pending)
-    plan = make_plan(manifest, _state(live, users={"stu-01", "stu-02", "hubadmin"}), today=MID_TERM)
+    plan = make_plan(manifest, _state(live, users={"stu-01", "stu-02", "hubadmin"}), desired, today=MID_TERM)
     assert plan.mark_users == ["stu-02"]  # created before the crash; stu-03 never was
     assert "stu-03" in plan.create_users and "stu-02" not in plan.create_users
     assert plan.set_properties[MANAGED_GROUP] == {"coursehub": {"role": "managed-users"}}  # pending cleared
@@ -85,7 +85,7 @@ def test_plan_is_empty_when_the_hub_matches(manifest):
     desired = desired_groups(manifest, today=MID_TERM)
     live = {name: (set(g.members), g.properties) for name, g in desired.items()}
     live[MANAGED_GROUP] = (set(), {"coursehub": {"role": "managed-users"}})
-    plan = make_plan(manifest, _state(live), today=MID_TERM, delete_users=True)
+    plan = make_plan(manifest, _state(live), desired, today=MID_TERM, delete_users=True)
     assert plan.empty, plan.to_json()
 
 

@@ -185,7 +185,7 @@ def test_an_item_the_hub_refuses_does_not_stop_the_others(hub, course_dir):
     roster = course_dir / "rosters" / "stat-1.csv"
     roster.write_text(roster.read_text() + "ana,Ana\nstu-07,Seven\nstu-08,Eight\n")
     manifest = load_manifest(course_dir / "manifest.yaml", strict=False)[0]
-    plan = make_plan(manifest, read_hub_state(client, desired_groups(manifest, today=MID_TERM)), today=MID_TERM)
+    plan = make_plan(manifest, read_hub_state(client, d := desired_groups(manifest, today=MID_TERM)), d, today=MID_TERM)
     assert plan.add_members["coursehub-stat-1-students"] == ["ana", "stu-07", "stu-08"]
     # between plan and apply an admin deletes ana: adding her is refused (400 No such user)
     assert hub.api("DELETE", "/users/ana").status_code == 204
@@ -244,7 +244,7 @@ def test_killing_the_hub_mid_apply_then_syncing_again_converges(tmp_path):
 
         # The new term's apply creates users in small batches; SIGKILL the whole hub right after
         # the hub created the third batch, before sync could mark those users as its own.
-        plan = make_plan(new, read_hub_state(client, desired_groups(new, today=MID_TERM)), today=MID_TERM)
+        plan = make_plan(new, read_hub_state(client, d := desired_groups(new, today=MID_TERM)), d, today=MID_TERM)
         assert len(plan.create_users) == 17  # two batches of new users
         assert plan.remove_members  # and the apply would also remove members
         created_batches = []

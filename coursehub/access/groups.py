@@ -1,4 +1,4 @@
-"""The naming convention for the JupyterHub groups and roles coursehub manages.
+"""The JupyterHub groups coursehub manages: their names, members and properties.
 
 Every course gets three groups: ``coursehub-<course>-students``, ``coursehub-<course>-instructors``
 and ``coursehub-<course>-tas``. The ``coursehub-`` prefix is how ``sync`` recognises groups it owns:
@@ -10,7 +10,7 @@ nbgrader courses additionally get the two groups nbgrader's JupyterHub integrati
 
 from __future__ import annotations
 
-from coursehub.manifest import Course
+from coursehub.manifest import Course, Manifest
 
 PREFIX = "coursehub-"
 ROLES = ("students", "instructors", "tas")
@@ -52,3 +52,27 @@ def course_group_members(course: Course) -> dict[str, list[str]]:
         groups[nb["students"]] = sorted(course.roster)
         groups[nb["graders"]] = sorted(set(course.staff.instructors) | set(course.staff.tas))
     return groups
+
+
+def course_group_properties(course: Course) -> dict[str, dict]:
+    """Group name -> the properties coursehub sets on it (what ``sync`` must write too).
+
+    ``{"coursehub": {"course": <id>, "role": students|instructors|tas|nbgrader-students|nbgrader-graders}}``:
+    the marker that the group is coursehub's, and whose it is. The spawn settings are not in the
+    properties; the runtime reads them from the generated course data.
+    """
+    props = {group_name(course.id, role): {OWNER_PROPERTY: {"course": course.id, "role": role}} for role in ROLES}
+    if course.grader == "nbgrader":
+        for kind, name in nbgrader_groups(course.id).items():
+            props[name] = {OWNER_PROPERTY: {"course": course.id, "role": f"nbgrader-{kind}"}}
+    return props
+
+
+def load_groups(manifest: Manifest) -> dict[str, dict]:
+    """Every course group with its members and properties, as ``JupyterHub.load_groups`` takes it."""
+    groups: dict[str, dict] = {}
+    for course in manifest.courses:
+        props = course_group_properties(course)
+        for name, members in course_group_members(course).items():
+            groups[name] = {"users": members, "properties": props[name]}
+    return dict(sorted(groups.items()))

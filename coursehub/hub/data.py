@@ -9,10 +9,10 @@ its groups (how the runtime finds a user's courses), its dates, and its spawn se
 from __future__ import annotations
 
 from coursehub.hub.runtime import spawn
-from coursehub.access.groups import OWNER_PROPERTY, ROLES, course_group_members, group_name, nbgrader_groups
-from coursehub.manifest import Course, Manifest
+from coursehub.access.groups import ROLES, group_name, load_groups
+from coursehub.manifest import Manifest
 from coursehub.access.roles import staff_roles, sync_service_role
-from coursehub.manifest.effective import CourseSettings, course_settings
+from coursehub.manifest.effective import CourseSettings, course_settings, hub_settings
 
 
 def image_refs(manifest: Manifest) -> dict[str, str]:
@@ -41,38 +41,11 @@ def spawn_settings(s: CourseSettings, *, image_ref: str) -> dict:
     }
 
 
-def course_group_properties(manifest: Manifest, course: Course) -> dict[str, dict]:
-    """Group name -> the properties coursehub sets on it (what ``sync`` must write too).
-
-    ``{"coursehub": {"course": <id>, "role": students|instructors|tas|nbgrader-students|nbgrader-graders}}``:
-    the marker that the group is coursehub's, and whose it is. The spawn settings are not in the
-    properties; the runtime reads them from the generated course data.
-    """
-    props = {group_name(course.id, role): {OWNER_PROPERTY: {"course": course.id, "role": role}} for role in ROLES}
-    if course.grader == "nbgrader":
-        for kind, name in nbgrader_groups(course.id).items():
-            props[name] = {OWNER_PROPERTY: {"course": course.id, "role": f"nbgrader-{kind}"}}
-    return props
-
-
-def load_groups(manifest: Manifest) -> dict[str, dict]:
-    """Every course group with its members and properties, as ``JupyterHub.load_groups`` takes it."""
-    groups: dict[str, dict] = {}
-    for course in manifest.courses:
-        props = course_group_properties(manifest, course)
-        for name, members in course_group_members(course).items():
-            groups[name] = {"users": members, "properties": props[name]}
-    return dict(sorted(groups.items()))
-
-
 def course_data(manifest: Manifest) -> dict:
     """The whole runtime data for ``manifest`` (deterministic: sorted keys, no dates of generation)."""
     refs = image_refs(manifest)
     hub = manifest.hub
-    defaults = course_settings(
-        manifest,
-        Course.model_validate({"id": "hub-defaults", "title": "hub defaults", "term": {"start": "2000-01-01", "end": "2000-01-01"}}),
-    )
+    defaults = hub_settings(manifest)
     courses = {}
     roles = []
     for course in sorted(manifest.courses, key=lambda c: c.id):

@@ -7,10 +7,8 @@ runtime (:mod:`coursehub.hub.runtime.spawn`) on the same data (:func:`course_dat
 
 from __future__ import annotations
 
-from coursehub.hub.data import course_data, course_group_properties, load_groups
 from coursehub.hub import singlemachine, z2jh
-
-__all__ = ["course_data", "course_group_properties", "load_groups", "generate"]
+from coursehub.hub.data import course_data
 
 README = """\
 # Hub configuration for {name}
@@ -58,8 +56,8 @@ def _row(course_id: str, c: dict) -> str:
 def generate(ctx) -> None:
     """Generate the ``hub/`` family (see the module docstring)."""
     data = course_data(ctx.manifest)
-    ctx.add_yaml("hub/z2jh/values.yaml", z2jh.values(ctx.manifest))
-    for rel, content in singlemachine.files(ctx.manifest).items():
+    ctx.add_yaml("hub/z2jh/values.yaml", z2jh.values(data))
+    for rel, content in singlemachine.files(data).items():
         if isinstance(content, dict):
             ctx.add_json(f"hub/single-machine/{rel}", content)
         else:

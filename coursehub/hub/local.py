@@ -113,7 +113,7 @@ class LocalHub:
         return requests.request(method, self.api_url + path, headers=headers, timeout=30, **kwargs)
 
 
-def hub_settings(
+def local_settings(
     manifest: Manifest,
     *,
     workdir: Path,
@@ -121,12 +121,14 @@ def hub_settings(
     hub_port: int,
     proxy_port: int,
     password: str,
+    groups: dict[str, dict],
     course_config: bool = True,
 ) -> dict:
-    """The data the fixed local config reads: ports, folders, users, groups, course data file."""
-    from coursehub.hub.generate import load_groups
+    """The data the fixed local config reads: ports, folders, users, groups, course data file.
 
-    groups = load_groups(manifest)
+    ``groups`` are the course data's (one computation per hub); the config loads them itself only without
+    the course configuration, which loads them from the course data.
+    """
     users: set[str] = set(manifest.hub.admins)
     for group in groups.values():
         users.update(group["users"])
@@ -144,7 +146,7 @@ def hub_settings(
         "password": password,
         "admin_users": sorted(manifest.hub.admins),
         "allowed_users": sorted(users),
-        "load_groups": groups,
+        "load_groups": None if course_config else groups,
         "manifest": manifest.source,
         "courses_file": str(workdir / COURSES_FILE) if course_config else None,
     }
@@ -169,19 +171,22 @@ def start_local_hub(
     workdir = Path(workdir).resolve()
     (workdir / "home").mkdir(parents=True, exist_ok=True)
     port = port or free_port()
-    settings = hub_settings(
+    from coursehub.access.groups import load_groups
+    from coursehub.hub.data import course_data
+
+    data = course_data(manifest) if course_config else None
+    settings = local_settings(
         manifest,
         workdir=workdir,
         port=port,
         hub_port=free_port(),
         proxy_port=free_port(),
         password=password,
+        groups=data["groups"] if data else load_groups(manifest),
         course_config=course_config,
     )
-    if course_config:
-        from coursehub.hub.generate import course_data
-
-        (workdir / COURSES_FILE).write_bytes(emit.to_json(course_data(manifest)))
+    if data:
+        (workdir / COURSES_FILE).write_bytes(emit.to_json(data))
     settings_path = workdir / "localhub.json"
     settings_path.write_text(json.dumps(settings, indent=2, sort_keys=True))
     token = secrets.token_hex(32)

@@ -14,13 +14,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from coursehub.hub.runtime import spawn
-from coursehub.hub.data import course_data
-from coursehub.manifest import Manifest
 
 SNIPPET = "jupyterhub_config.d/coursehub.py"
 DATA = "coursehub-courses.json"
 
 
-def files(manifest: Manifest) -> dict[str, bytes | dict]:
-    """Relative path -> content (bytes for the fixed code, a dict for the JSON data)."""
-    return {SNIPPET: Path(spawn.__file__).read_bytes(), DATA: course_data(manifest)}
+def files(data: dict) -> dict[str, bytes | dict]:
+    """Relative path -> content (bytes for the fixed code, a dict for the course data it reads)."""
+    return {SNIPPET: Path(spawn.__file__).read_bytes(), DATA: data}

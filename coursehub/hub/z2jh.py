@@ -12,8 +12,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from coursehub.hub.runtime import spawn
-from coursehub.hub.data import course_data
-from coursehub.manifest import Manifest
 from coursehub.access.roles import SYNC_SERVICE, sync_service_role
 
 RUNTIME_MOUNT = "/usr/local/etc/jupyterhub/coursehub/coursehub_spawn.py"
@@ -28,9 +26,8 @@ def split_image(ref: str) -> dict[str, str]:
     return {"name": name, "tag": tag}
 
 
-def values(manifest: Manifest) -> dict:
-    """The Helm values (a dict) for ``manifest``; pass them to ``helm upgrade -f``."""
-    data = course_data(manifest)
+def values(data: dict) -> dict:
+    """The Helm values (a dict) for the hub's course data (:func:`coursehub.hub.data.course_data`)."""
     defaults = data["defaults"]
     sync_role = {k: v for k, v in sync_service_role().items() if k != "name"}
     idle = [c["settings"]["idle_timeout"] for c in data["courses"].values()] + [defaults["idle_timeout"]]

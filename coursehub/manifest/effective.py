@@ -14,7 +14,9 @@ from coursehub.manifest import INTERFACE_PATHS, Course, Manifest, SharedData, Te
 
 @dataclass(frozen=True)
 class CourseSettings:
-    course_id: str
+    """Spawn settings after the merge; ``course_id`` and ``term`` are ``None`` for the hub's own defaults."""
+
+    course_id: str | None
     image: str
     interface: str
     default_url: str  # e.g. /lab; what Spawner.default_url gets
@@ -23,21 +25,40 @@ class CourseSettings:
     cpu_guarantee: float | None
     cpu_limit: float | None
     idle_timeout: int | None  # seconds
-    term: Term
+    term: Term | None
     environment: dict[str, str] = field(default_factory=dict)
     shared_data: SharedData | None = None
     node_selector: dict[str, str] = field(default_factory=dict)
 
     def active_on(self, day: dt.date) -> bool:
         """Whether the course grants anything on ``day`` (term dates are inclusive)."""
-        return self.term.start <= day <= self.term.end
+        return self.term is None or self.term.start <= day <= self.term.end
 
 
 def _pick(override, default):
     return default if override is None else override
 
 
+def hub_settings(manifest: Manifest) -> CourseSettings:
+    """The hub's defaults: what a user gets outside any course."""
+    hub = manifest.hub
+    base = hub.resources
+    return CourseSettings(
+        course_id=None,
+        image=hub.image,
+        interface=hub.interface,
+        default_url="/" + INTERFACE_PATHS[hub.interface],
+        mem_guarantee=base.memory.guarantee,
+        mem_limit=base.memory.limit,
+        cpu_guarantee=base.cpu.guarantee,
+        cpu_limit=base.cpu.limit,
+        idle_timeout=base.idle_timeout,
+        term=None,
+    )
+
+
 def course_settings(manifest: Manifest, course: Course) -> CourseSettings:
+    """The course's settings: the hub's defaults with the course's overrides applied."""
     hub = manifest.hub
     base, over = hub.resources, course.resources
     interface = course.interface or hub.interface

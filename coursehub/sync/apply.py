@@ -206,8 +206,9 @@ def sync(
     returns the progress callback.
     """
     check_token(client, apply=apply)
-    state = read_hub_state(client, desired_groups(manifest, today=today))
-    plan = make_plan(manifest, state, today=today, delete_users=delete_users)
+    desired = desired_groups(manifest, today=today)
+    state = read_hub_state(client, desired)
+    plan = make_plan(manifest, state, desired, today=today, delete_users=delete_users)
     if not apply or plan.empty:
         return plan, None
     advance = advance_factory(planned_steps(plan, batch=batch)) if advance_factory else None

@@ -32,7 +32,7 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from coursehub.access.groups import OWNER_PROPERTY, course_group_members, nbgrader_groups, parse_group_name
+from coursehub.access.groups import OWNER_PROPERTY, course_group_members, course_group_properties, parse_group_name
 from coursehub.access.roles import SYNC_APPLY_SCOPES, SYNC_PLAN_SCOPES
 from coursehub.errors import CoursehubError
 from coursehub.manifest import Course, Manifest
@@ -92,7 +92,7 @@ def course_status(course: Course, today: dt.date) -> str:
     return "upcoming" if today < course.term.start else "active"
 
 
-def group_properties(manifest: Manifest, course: Course) -> dict[str, dict]:
+def group_properties(course: Course) -> dict[str, dict]:
     """Group name -> the properties sync keeps on it (other keys on a group are left as they are).
 
     Only nbgrader's groups get them: there the ``coursehub`` property is the ownership marker, since
@@ -101,21 +101,8 @@ def group_properties(manifest: Manifest, course: Course) -> dict[str, dict]:
     group (half of a first apply's requests) for nothing the runtime reads. The hub configuration's
     ``load_groups`` still sets them, from the same home, for people browsing the admin API.
     """
-    try:
-        from coursehub.hub.data import course_group_properties
-    except ImportError:  # the hub configuration capability is not installed
-        props = {name: {OWNER_PROPERTY: {"course": course.id, "role": role}} for name, role in _roles(course).items()}
-    else:
-        props = course_group_properties(manifest, course)
+    props = course_group_properties(course)
     return {name: (value if parse_group_name(name) is None else {}) for name, value in props.items()}
-
-
-def _roles(course: Course) -> dict[str, str]:
-    roles = {f"nbgrader-{kind}": name for kind, name in nbgrader_groups(course.id).items()}
-    out = {name: role for role, name in roles.items()}
-    for name in course_group_members(course):
-        out.setdefault(name, parse_group_name(name)[1] if parse_group_name(name) else "")
-    return out
 
 
 def desired_groups(manifest: Manifest, *, today: dt.date) -> dict[str, DesiredGroup]:
@@ -123,13 +110,13 @@ def desired_groups(manifest: Manifest, *, today: dt.date) -> dict[str, DesiredGr
     out: dict[str, DesiredGroup] = {}
     for course in manifest.courses:
         ended = course_status(course, today) == "ended"
-        roles = _roles(course)
-        properties = group_properties(manifest, course)
+        owner = course_group_properties(course)
+        properties = group_properties(course)
         for name, members in course_group_members(course).items():
             out[name] = DesiredGroup(
                 name=name,
                 course=course.id,
-                role=roles[name],
+                role=owner[name][OWNER_PROPERTY]["role"],
                 members=frozenset() if ended else frozenset(members),
                 properties=properties[name],
             )
@@ -241,9 +228,15 @@ class Plan:
         }
 
 
-def make_plan(manifest: Manifest, state: HubState, *, today: dt.date, delete_users: bool = False) -> Plan:
-    """Compare the hub's ``state`` with what ``manifest`` wants on ``today``."""
-    desired = desired_groups(manifest, today=today)
+def make_plan(
+    manifest: Manifest,
+    state: HubState,
+    desired: dict[str, DesiredGroup],
+    *,
+    today: dt.date,
+    delete_users: bool = False,
+) -> Plan:
+    """Compare the hub's ``state`` with the ``desired`` groups (:func:`desired_groups` of ``manifest`` on ``today``)."""
     plan = Plan(today=today, delete_enabled=delete_users)
     wanted_users: set[str] = set()
     per_course: dict[str, dict] = {}

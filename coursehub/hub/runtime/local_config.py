@@ -31,7 +31,8 @@ c.Spawner.start_timeout = 90
 c.Spawner.http_timeout = 90
 c.Spawner.env_keep = ["PATH", "PYTHONPATH", "LANG", "LC_ALL", "VIRTUAL_ENV", "HOME"]
 
-c.JupyterHub.load_groups = settings["load_groups"]
+if settings["load_groups"] is not None:  # otherwise the course configuration below loads them
+    c.JupyterHub.load_groups = settings["load_groups"]
 c.JupyterHub.services = [
     {"name": "coursehub-admin", "api_token": os.environ["COURSEHUB_LOCALHUB_ADMIN_TOKEN"]},
 ]
