@@ -35,7 +35,7 @@ for key, value in {
 from gitserver import CONTENT, GitServer  # noqa: E402
 from nbgitpuller_client import Student  # noqa: E402
 
-from coursehub.links.check import check_manifest  # noqa: E402
+from coursehub.links.check import check_links  # noqa: E402
 from coursehub.links.url import build_link  # noqa: E402
 from coursehub.manifest.loader import load_manifest  # noqa: E402
 from coursehub.hub.local import start_local_hub  # noqa: E402
@@ -100,7 +100,7 @@ def main() -> None:
             course.content.repo = {"data-c8-fa26": c8, "climate-hackweek-26": hack}.get(course.id, c8)
         for label in ("cold cache", "warm cache"):
             start = time.monotonic()
-            results = check_manifest(check, cache_dir=Path(tmp) / "cache", jobs=4)
+            results = check_links(check, cache_dir=Path(tmp) / "cache", jobs=4)
             print(f"links check ({len(results)} links, {label}): {time.monotonic() - start:.2f} s")
         git_server.stop()
 

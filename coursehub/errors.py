@@ -19,7 +19,11 @@ EXIT_INTERNAL = 3
 
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong with an input, located as precisely as we can."""
+    """One thing wrong with an input, located as precisely as we can.
+
+    ``code`` is stable and machine-readable (``yaml-syntax``, ``roster-missing``, ``unknown-image``, ...):
+    callers and tests branch on it, never on the message, which may be reworded.
+    """
 
     message: str
     path: str = ""  # dotted path inside the manifest, e.g. courses[0].resources.memory.limit
@@ -28,6 +32,7 @@ class Problem:
     column: int | None = None  # 1-based
     hint: str = ""  # what would fix it
     severity: str = "error"  # error | warning
+    code: str = ""
 
     def format(self) -> str:
         where = self.file or "<manifest>"
@@ -73,11 +78,11 @@ class Report:
 
     problems: list[Problem] = field(default_factory=list)
 
-    def error(self, message: str, **where) -> None:
-        self.problems.append(Problem(message, severity="error", **where))
+    def error(self, message: str, *, code: str, **where) -> None:
+        self.problems.append(Problem(message, severity="error", code=code, **where))
 
-    def warning(self, message: str, **where) -> None:
-        self.problems.append(Problem(message, severity="warning", **where))
+    def warning(self, message: str, *, code: str, **where) -> None:
+        self.problems.append(Problem(message, severity="warning", code=code, **where))
 
     @property
     def errors(self) -> list[Problem]:

@@ -7,7 +7,7 @@ import textwrap
 import pytest
 from gitserver import CONTENT, git_server  # noqa: F401  (fixture)
 
-from coursehub.links.check import check_manifest
+from coursehub.links.check import check_links
 from coursehub.manifest.loader import load_manifest
 
 
@@ -65,7 +65,7 @@ def write_manifest(tmp_path, repos) -> str:
 def test_check_reports_missing_branch_file_and_repo(tmp_path, check_repos, git_server):
     manifest, _ = load_manifest(write_manifest(tmp_path, check_repos))
     before = len(git_server.requests)
-    results = {(r.course, r.assignment): r for r in check_manifest(manifest, cache_dir=tmp_path / "cache", jobs=3)}
+    results = {(r.course, r.assignment): r for r in check_links(manifest, cache_dir=tmp_path / "cache", jobs=3)}
     assert results[("c8", "lab01")].ok
     assert results[("c8", "lab02")].ok
     assert results[("c8-release", "hw02")].ok

@@ -79,7 +79,7 @@ def check(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
     from rich.table import Table
     from coursehub.errors import EXIT_CHECK_FAILED, CoursehubError
-    from coursehub.links.check import check_manifest
+    from coursehub.links.check import check_links
 
     model, _ = load(manifest)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=err, transient=True) as bar:
@@ -88,7 +88,7 @@ def check(
         def progress(done: int, total: int, label: str) -> None:
             bar.update(task, completed=done, total=total, description=f"checked {label}")
 
-        results = check_manifest(model, courses=course, cache_dir=cache_dir, jobs=jobs, timeout=timeout, progress=progress)
+        results = check_links(model, courses=course, cache_dir=cache_dir, jobs=jobs, timeout=timeout, progress=progress)
     broken = [r for r in results if not r.ok]
     table = Table(title=f"{len(results)} assignment links, {len(broken)} broken")
     for col in ("course", "assignment", "repo", "branch", "path", "status"):

@@ -80,7 +80,7 @@ def sync(
 
     day = parse_today(today)
     model, warnings = load(manifest, strict=strict)
-    skipped = [w for w in warnings if "student" in w.message]
+    skipped = [w for w in warnings if w.code in ("student-invalid", "student-duplicate")]
     client = HubClient(hub_api, token=read_token(token_file=token_file), concurrency=concurrency)
 
     progress = Progress(

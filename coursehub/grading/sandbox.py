@@ -1,5 +1,8 @@
 """Running untrusted student code: one forked process tree per submission, contained and bounded.
 
+One concern: the containment of one submission (fork, namespaces, limits, and tearing it all down);
+splitting it would put the set-up and the clean-up of the same process tree in different files.
+
 A grading job is a Python callable that runs the submission and returns a JSON-able dict. The
 batch runner imports the grader (otter, datascience, numpy, nbgrader) once; :func:`start` forks it
 for each submission, so no submission pays interpreter and import start-up, and each one still gets

@@ -162,7 +162,7 @@ def _parse_pins(key: str, specs: list[str], std_lock: dict[str, Pin], problems: 
         try:
             req = Requirement(spec)
         except InvalidRequirement as exc:
-            problems.append(Problem(f"{spec!r} is not a pip requirement ({exc})", path=path, file=file))
+            problems.append(Problem(f"{spec!r} is not a pip requirement ({exc})", path=path, file=file, code="image-requirement"))
             continue
         name_key = canonicalize_name(req.name)
         known = std_lock.get(name_key)
@@ -172,6 +172,7 @@ def _parse_pins(key: str, specs: list[str], std_lock: dict[str, Pin], problems: 
             problems.append(
                 Problem(
                     f"{spec!r} is not pinned to one version, so the image would change as new releases appear",
+                    code="image-unpinned",
                     path=path,
                     file=file,
                     hint=f"pin it, e.g. {example}",
@@ -181,13 +182,14 @@ def _parse_pins(key: str, specs: list[str], std_lock: dict[str, Pin], problems: 
         try:
             Version(specifiers[0].version)
         except InvalidVersion:
-            problems.append(Problem(f"{spec!r} has an invalid version", path=path, file=file))
+            problems.append(Problem(f"{spec!r} has an invalid version", path=path, file=file, code="image-version"))
             continue
         pin = Pin(req.name, specifiers[0].version, tuple(sorted(req.extras)))
         if name_key in pins and pins[name_key].version != pin.version:
             problems.append(
                 Problem(
                     f"{req.name} is pinned twice, at {pins[name_key].version} and {pin.version}",
+                    code="image-pinned-twice",
                     path=path,
                     file=file,
                     hint="keep one",
@@ -205,7 +207,7 @@ def _parse_r(key: str, specs: list[str], problems: list[Problem], file: str) -> 
         # Names and versions end up in install.R; only accept what CRAN itself allows.
         if not _R_NAME.match(name) or (version and not _R_VERSION.match(version)):
             problems.append(
-                Problem(f"{spec!r} is not a CRAN package name (optionally ==version)", path=f"images.{key}.r_packages[{i}]", file=file)
+                Problem(f"{spec!r} is not a CRAN package name (optionally ==version)", path=f"images.{key}.r_packages[{i}]", file=file, code="image-r-package")
             )
             continue
         out[name] = RPackage(name, version or None)
@@ -216,7 +218,7 @@ def _parse_apt(key: str, specs: list[str], problems: list[Problem], file: str) -
     out = set()
     for i, spec in enumerate(specs):
         if not _APT_NAME.match(spec):
-            problems.append(Problem(f"{spec!r} is not a Debian package name", path=f"images.{key}.apt[{i}]", file=file))
+            problems.append(Problem(f"{spec!r} is not a Debian package name", path=f"images.{key}.apt[{i}]", file=file, code="image-apt-package"))
             continue
         out.add(spec)
     return sorted(out)
@@ -262,7 +264,8 @@ def _effective(manifest: Manifest, key: str, courses: list[str], problems: list[
             wanted = ", ".join(f"{c.name}=={c.wanted}" for c in changes)
             problems.append(
                 Problem(
-                    f"image {key!r} (used by {_names(courses)}) conflicts with the {std.name} standard: "
+                    code="image-conflicts-with-standard",
+                    message=f"image {key!r} (used by {_names(courses)}) conflicts with the {std.name} standard: "
                     f"it pins {wanted}, but {text}",
                     path=f"images.{key}.packages",
                     file=file,
@@ -334,7 +337,8 @@ def plan_images(manifest: Manifest) -> ImagePlan:
         if len(explicit) > 1:
             problems.append(
                 Problem(
-                    f"images {', '.join(keys)} have the same packages, so they are one image, but name different "
+                    code="image-registry-clash",
+                    message=f"images {', '.join(keys)} have the same packages, so they are one image, but name different "
                     f"registries or tags ({', '.join(sorted(f'{r}:{t}' for r, t in explicit))})",
                     path="images",
                     file=manifest.source,
@@ -361,7 +365,8 @@ def plan_images(manifest: Manifest) -> ImagePlan:
         for other in shared[1:]:
             problems.append(
                 Problem(
-                    f"courses {_names(first.courses)} (image {', '.join(first.keys)}) and {_names(other.courses)} "
+                    code="image-shared-registry-differs",
+                    message=f"courses {_names(first.courses)} (image {', '.join(first.keys)}) and {_names(other.courses)} "
                     f"(image {', '.join(other.keys)}) are asked to share the image {registry} but need different "
                     f"packages: {_set_difference(first, other)}",
                     path="images",

@@ -127,7 +127,7 @@ def _check_repo_targets(repo: str, targets: list[_Target], cache_root: Path, tim
     return results
 
 
-def check_manifest(
+def check_links(
     manifest: Manifest,
     *,
     courses: Iterable[str] | None = None,

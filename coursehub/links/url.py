@@ -1,5 +1,8 @@
 """nbgitpuller links: build one that opens the right file, and parse one back into its fields.
 
+One concern: the link format. Building, the rules a link's parts must follow, and parsing are kept
+together because the parser must mirror the builder exactly (a property test round-trips them).
+
 The parameter layout and encoding follow nbgitpuller's own link generator (``docs/_static/link_gen``):
 ``<hub>/hub/user-redirect/git-pull?repo=...&urlpath=...&branch=...``, values encoded the way the
 browser's ``URLSearchParams`` encodes them. Where that generator is wrong we follow what the

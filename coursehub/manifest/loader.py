@@ -198,10 +198,10 @@ def read_yaml(path: Path, report: Report) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        report.error("the manifest file does not exist", file=str(path))
+        report.error("the manifest file does not exist", code="manifest-missing", file=str(path))
         return None
     except (OSError, UnicodeDecodeError) as exc:
-        report.error(f"cannot read the manifest: {exc}", file=str(path))
+        report.error(f"cannot read the manifest: {exc}", code="manifest-unreadable", file=str(path))
         return None
     try:
         return yaml.load(io.StringIO(text))
@@ -209,6 +209,7 @@ def read_yaml(path: Path, report: Report) -> Any:
         mark = exc.problem_mark or exc.context_mark
         report.error(
             f"YAML syntax: {exc.problem or exc.context}",
+            code="yaml-syntax",
             file=str(path),
             line=mark.line + 1 if mark else None,
             column=mark.column + 1 if mark else None,
@@ -216,7 +217,7 @@ def read_yaml(path: Path, report: Report) -> Any:
         )
         return None
     except Exception as exc:  # ruamel raises a handful of unrelated types for odd input
-        report.error(f"YAML: {exc}", file=str(path))
+        report.error(f"YAML: {exc}", code="yaml", file=str(path))
         return None
 
 
@@ -225,15 +226,16 @@ def read_roster(csv_path: Path, column: str, *, where: dict, report: Report) -> 
     try:
         text = csv_path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
-        report.error(f"roster file {csv_path} does not exist", hint="fix the path (it is relative to the manifest)", **where)
+        report.error(f"roster file {csv_path} does not exist", code="roster-missing", hint="fix the path (it is relative to the manifest)", **where)
         return []
     except (OSError, UnicodeDecodeError) as exc:
-        report.error(f"cannot read roster {csv_path}: {exc}", **where)
+        report.error(f"cannot read roster {csv_path}: {exc}", code="roster-unreadable", **where)
         return []
     reader = csv.DictReader(io.StringIO(text))
     if reader.fieldnames is None or column not in reader.fieldnames:
         report.error(
             f"roster {csv_path} has no column {column!r}",
+            code="roster-column",
             hint=f"columns are: {', '.join(reader.fieldnames or []) or 'none'}; set `column:` to one of them",
             **where,
         )
@@ -246,9 +248,11 @@ def read_roster(csv_path: Path, column: str, *, where: dict, report: Report) -> 
 
 
 def _check_usernames(
-    names: list[tuple[str, Problem]], report: Report, *, strict: bool, what: str
+    names: list[tuple[str, Problem]], report: Report, *, strict: bool, what: str, code: str
 ) -> list[str]:
-    """Normalise and check usernames; returns the valid ones, de-duplicated, in order."""
+    """Normalise and check usernames; returns the valid ones, de-duplicated, in order.
+
+    Problems get the code ``<code>-invalid`` or ``<code>-duplicate`` (``student-…`` or ``staff-…``)."""
     seen: dict[str, Problem] = {}
     out = []
     for raw, where in names:
@@ -257,13 +261,14 @@ def _check_usernames(
         loc = dict(file=where.file, line=where.line, column=where.column, path=where.path)
         severity = report.error if strict else report.warning
         if problem:
-            severity(f"{what}: {problem}", hint="fix or remove this row" if where.line else "", **loc)
+            severity(f"{what}: {problem}", code=f"{code}-invalid", hint="fix or remove this row" if where.line else "", **loc)
             continue
         if name in seen:
             first = seen[name]
             severity(
                 f"{what}: {name!r} is listed twice (first at line {first.line})" if first.line else f"{what}: {name!r} is listed twice",
                 hint="remove the duplicate",
+                code=f"{code}-duplicate",
                 **loc,
             )
             continue
@@ -278,7 +283,7 @@ def load_manifest(path: str | Path, *, strict: bool = True) -> tuple[Manifest, l
     With ``strict`` (the default), bad roster rows (invalid or duplicate usernames) are errors;
     without it they are skipped and returned as warnings, which is what ``sync`` wants by default.
     """
-    from coursehub.manifest.rules import check_manifest
+    from coursehub.manifest.rules import rule_problems
 
     path = Path(path)
     report = Report()
@@ -286,7 +291,7 @@ def load_manifest(path: str | Path, *, strict: bool = True) -> tuple[Manifest, l
     if report.errors:
         raise ManifestError(f"{path}: the manifest could not be read", problems=report.problems)
     if not isinstance(doc, dict):
-        report.error("the manifest must be a mapping with `hub`, `images` and `courses`", file=str(path), line=1, column=1)
+        report.error("the manifest must be a mapping with `hub`, `images` and `courses`", code="not-a-mapping", file=str(path), line=1, column=1)
         raise ManifestError(f"{path}: invalid manifest", problems=report.problems)
 
     positions = Positions(doc)
@@ -297,7 +302,7 @@ def load_manifest(path: str | Path, *, strict: bool = True) -> tuple[Manifest, l
             loc = tuple(err["loc"])
             message, hint = _hint_for(err, loc, positions)
             line, col = positions.find(loc)
-            report.error(message, file=str(path), line=line, column=col, path=format_path(loc), hint=hint)
+            report.error(message, code=f"schema-{err['type']}", file=str(path), line=line, column=col, path=format_path(loc), hint=hint)
         raise ManifestError(f"{path}: {len(report.errors)} problem(s) in the manifest", problems=report.problems)
 
     manifest._source = str(path.resolve())
@@ -311,9 +316,9 @@ def load_manifest(path: str | Path, *, strict: bool = True) -> tuple[Manifest, l
             for j, name in enumerate(getattr(course.staff, role)):
                 line, col = positions.find(loc + (j,))
                 entries.append((name, Problem("", file=str(path), line=line, column=col, path=format_path(loc + (j,)))))
-            setattr(course.staff, role, _check_usernames(entries, report, strict=True, what=f"{role[:-1] if role != 'tas' else 'TA'}"))
+            setattr(course.staff, role, _check_usernames(entries, report, strict=True, what=f"{role[:-1] if role != 'tas' else 'TA'}", code="staff"))
 
-    for problem in check_manifest(manifest):
+    for problem in rule_problems(manifest):
         loc = problem.pop("loc")
         line, col = positions.find(loc)
         severity = problem.pop("severity", "error")
@@ -337,7 +342,7 @@ def _load_students(course, index: int, base: Path, path: Path, positions: Positi
         for j, name in enumerate(course.students):
             line, col = positions.find(loc + (j,))
             entries.append((name, Problem("", file=str(path), line=line, column=col, path=format_path(loc + (j,)))))
-    return _check_usernames(entries, report, strict=strict, what=f"course {course.id} student")
+    return _check_usernames(entries, report, strict=strict, what=f"course {course.id} student", code="student")
 
 
 def manifest_from_text(text: str, *, base: Path, name: str = "manifest.yaml", strict: bool = True) -> Manifest:

@@ -1,6 +1,7 @@
 """Rules that span several fields of a valid-looking manifest.
 
-Each check yields ``dict(loc=..., message=..., hint=..., severity=...)``; the loader turns ``loc``
+Each check yields ``dict(loc=..., message=..., hint=..., severity=..., code=...)`` (``code`` is stable, see
+:class:`coursehub.errors.Problem`); the loader turns ``loc``
 into ``file:line:column``. Checks run after rosters are loaded, so they can compare students with staff.
 """
 
@@ -15,48 +16,49 @@ from coursehub.manifest.effective import course_settings
 from coursehub.manifest.units import format_size
 
 
-def _err(loc, message, hint="", severity="error"):
-    return dict(loc=tuple(loc), message=message, hint=hint, severity=severity)
+def _err(loc, message, hint="", severity="error", *, code: str):
+    return dict(loc=tuple(loc), message=message, hint=hint, severity=severity, code=code)
 
 
-def check_manifest(manifest: Manifest) -> Iterator[dict]:
+def rule_problems(manifest: Manifest) -> Iterator[dict]:
+    """Every problem the cross-field rules find in a manifest whose fields are individually valid."""
     base = Path(manifest.source).parent if manifest.source else Path.cwd()
     images = sorted(manifest.images)
 
     url = urlsplit(manifest.hub.url)
     if url.scheme not in ("http", "https") or not url.netloc:
-        yield _err(("hub", "url"), f"hub URL {manifest.hub.url!r} is not an http(s) URL", "write it like https://hub.example.edu")
+        yield _err(("hub", "url"), f"hub URL {manifest.hub.url!r} is not an http(s) URL", "write it like https://hub.example.edu", code="hub-url")
     if manifest.hub.image not in manifest.images:
-        yield _err(("hub", "image"), f"unknown image {manifest.hub.image!r}", f"use one of the keys of `images`: {', '.join(images)}")
+        yield _err(("hub", "image"), f"unknown image {manifest.hub.image!r}", f"use one of the keys of `images`: {', '.join(images)}", code="unknown-image")
     if not manifest.images:
-        yield _err(("images",), "no images are defined", "add at least one, e.g. `data8: {standard: data8}`")
+        yield _err(("images",), "no images are defined", "add at least one, e.g. `data8: {standard: data8}`", code="no-images")
 
     hub_res = manifest.hub.resources
     if None not in (hub_res.memory.guarantee, hub_res.memory.limit) and hub_res.memory.limit < hub_res.memory.guarantee:
         yield _err(
             ("hub", "resources", "memory", "limit"),
             f"memory limit {format_size(hub_res.memory.limit)} is below the guarantee {format_size(hub_res.memory.guarantee)}",
-            "raise the limit or lower the guarantee",
+            "raise the limit or lower the guarantee", code="limit-below-guarantee",
         )
     if None not in (hub_res.cpu.guarantee, hub_res.cpu.limit) and hub_res.cpu.limit < hub_res.cpu.guarantee:
-        yield _err(("hub", "resources", "cpu", "limit"), f"CPU limit {hub_res.cpu.limit} is below the guarantee {hub_res.cpu.guarantee}", "raise the limit or lower the guarantee")
+        yield _err(("hub", "resources", "cpu", "limit"), f"CPU limit {hub_res.cpu.limit} is below the guarantee {hub_res.cpu.guarantee}", "raise the limit or lower the guarantee", code="limit-below-guarantee")
 
     seen_ids: dict[str, int] = {}
     for i, course in enumerate(manifest.courses):
         loc = ("courses", i)
         if course.id in seen_ids:
-            yield _err(loc + ("id",), f"course id {course.id!r} is used twice (also courses[{seen_ids[course.id]}])", "give each course its own id")
+            yield _err(loc + ("id",), f"course id {course.id!r} is used twice (also courses[{seen_ids[course.id]}])", "give each course its own id", code="duplicate-course")
         seen_ids.setdefault(course.id, i)
         if course.image is not None and course.image not in manifest.images:
-            yield _err(loc + ("image",), f"unknown image {course.image!r}", f"use one of the keys of `images`: {', '.join(images)}")
+            yield _err(loc + ("image",), f"unknown image {course.image!r}", f"use one of the keys of `images`: {', '.join(images)}", code="unknown-image")
         if course.term.end < course.term.start:
             yield _err(
                 loc + ("term", "end"),
                 f"the term ends ({course.term.end}) before it starts ({course.term.start})",
-                "swap the dates or fix the year",
+                "swap the dates or fix the year", code="term-order",
             )
         if course.kind == "event" and (course.term.end - course.term.start).days > 31:
-            yield _err(loc + ("term",), "an event longer than a month", "use kind: course for a term-long course", "warning")
+            yield _err(loc + ("term",), "an event longer than a month", "use kind: course for a term-long course", "warning", code="long-event")
 
         yield from _check_resources(manifest, i)
 
@@ -65,30 +67,30 @@ def check_manifest(manifest: Manifest) -> Iterator[dict]:
             yield _err(
                 loc + ("students",),
                 f"{name!r} is both a student and staff of {course.id}",
-                "remove them from the roster or from staff",
+                "remove them from the roster or from staff", code="student-is-staff",
             )
         for name in sorted(set(course.staff.instructors) & set(course.staff.tas)):
-            yield _err(loc + ("staff", "tas"), f"{name!r} is listed as instructor and TA", "instructor access already includes TA access", "warning")
+            yield _err(loc + ("staff", "tas"), f"{name!r} is listed as instructor and TA", "instructor access already includes TA access", "warning", code="instructor-is-ta")
 
         assignment_ids: dict[str, int] = {}
         for j, a in enumerate(course.assignments):
             aloc = loc + ("assignments", j)
             if a.id in assignment_ids:
-                yield _err(aloc + ("id",), f"assignment id {a.id!r} is used twice in {course.id}", "give each assignment its own id")
+                yield _err(aloc + ("id",), f"assignment id {a.id!r} is used twice in {course.id}", "give each assignment its own id", code="duplicate-assignment")
             assignment_ids.setdefault(a.id, j)
             p = PurePosixPath(a.path)
             if a.path.startswith("/") or ".." in p.parts or not a.path.strip():
-                yield _err(aloc + ("path",), f"assignment path {a.path!r} must be relative to the content repository", "drop the leading / and any ..")
+                yield _err(aloc + ("path",), f"assignment path {a.path!r} must be relative to the content repository", "drop the leading / and any ..", code="assignment-path")
             if a.due and not (course.term.start <= a.due <= course.term.end):
-                yield _err(aloc + ("due",), f"due date {a.due} is outside the term", "", "warning")
+                yield _err(aloc + ("due",), f"due date {a.due} is outside the term", "", "warning", code="due-outside-term")
             if a.source and not (base / a.source).exists():
-                yield _err(aloc + ("source",), f"grader source {a.source!r} does not exist", "the path is relative to the manifest")
+                yield _err(aloc + ("source",), f"grader source {a.source!r} does not exist", "the path is relative to the manifest", code="grader-source-missing")
         if course.assignments and course.content is None:
-            yield _err(loc + ("assignments",), f"{course.id} has assignments but no `content` repository", "add `content: {repo: ..., branch: main}`")
+            yield _err(loc + ("assignments",), f"{course.id} has assignments but no `content` repository", "add `content: {repo: ..., branch: main}`", code="assignments-without-content")
         if course.content and course.content.local and not (base / course.content.local).is_dir():
-            yield _err(loc + ("content", "local"), f"content folder {course.content.local!r} does not exist", "the path is relative to the manifest")
+            yield _err(loc + ("content", "local"), f"content folder {course.content.local!r} does not exist", "the path is relative to the manifest", code="content-local-missing")
         if course.grader != "none" and not course.assignments:
-            yield _err(loc + ("grader",), f"{course.id} uses {course.grader} but lists no assignments", "", "warning")
+            yield _err(loc + ("grader",), f"{course.id} uses {course.grader} but lists no assignments", "", "warning", code="grader-without-assignments")
 
 
 def _check_resources(manifest: Manifest, i: int) -> Iterator[dict]:
@@ -103,12 +105,12 @@ def _check_resources(manifest: Manifest, i: int) -> Iterator[dict]:
         yield _err(
             loc + ("memory", where),
             f"memory limit {format_size(s.mem_limit)} is below the guarantee {format_size(s.mem_guarantee)}",
-            "raise the limit or lower the guarantee (the hub's defaults apply where the course sets nothing)",
+            "raise the limit or lower the guarantee (the hub's defaults apply where the course sets nothing)", code="limit-below-guarantee",
         )
     if (cpu.guarantee, cpu.limit) != (None, None) and s.cpu_guarantee is not None and s.cpu_limit is not None and s.cpu_limit < s.cpu_guarantee:
         where = "limit" if course.resources.cpu.limit is not None else "guarantee"
         yield _err(
             loc + ("cpu", where),
             f"CPU limit {s.cpu_limit} is below the guarantee {s.cpu_guarantee}",
-            "raise the limit or lower the guarantee",
+            "raise the limit or lower the guarantee", code="limit-below-guarantee",
         )
