@@ -22,22 +22,14 @@ from coursehub.build import render
 from coursehub.hub import z2jh
 from coursehub.hub.data import course_data
 from coursehub.manifest.loader import load_manifest
+from goldens import check_goldens
 from coursehub.access.roles import staff_roles, sync_service_role
 
-GOLDEN = Path(__file__).parent / "golden" / "hub"
 TRICKY_TITLE = 'Data "Science" \'101\'\n{{ evil }} {% raw %} </option><script>alert(1)</script> ${HOME} `id`'
 
 
 def hub_files(manifest) -> dict[str, bytes]:
     return render(manifest, only=["hub"]).files
-
-
-def parsed(rel: str, content: bytes):
-    if rel.endswith(".json"):
-        return json.loads(content)
-    if rel.endswith(".yaml"):
-        return emit.load_yaml_text(content.decode())
-    return content.decode()
 
 
 def test_example_matches_goldens(example_manifest, update_goldens):
@@ -49,16 +41,8 @@ def test_example_matches_goldens(example_manifest, update_goldens):
         "hub/single-machine/coursehub-courses.json",
     }
     snippet = "hub/single-machine/jupyterhub_config.d/coursehub.py"
-    for rel, content in files.items():
-        if rel == snippet:
-            continue  # no golden copy: it must be the runtime itself, checked below
-        golden = GOLDEN / Path(rel).relative_to("hub")
-        if update_goldens:
-            golden.parent.mkdir(parents=True, exist_ok=True)
-            golden.write_bytes(content)
-            continue
-        assert golden.exists(), f"no golden for {rel}; run pytest --update-goldens"
-        assert parsed(rel, content) == parsed(rel, golden.read_bytes()), f"{rel} differs from its golden"
+    # no golden copy of the snippet: it must be the runtime itself, checked below
+    check_goldens(files, update=update_goldens, skip=lambda rel: rel == snippet)
     # the single-machine snippet is the runtime, verbatim: fixed code, never generated
     assert files[snippet] == Path(spawn.__file__).read_bytes()
 
