@@ -18,7 +18,7 @@ from coursehub.errors import EXIT_CHECK_FAILED, CoursehubError
 @images_app.command("drift")
 def drift(manifest: ManifestArg, json_out: JsonOpt = False):
     """Show, per course, what its image adds to or changes from the standard (as `build` writes it)."""
-    from coursehub.images.drift import drift_report, headline
+    from coursehub.images.drift import course_row, drift_report, headline
 
     model, _ = load(manifest)
     report = drift_report(model)
@@ -29,10 +29,9 @@ def drift(manifest: ManifestArg, json_out: JsonOpt = False):
     for col in ("course", "image", "standard", "adds", "changes", "reference"):
         table.add_column(col)
     for c in report["courses"]:
-        adds = c["adds"] + [f"R {r}" for r in c["r_packages"]] + [f"apt {a}" for a in c["apt"]]
-        changes = [f"{x['package']} {x['standard']} → {x['course']}" for x in c["changes"]]
-        standard = c["standard"] + (" (unchanged)" if c["unchanged"] else "")
-        table.add_row(c["course"], c["build"], standard, "\n".join(adds) or "—", "\n".join(changes) or "—", c["ref"])
+        r = course_row(c)
+        table.add_row(r["course"], r["image"], r["standard"], "\n".join(r["adds"]) or "—", "\n".join(r["changes"]) or "—",
+                      r["reference"])
     out.print(table)
     err.print(headline(report), markup=False)
 

@@ -62,16 +62,26 @@ def headline(drift: dict) -> str:
     )
 
 
+def course_row(c: dict) -> dict[str, list[str] | str]:
+    """One course's drift as display cells (the Markdown page and the terminal table share them)."""
+    return {
+        "course": c["course"],
+        "image": c["build"],
+        "standard": c["standard"] + (" (unchanged)" if c["unchanged"] else ""),
+        "adds": c["adds"] + [f"R {r}" for r in c["r_packages"]] + [f"apt {a}" for a in c["apt"]],
+        "changes": [f"{x['package']} {x['standard']} → {x['course']}" for x in c["changes"]],
+        "reference": c["ref"],
+    }
+
+
 def drift_markdown(drift: dict) -> str:
     text = headline(drift).removeprefix("images: ")
     lines = ["# Image drift", "", text[:1].upper() + text[1:] + ".", ""]
     lines += ["| course | image | standard | adds | changes |", "|---|---|---|---|---|"]
     for c in drift["courses"]:
-        adds = c["adds"] + [f"R {r}" for r in c["r_packages"]] + [f"apt {a}" for a in c["apt"]]
-        changes = [f"{x['package']} {x['standard']} → {x['course']}" for x in c["changes"]]
-        standard = c["standard"] + (" (unchanged)" if c["unchanged"] else "")
+        r = course_row(c)
         lines.append(
-            f"| {c['course']} | {c['build']} | {standard} | {', '.join(adds) or '—'} | {', '.join(changes) or '—'} |"
+            f"| {r['course']} | {r['image']} | {r['standard']} | {', '.join(r['adds']) or '—'} | {', '.join(r['changes']) or '—'} |"
         )
     lines += ["", "| image | reference | keys | courses | Python packages |", "|---|---|---|---|---|"]
     for b in drift["images"]:
