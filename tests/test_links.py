@@ -93,8 +93,10 @@ def test_trailing_slash_is_removed_so_the_api_and_the_page_agree():
     assert link.fields.repo == "https://github.com/org/repo"
 
 
-def test_hub_under_a_path_prefix_and_canvas():
-    link = build_link(hub="https://uni.example.edu/jupyter", repo=REPO, path="a.ipynb", launch="canvas")
+@pytest.mark.parametrize("launch", ["lti", "canvas"])
+def test_hub_under_a_path_prefix_and_lti(launch):
+    link = build_link(hub="https://uni.example.edu/jupyter", repo=REPO, path="a.ipynb", launch=launch)
+    assert link.fields.launch == "lti"  # canvas is the older name of the same launch
     parts = urlsplit(link.url)
     assert parts.path == "/jupyter/hub/lti/launch"
     nxt = parse_qs(parts.query)["next"][0]
@@ -115,7 +117,7 @@ def test_server_names_jupyterhub_accepts(name):
     assert check_server(name) == name
 
 
-@pytest.mark.parametrize("name", ["GPU", "1gpu", "gpu-", "gpu--1", "gpu_1", "x" * 31, "a b", "é"])
+@pytest.mark.parametrize("name", ["GPU", "1gpu", "gpu-", "gpu--1", "gpu_1", "x" * 31, "a b", "é", "gpu\n", "gpu-\n"])
 def test_server_names_jupyterhub_refuses(name):
     from jupyterhub.slugs import is_valid_safe_slug
 
@@ -178,6 +180,11 @@ def test_binder_providers(env_repo, binder_path):
         ({"repo": REPO, "hub": "ftp://hub.example.edu"}, "must start with https://"),
         ({"repo": REPO, "hub": "hub.example.edu"}, "must start with https://"),
         ({"repo": REPO, "server": "My Server"}, "not allowed by JupyterHub 6"),
+        # urlsplit's own ValueErrors are the user's input too: a located refusal, never a traceback
+        ({"repo": "https://[github.com/org/repo"}, "malformed host"),
+        ({"repo": "https://[::1x]/org/repo"}, "malformed host"),
+        ({"repo": REPO, "hub": "https://[10.0.0.1]/"}, "malformed host"),
+        ({"repo": REPO, "hub": "https://hub\u2100example.edu"}, "malformed host"),
         ({"repo": REPO, "launch": "binder", "binder_url": "https://mybinder.org"}, "environment repository"),
         ({"repo": REPO, "launch": "binder", "env_repo": REPO}, "BinderHub URL"),
         ({"repo": REPO, "launch": "binder", "binder_url": "https://mybinder.org", "env_repo": REPO, "server": "x"}, "named servers"),

@@ -6,6 +6,7 @@ The link builder's API is re-exported here: ``from coursehub.links import build_
 from coursehub.links.url import (
     INTERFACES,
     LAUNCHES,
+    LAUNCH_ALIASES,
     Link,
     LinkFields,
     REPO_SCHEMES,
@@ -27,6 +28,7 @@ from coursehub.links.url import (
 __all__ = [
     "INTERFACES",
     "LAUNCHES",
+    "LAUNCH_ALIASES",
     "Link",
     "LinkFields",
     "REPO_SCHEMES",

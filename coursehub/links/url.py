@@ -30,7 +30,9 @@ from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlsplit, urluns
 from coursehub.errors import EXIT_USAGE, CoursehubError
 from coursehub.manifest import INTERFACE_PATHS
 
-LAUNCHES = ("hub", "canvas", "binder")
+LAUNCHES = ("hub", "lti", "binder")
+#: Older spellings of a launch, accepted and normalised (``canvas`` was the LTI launch's first name).
+LAUNCH_ALIASES = {"canvas": "lti"}
 INTERFACES = tuple(INTERFACE_PATHS)
 REPO_SCHEMES = ("https", "http", "git", "ssh")
 #: Where repo2docker and the Jupyter docker stacks put the home folder; VS Code (code-server) needs an
@@ -40,7 +42,8 @@ VSCODE_HOME = "/home/jovyan"
 # JupyterHub 6 refuses to create named servers whose names are not "safe slugs"
 # (jupyterhub.slugs.is_valid_safe_slug): 1-30 chars, lowercase letter first, letter or digit last,
 # lowercase letters, digits and single hyphens in between.
-_SERVER_NAME_RE = re.compile(r"^[a-z](?:[a-z0-9]|-(?!-)){0,29}$")
+# \Z, not $: "$" also matches before a final newline, which would let "lab\n" through.
+_SERVER_NAME_RE = re.compile(r"[a-z](?:[a-z0-9]|-(?!-)){0,29}\Z")
 # git check-ref-format's rules, minus the ones that only matter for creating refs.
 _BAD_REF_RE = re.compile(r"(\.\.|@\{|[\x00-\x20\x7f~^:?*\[\\]|//|/\.|\.lock(/|$)|^/|/$|^\.|\.$|^@$)")
 _SCP_LIKE_RE = re.compile(r"^(?:(?P<user>[^@/:]+)@)?(?P<host>[A-Za-z0-9.-]+):(?P<path>(?!//).+)$")
@@ -51,12 +54,21 @@ def _fail(message: str) -> CoursehubError:
     return CoursehubError(message, exit_code=EXIT_USAGE)
 
 
+def _split(url: str, what: str, original: str):
+    # urlsplit raises ValueError for an unbalanced or invalid [bracketed] host and for a host with
+    # characters that NFKC-normalise to URL delimiters; that is the user's input, not a bug.
+    try:
+        return urlsplit(url)
+    except ValueError:
+        raise _fail(f"the {what} URL {original!r} has a malformed host") from None
+
+
 @dataclass(frozen=True)
 class LinkFields:
     """Everything an nbgitpuller link carries, normalised. :func:`link_url` turns it into the URL and
     :func:`parse_link` turns the URL back into an equal value."""
 
-    launch: str  # hub | canvas | binder
+    launch: str  # hub | lti | binder
     hub: str  # JupyterHub base URL (or, for binder, the BinderHub URL), always ending in "/"
     repo: str
     branch: str | None = None
@@ -151,7 +163,7 @@ def check_repo(repo: str, *, what: str = "repository") -> tuple[str, list[str], 
             "an https:// URL works for public repositories"
         )
         return repo.rstrip("/"), warnings, hints
-    parts = urlsplit(repo)
+    parts = _split(repo, what, original)
     scheme = parts.scheme.lower()
     if not scheme:
         raise _fail(
@@ -255,7 +267,7 @@ def check_hub_url(hub: str, *, what: str = "hub") -> tuple[str, list[str]]:
     original = hub
     hub = hub.strip()
     warnings: list[str] = []
-    parts = urlsplit(hub)
+    parts = _split(hub, what, original)
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         raise _fail(f"the {what} URL {original!r} must start with https:// (or http://)")
     if parts.username is not None or parts.password is not None:
@@ -357,7 +369,7 @@ def link_url(f: LinkFields) -> str:
         return f"{f.hub}v2/{spec}?" + _query([("urlpath", "git-pull?" + _query(pull))])
     server = f"{quote(f.server)}/" if f.server else ""
     redirect = f"hub/user-redirect/{server}git-pull?" + _query(pull)
-    if f.launch == "canvas":
+    if f.launch == "lti":
         prefix = urlsplit(f.hub).path
         return f"{f.hub}hub/lti/launch?" + _query([("next", prefix + redirect)])
     return f.hub + redirect
@@ -382,11 +394,12 @@ def build_link(
 
     ``interface`` is a manifest interface name (default lab); ``urlpath`` overrides it with a custom
     path relative to the server. ``launch`` is ``hub`` (``/hub/user-redirect/git-pull``, optionally on
-    the named ``server``), ``canvas`` (``/hub/lti/launch?next=...``) or ``binder`` (the content repo
+    the named ``server``), ``lti`` (``/hub/lti/launch?next=...``; ``canvas`` is an alias) or ``binder`` (the content repo
     pulled into ``env_repo``'s image on the BinderHub at ``binder_url``). Raises
     :class:`CoursehubError` (exit 2) for anything that would give a dangerous or broken link; fixable
     slips are corrected and reported in ``Link.warnings``.
     """
+    launch = LAUNCH_ALIASES.get(launch, launch)
     if launch not in LAUNCHES:
         raise _fail(f"unknown launch target {launch!r}; choose from {', '.join(LAUNCHES)}")
     warnings: list[str] = []
@@ -488,12 +501,12 @@ def parse_link(url: str) -> LinkFields:
     path = parts.path
     extra: dict[str, str | None] = {"server": None, "env_repo": None, "env_branch": None}
     if path.endswith("/hub/lti/launch"):
-        launch = "canvas"
+        launch = "lti"
         prefix = path[: -len("hub/lti/launch")]
         outer = dict(parse_qsl(parts.query, keep_blank_values=True))
         nxt = outer.get("next", "")
         if not nxt.startswith(prefix + "hub/user-redirect/"):
-            raise _fail("the Canvas link's next= does not go to this hub's user-redirect")
+            raise _fail("the LTI link's next= does not go to this hub's user-redirect")
         inner_path, _, query = nxt.partition("?")
         tail = inner_path[len(prefix + "hub/user-redirect/") :]
     elif "/v2/" in path:
