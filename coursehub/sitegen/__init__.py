@@ -15,6 +15,7 @@ from coursehub.sitegen.access import access_reference
 from coursehub.sitegen.catalogue import catalogue_files, catalogue_nav
 from coursehub.sitegen.commands import cli_reference
 from coursehub.sitegen.fields import manifest_reference
+from coursehub.sitegen.linkgen import RULES_PATH, rules_js
 
 __all__ = [
     "access_reference",
@@ -37,6 +38,7 @@ def docs_files(manifest: Manifest) -> dict[str, bytes]:
         "reference/cli.md": cli_reference().encode("utf-8"),
         "reference/access.md": access_reference(manifest).encode("utf-8"),
         "reference/manifest.schema.json": schema_text().encode("utf-8"),
+        RULES_PATH: rules_js(),
     }
     for rel, content in catalogue_files(manifest).items():
         files[f"{CATALOGUE_DIR}/{rel}"] = content
