@@ -30,6 +30,7 @@ class Package:
     integrity: str  # the registry's dist.integrity (sha512), pinned so a changed tarball is refused
     files: dict[str, str]  # path in the package -> path under assets/vendor/ in the site
     license: str
+    shipped: bool = True  # False: used by the tests only, never part of the site
 
 
 PACKAGES = (
@@ -50,16 +51,31 @@ PACKAGES = (
         {"dist/qrcode.js": "qrcode.js"},
         "MIT",
     ),
+    # Test only: the browser tests decode the page's QR codes with an independent decoder.
+    Package(
+        "jsqr",
+        "1.4.0",
+        "sha512-dxLob7q65Xg2DvstYkRpkYtmKm2sPJ9oFhrhmudT1dZvNFFTlroai3AWSpLey/w5vMcLBXRgOJsbXpdN9HzU/A==",
+        {"dist/jsQR.js": "jsQR.js", "LICENSE": "jsQR.LICENSE.txt"},
+        "Apache-2.0",
+        shipped=False,
+    ),
 )
 
 
 def vendored_files() -> dict[str, Path]:
     """Site path (``assets/vendor/...``) -> extracted file, for every file the site ships."""
-    return {f"assets/vendor/{target}": VENDOR_DIR / target for p in PACKAGES for target in p.files.values()}
+    return {f"assets/vendor/{t}": VENDOR_DIR / t for p in PACKAGES if p.shipped for t in p.files.values()}
+
+
+def vendored(name: str) -> Path:
+    """The extracted file ``name`` (as listed in PACKAGES), shipped or not."""
+    return VENDOR_DIR / name
 
 
 def missing() -> list[str]:
-    return [site for site, path in vendored_files().items() if not path.is_file()]
+    expected = [t for p in PACKAGES for t in p.files.values()]
+    return [f"assets/vendor/{t}" for t in expected if not vendored(t).is_file()]
 
 
 def _integrity(data: bytes) -> str:
