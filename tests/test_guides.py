@@ -37,6 +37,12 @@ GUIDE_PAGES = [
     "sizing.md",
     "many-courses.md",
     "college-it.md",
+    "link-generator.md",
+    "alternatives.md",
+    "handing-in.md",
+    "authenticators.md",
+    "storage.md",
+    "monitoring.md",
 ]
 
 
