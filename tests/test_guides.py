@@ -450,3 +450,19 @@ def test_a_bad_catalogue_manifest_fails_the_build_with_its_location(tmp_path):
     assert "coursehub could not build the catalogue from" in result.stderr
     assert "bad.yaml:1:" in result.stderr and "nope" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_student_screenshots_are_committed_pngs_shown_in_the_guide():
+    """The pictures of what a student sees come from scripts/screenshots (a real hub, headless Chromium)."""
+    import struct
+
+    page = (REPO / "guides" / "nbgitpuller.md").read_text(encoding="utf-8")
+    for name in ("pull.png", "assignment.png"):
+        png = REPO / "guides" / "assets" / "screenshots" / name
+        data = png.read_bytes()
+        assert data.startswith(b"\x89PNG\r\n\x1a\n"), name
+        width, height = struct.unpack(">II", data[16:24])
+        assert (width, height) == (1280, 760), name  # the viewport guides_gen/screenshots.py uses
+        assert f"](assets/screenshots/{name})" in page
+    script = (REPO / "scripts" / "screenshots").read_text(encoding="utf-8")
+    assert "guides_gen/screenshots.py" in script
