@@ -26,7 +26,12 @@ from coursehub.manifest import Manifest
 G = 1024**3
 
 
+#: Compute-only tests switch home storage off; the storage tests below set it on purpose.
+NO_STORAGE = {"price_per_gb_month": 0, "retain": 0}
+
+
 def write_manifest(tmp_path: Path, courses: list[dict], capacity: dict, resources: dict | None = None) -> Path:
+    capacity = {"storage": NO_STORAGE, **capacity}
     data = {
         "hub": {
             "name": "test-hub",
@@ -230,6 +235,9 @@ def test_example_university_figures(example_manifest, example_manifest_path):
         "climate-hackweek-26": (2 * G, 4 * G, 500, 0.9, 56),
     }
     node_mem, node_cpu_m, price, overhead = 28 * G, 3800, 0.262, 0.25
+    # Homes: 2G per student (the hub's), 10G for the hackweek; 0.10 a GiB-month of 730 hours; kept 30 days.
+    home = {cid: (10 if cid == "climate-hackweek-26" else 2) for cid in shapes}
+    disk_day = 0.10 * 24 / 730
     terms = {c.id: (c.term.start, c.term.end) for c in example_manifest.courses}
     peak = {cid: math.ceil(round(students[cid] * s[3], 9)) for cid, s in shapes.items()}
     assert peak == {"data-c8-fa26": 36, "data-c88-fa26": 15, "stat-20-fa26": 9, "climate-hackweek-26": 26}
@@ -240,12 +248,13 @@ def test_example_university_figures(example_manifest, example_manifest_path):
         return max(math.ceil(mem / node_mem), math.ceil(cpu / node_cpu_m))
 
     r = report(example_manifest)
-    assert r["calendar"]["start"] == "2026-08-24" and r["calendar"]["end"] == "2026-12-20"
+    # The calendar runs until the last homes are deleted: 30 days after 2026-12-18, to that week's Sunday.
+    assert r["calendar"]["start"] == "2026-08-24" and r["calendar"]["end"] == "2027-01-17"
     total = 0.0
     for week in r["weeks"]:
         start = dt.date.fromisoformat(week["week_start"])
         days = [start + dt.timedelta(days=i) for i in range(7)]
-        week_cost, best = 0.0, None
+        week_cost, best, week_disk = 0.0, None, 0
         for day in days:
             running = {c for c, (s, e) in terms.items() if s <= day <= e}
             peak_load = {c: peak[c] for c in running}
@@ -255,13 +264,18 @@ def test_example_university_figures(example_manifest, example_manifest_path):
             hs, he = terms["climate-hackweek-26"]
             if hs - dt.timedelta(days=1) <= day <= he:
                 billed["climate-hackweek-26"] = peak["climate-hackweek-26"]
-            week_cost += 24 * (lower_bound_nodes(billed) * price + overhead)
+            week_cost += 24 * lower_bound_nodes(billed) * price
+            kept = {c for c, (s, e) in terms.items() if s <= day <= e + dt.timedelta(days=30)}
+            disk = sum(students[c] * home[c] for c in kept)
+            week_disk = max(week_disk, disk * G)
+            week_cost += 24 * overhead + disk * disk_day
         assert week["cost"] == pytest.approx(week_cost, abs=0.01), week["week_start"]
+        assert week["disk_bytes"] == week_disk, week["week_start"]
         assert week["concurrent_servers"] == sum(best.values())
         assert week["reserved_memory_bytes"] == sum(n * shapes[c][0] for c, n in best.items())
         assert week["limit_memory_bytes"] == sum(n * shapes[c][1] for c, n in best.items())
         # First-fit decreasing reaches the lower bound on the example, so no node is wasted.
-        assert week["nodes_at_peak"] == {"n2-highmem-4": lower_bound_nodes(best)}
+        assert week["nodes_at_peak"] == ({"n2-highmem-4": lower_bound_nodes(best)} if best else {})
         total += week_cost
     assert r["total_cost"] == pytest.approx(total, abs=0.01)
     # Normal weeks: 60G reserved on 3 nodes; the hackweek's week: 112G and 16 cores -> 5 nodes.
@@ -270,13 +284,24 @@ def test_example_university_figures(example_manifest, example_manifest_path):
     assert hack_week["nodes_at_peak"] == {"n2-highmem-4": 5}
     # Courses and the unattributed rest add up to the total (each figure is rounded to cents).
     assert sum(c["total_cost"] for c in r["courses"]) + r["unattributed_cost"] == pytest.approx(r["total_cost"], abs=0.05)
-    # The Monday, Tuesday before the term and the weekend after it carry only the hub overhead.
-    assert r["unattributed_cost"] == pytest.approx(4 * 24 * overhead)
+    # The Monday and Tuesday before the term and the 30 days of kept homes after it carry the hub
+    # overhead with no course running; the homes themselves are charged to their courses.
+    assert r["unattributed_cost"] == pytest.approx(32 * 24 * overhead)
+    st = r["storage"]
+    assert st["peak_disk_bytes"] == (120 + 48 + 30) * 2 * G + 28 * 10 * G and st["provisioned_bytes"] is None
+    # A term-long course's homes: 2G x (115 term days + 30 kept) per student.
+    c8 = by_id(r["courses"])["data-c8-fa26"]
+    assert c8["homes_until"] == "2027-01-17" and c8["home_size_bytes"] == 2 * G
+    assert c8["storage_cost_per_student"] == pytest.approx(2 * (115 + 30) * disk_day, abs=0.01)
+    assert c8["compute_cost"] + c8["storage_cost"] == pytest.approx(c8["total_cost"], abs=0.01)
     # The three term-long courses run on the same days with memory as their dominant guarantee, so a
-    # student costs in proportion to memory guarantee x hours: all three guarantee 1G, so they cost the same.
+    # student's server costs in proportion to memory guarantee x hours: all three guarantee 1G, so they
+    # cost the same. Their homes are the same size for the same days, so those cost the same per student too.
     c = by_id(r["courses"])
-    assert c["data-c88-fa26"]["cost_per_student_per_term"] == pytest.approx(c["data-c8-fa26"]["cost_per_student_per_term"], rel=0.01)
-    assert c["stat-20-fa26"]["cost_per_student_per_term"] == pytest.approx(c["data-c88-fa26"]["cost_per_student_per_term"], rel=0.01)
+    server = {cid: x["compute_cost"] / x["students"] for cid, x in c.items()}
+    assert server["data-c88-fa26"] == pytest.approx(server["data-c8-fa26"], rel=0.01)
+    assert server["stat-20-fa26"] == pytest.approx(server["data-c88-fa26"], rel=0.01)
+    assert c["stat-20-fa26"]["storage_cost_per_student"] == c["data-c8-fa26"]["storage_cost_per_student"]
     (ev,) = r["events"]
     assert ev["prescale"]["placeholders"] == 26 and ev["prescale"]["from"] == "2026-12-02"
     assert ev["spike"]["extra_nodes"] == 2
@@ -314,10 +339,12 @@ def test_build_writes_cost_artifacts_and_charts_are_deterministic(example_manife
         "cost/cost-per-student.svg",
         "cost/cost.json",
         "cost/cost.md",
+        "cost/disk-by-week.png",
+        "cost/disk-by-week.svg",
     ]
     data = json.loads(ctx.files["cost/cost.json"])
     assert data == json.loads(json.dumps(report(example_manifest)))
-    for name in ("cost-per-student", "capacity-by-week"):
+    for name in ("cost-per-student", "capacity-by-week", "disk-by-week"):
         svg = ctx.files[f"cost/{name}.svg"]
         root = ET.fromstring(svg)
         assert root.tag.endswith("svg")
@@ -375,7 +402,7 @@ def test_cost_build_is_byte_identical_across_processes(example_manifest_path, tm
             env={**os.environ, "PYTHONHASHSEED": seed, "TZ": "Asia/Kolkata" if i else "UTC"},
         )
         trees.append({p.name: p.read_bytes() for p in sorted((out / "cost").iterdir())})
-    assert len(trees[0]) == 6
+    assert len(trees[0]) == 8
     assert trees[0] == trees[1]
 
 
@@ -408,6 +435,8 @@ def manifests(draw):
             }
         )
     cost_model = draw(st.sampled_from(["cloud", "on-prem"]))
+    for c in courses:
+        c["resources"]["storage"] = draw(st.sampled_from(["500M", "2G", "10G"]))
     data = {
         "hub": {"name": "p", "url": "https://p.edu", "image": "d"},
         "images": {"d": {}},
@@ -420,6 +449,11 @@ def manifests(draw):
             ],
             "on_prem": {"node_price": 5000} if cost_model == "on-prem" else None,
             "hub_overhead_per_hour": draw(st.floats(0, 1)),
+            "storage": {
+                "kind": draw(st.sampled_from(["cloud-disk", "nfs"])),
+                "price_per_gb_month": draw(st.floats(0, 0.5)),
+                "retain": draw(st.sampled_from(["0d", "3d", "30d"])),
+            },
         },
     }
     m = Manifest.model_validate(data)
@@ -435,10 +469,91 @@ def test_course_costs_and_unattributed_add_up_to_the_total(m):
     parts = sum(c["total_cost"] for c in r["courses"]) + r["unattributed_cost"]
     assert parts == pytest.approx(r["total_cost"], abs=0.01 * (len(r["courses"]) + 1))
     assert sum(w["cost"] for w in r["weeks"]) == pytest.approx(r["total_cost"], abs=0.01 * (len(r["weeks"]) + 1))
+    assert sum(w["storage_cost"] for w in r["weeks"]) == pytest.approx(r["storage"]["total_cost"], abs=0.01 * (len(r["weeks"]) + 1))
     for c in r["courses"]:
-        assert c["total_cost"] >= 0
+        assert c["total_cost"] >= 0 and c["storage_cost"] >= 0
+        assert c["compute_cost"] + c["storage_cost"] == pytest.approx(c["total_cost"], abs=0.02)
         if c["students"]:
             assert c["cost_per_student_per_term"] == pytest.approx(c["total_cost"] / c["students"], abs=0.01)
     for w in r["weeks"]:
         assert w["reserved_memory_bytes"] <= w["available_memory_bytes"]
         assert w["reserved_memory_bytes"] <= w["limit_memory_bytes"]
+
+
+# --- home-directory storage --------------------------------------------------------------------------
+
+FREE_NODE = {**NODE, "price_per_hour": 0}
+#: 0.73 per GiB-month of 730 hours is 0.024 per GiB-day: easy sums by hand.
+PER_GIB_DAY = 0.024
+
+
+def test_cloud_disk_homes_hand_computed_over_term_and_retention(tmp_path):
+    # a: 10 students x 2G = 20 GiB from Mon 09-07 to 09-20, kept 7 more days (to 09-27): 21 days.
+    # b: 5 students x 4G = 20 GiB from 09-14 to 09-20, kept to 09-27: 14 days.
+    m = load(
+        write_manifest(
+            tmp_path,
+            [
+                course("a", 10, resources={"storage": "2G"}),
+                course("b", 5, start="2026-09-14", resources={"storage": "4G"}),
+            ],
+            {"node_types": [FREE_NODE], "storage": {"kind": "cloud-disk", "price_per_gb_month": 0.73, "retain": "7d"}},
+        )
+    )
+    r = report(m)
+    assert r["calendar"] == {"start": "2026-09-07", "end": "2026-09-27", "weeks": 3}
+    a, b = by_id(r["courses"])["a"], by_id(r["courses"])["b"]
+    assert a["storage_cost"] == pytest.approx(20 * 21 * PER_GIB_DAY) and a["homes_until"] == "2026-09-27"
+    assert b["storage_cost"] == pytest.approx(20 * 14 * PER_GIB_DAY)
+    assert a["storage_cost_per_student"] == pytest.approx(2 * 21 * PER_GIB_DAY, abs=0.005)  # in cents
+    assert a["compute_cost"] == 0 and a["total_cost"] == a["storage_cost"]
+    assert [w["disk_bytes"] for w in r["weeks"]] == [20 * G, 40 * G, 40 * G]
+    assert [w["storage_cost"] for w in r["weeks"]] == pytest.approx([20 * 7 * PER_GIB_DAY, 40 * 7 * PER_GIB_DAY, 40 * 7 * PER_GIB_DAY])
+    # The week after the term holds no server, only the kept homes.
+    assert r["weeks"][2]["concurrent_servers"] == 0 and r["weeks"][2]["cost"] == pytest.approx(40 * 7 * PER_GIB_DAY)
+    assert r["storage"] == {
+        "kind": "cloud-disk",
+        "price_per_gb_month": 0.73,
+        "retain_days": 7,
+        "peak_disk_bytes": 40 * G,
+        "provisioned_bytes": None,
+        "total_cost": pytest.approx(20 * 21 * PER_GIB_DAY + 20 * 14 * PER_GIB_DAY),
+    }
+    assert r["total_cost"] == pytest.approx(r["storage"]["total_cost"]) and r["unattributed_cost"] == 0
+
+
+@pytest.mark.parametrize("kind", ["cloud-disk", "nfs"])
+def test_nfs_is_provisioned_for_the_most_and_paid_every_day(tmp_path, kind):
+    # a: 20 GiB in week 1, b: 40 GiB in week 3, nothing kept; week 2 holds no homes.
+    m = load(
+        write_manifest(
+            tmp_path,
+            [
+                course("a", 10, end="2026-09-13", resources={"storage": "2G"}),
+                course("b", 10, start="2026-09-21", end="2026-09-27", resources={"storage": "4G"}),
+            ],
+            {"node_types": [FREE_NODE], "storage": {"kind": kind, "price_per_gb_month": 0.73, "retain": "0d"}},
+        )
+    )
+    r = report(m)
+    a, b = by_id(r["courses"])["a"], by_id(r["courses"])["b"]
+    assert [w["disk_bytes"] for w in r["weeks"]] == [20 * G, 0, 40 * G]
+    if kind == "cloud-disk":
+        # each volume only while it exists
+        assert a["storage_cost"] == pytest.approx(20 * 7 * PER_GIB_DAY) and b["storage_cost"] == pytest.approx(40 * 7 * PER_GIB_DAY)
+        assert r["unattributed_cost"] == 0 and r["storage"]["provisioned_bytes"] is None
+    else:
+        # one 40 GiB share all 21 days: a pays it in week 1, b in week 3, nobody in week 2
+        assert r["storage"]["provisioned_bytes"] == 40 * G
+        assert r["storage"]["total_cost"] == pytest.approx(40 * 21 * PER_GIB_DAY)
+        assert a["storage_cost"] == pytest.approx(40 * 7 * PER_GIB_DAY) and b["storage_cost"] == pytest.approx(40 * 7 * PER_GIB_DAY)
+        assert r["unattributed_cost"] == pytest.approx(40 * 7 * PER_GIB_DAY)
+    assert a["storage_cost"] + b["storage_cost"] + r["unattributed_cost"] == pytest.approx(r["total_cost"], abs=0.01)
+
+
+def test_home_size_precedence_course_then_hub_then_default(tmp_path):
+    hub = {"memory": {"guarantee": "1G", "limit": "1G"}, "cpu": {"guarantee": 0.5, "limit": 1}}
+    m = load(write_manifest(tmp_path, [course("own", 1, resources={"storage": "3G"}), course("inherits", 1)], {}, hub))
+    assert {c["id"]: c["home_size_bytes"] for c in report(m)["courses"]} == {"own": 3 * G, "inherits": 10 * G}
+    m = load(write_manifest(tmp_path, [course("own", 1, resources={"storage": "3G"}), course("inherits", 1)], {}, {**hub, "storage": "1G"}))
+    assert {c["id"]: c["home_size_bytes"] for c in report(m)["courses"]} == {"own": 3 * G, "inherits": G}

@@ -90,6 +90,52 @@ def test_z2jh_values_pass_the_chart_schema(example_manifest, chart_schema):
             jsonschema.validate(broken, chart_schema)
 
 
+def helm_merge(defaults, overlay):
+    """Values as Helm sees them: maps merge key by key, a null removes a default, lists and scalars replace."""
+    if not isinstance(defaults, dict) or not isinstance(overlay, dict):
+        return copy.deepcopy(overlay)
+    out = copy.deepcopy(defaults)
+    for key, value in overlay.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = helm_merge(out.get(key), value)
+    return out
+
+
+@pytest.fixture(scope="module")
+def chart_defaults(repo_root):
+    return emit.load_yaml_text((Path(repo_root).parent / "shared" / "data" / "z2jh-values.defaults.yaml").read_text())
+
+
+@pytest.fixture(scope="module")
+def full_chart_schema(repo_root):
+    return json.loads((Path(repo_root).parent / "shared" / "data" / "z2jh-values.schema.json").read_text())
+
+
+def test_values_merged_over_the_chart_defaults_pass_its_full_schema(example_manifest, tmp_path, chart_defaults, full_chart_schema):
+    """What Helm itself validates: our values merged over the chart's defaults, `required` included."""
+    for manifest in (example_manifest, tricky_manifest(tmp_path)):
+        values = emit.load_yaml_text(hub_files(manifest)["hub/z2jh/values.yaml"].decode())
+        merged = helm_merge(chart_defaults, values)
+        jsonschema.validate(merged, full_chart_schema)
+        # the chart's dynamic storage stays on; only its size is ours
+        assert merged["singleuser"]["storage"]["type"] == "dynamic"
+        assert merged["singleuser"]["storage"]["capacity"] == values["custom"]["coursehub"]["defaults"]["storage_capacity"]
+    # every course carries its own home size for the runtime to set per spawn
+    courses = emit.load_yaml_text(hub_files(example_manifest)["hub/z2jh/values.yaml"].decode())["custom"]["coursehub"]["courses"]
+    assert {cid: c["settings"]["storage_capacity"] for cid, c in courses.items()} == {
+        "climate-hackweek-26": "10Gi",
+        "data-c8-fa26": "2Gi",
+        "data-c88-fa26": "2Gi",
+        "stat-20-fa26": "2Gi",
+    }
+    # a capacity the chart would refuse is refused here too
+    broken = helm_merge(chart_defaults, {"singleuser": {"storage": {"capacity": 10}}})
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, full_chart_schema)
+
+
 def test_values_hold_the_runtime_and_no_secrets(example_manifest):
     values = z2jh.values(course_data(example_manifest))
     assert values["hub"]["extraFiles"]["coursehub-runtime"]["stringData"] == Path(spawn.__file__).read_text()
@@ -112,7 +158,11 @@ def tricky_manifest(tmp_path: Path):
                         "id": "quotes-101",
                         "title": TRICKY_TITLE,
                         "term": {"start": "2026-08-01", "end": "2026-12-31"},
-                        "resources": {"memory": {"guarantee": "1G", "limit": "3G"}, "cpu": {"guarantee": 0.5, "limit": 2}},
+                        "resources": {
+                            "memory": {"guarantee": "1G", "limit": "3G"},
+                            "cpu": {"guarantee": 0.5, "limit": 2},
+                            "storage": "1536M",
+                        },
                         "staff": {"instructors": ["prof-q"], "tas": ["ta-q"]},
                         "students": ["stu-a", "stu-both"],
                         "environment": {"GREETING": 'say "{{ hi }}"\n$(rm -rf /)'},
@@ -292,16 +342,19 @@ def z2jh_config(values: dict, tmp_path: Path) -> Config:
     c.KubeSpawner.cpu_limit = su["cpu"]["limit"]
     c.KubeSpawner.default_url = su["defaultUrl"]
     c.KubeSpawner.cmd = su["cmd"]
-    c.KubeSpawner.volumes = [{"name": "home", "persistentVolumeClaim": {"claimName": "claim-{username}"}}]
+    # z2jh's dynamic storage (the chart's default type): a volume per server, of singleuser.storage.capacity
+    c.KubeSpawner.storage_pvc_ensure = True
+    c.KubeSpawner.storage_capacity = su["storage"]["capacity"]
+    c.KubeSpawner.volumes = [{"name": "home", "persistentVolumeClaim": {"claimName": "{pvc_name}"}}]
     c.KubeSpawner.volume_mounts = [{"name": "home", "mountPath": "/home/jovyan"}]
     for _, code in sorted(values["hub"]["extraConfig"].items()):
         exec(code, {"c": c, "get_config": get_config})
     return c
 
 
-def pod_for(c: Config, user: str, groups: list[str], options: dict):
-    """KubeSpawner's own get_pod_manifest() for a user in ``groups`` (its kube-config loading and
-    API client patched out: there is no cluster here)."""
+def pod_for(c: Config, user: str, groups: list[str], options: dict, *, pvc: bool = False):
+    """KubeSpawner's own get_pod_manifest() (or get_pvc_manifest(), the home volume it would create)
+    for a user in ``groups`` (its kube-config loading and API client patched out: there is no cluster here)."""
     import kubespawner.spawner as ks
     from kubespawner import KubeSpawner
 
@@ -315,7 +368,7 @@ def pod_for(c: Config, user: str, groups: list[str], options: dict):
         sp.user_options = options
         await sp.apply_group_overrides()
         await sp._run_apply_user_options(sp.user_options)
-        return await sp.get_pod_manifest()
+        return sp.get_pvc_manifest() if pvc else await sp.get_pod_manifest()
 
     return asyncio.run(go())
 
@@ -352,6 +405,11 @@ def test_kubespawner_pod_gets_its_course_settings(tmp_path, monkeypatch):
     assert spawn.SHARED_DATA_VOLUME not in {v["name"] if isinstance(v, dict) else v.name for v in pod.spec.volumes}
     assert "GREETING" not in {e.name for e in ctr.env}
     assert {e.name: e.value for e in ctr.env}["JUPYTERHUB_DEFAULT_URL"] == "/tree"
+
+    # the home volume KubeSpawner creates is the course's size (the hub's default for other-202: 10G)
+    assert values["singleuser"]["storage"] == {"capacity": "10Gi"}
+    assert pod_for(c, "stu-a", ["coursehub-quotes-101-students"], {}, pvc=True).spec.resources.requests == {"storage": "1536Mi"}
+    assert pod_for(c, "stu-b", ["coursehub-other-202-students"], {}, pvc=True).spec.resources.requests == {"storage": "10Gi"}
 
     # a student in both picks; asking for a course that is not theirs is refused
     pod = pod_for(c, "stu-both", ["coursehub-quotes-101-students", "coursehub-other-202-students"], {"course": "other-202"})

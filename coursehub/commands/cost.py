@@ -23,7 +23,7 @@ def tables(data: dict) -> list[Table]:
     """The report as rich tables: courses, weeks, events, node-share choices."""
     cur = data["currency"]
     courses = Table(title=f"{data['hub']}: cost per student ({data['cost_model']}, {cur})")
-    for col in ("course", "students", "peak servers", "per student per term", "per student per week", "course total", "node share"):
+    for col in ("course", "students", "peak servers", "home", "per student per term", "per student per week", "of which storage", "course total", "node share"):
         courses.add_column(col, justify="left" if col in ("course", "node share") else "right", no_wrap=True)
     for c in data["courses"]:
         share = c["recommended_node_share"]
@@ -31,16 +31,18 @@ def tables(data: dict) -> list[Table]:
             c["id"],
             str(c["students"]),
             str(c["peak_servers"]),
+            human_size(c["home_size_bytes"]),
             _money(c["cost_per_student_per_term"]),
             _money(c["cost_per_student_per_week"]),
+            _money(c["storage_cost_per_student"]),
             _money(c["total_cost"]),
             f"{share['share']} {share['node_type']}" if share else "none fits",
         )
     courses.add_section()
-    courses.add_row("hub total", "", "", "", "", _money(data["total_cost"]), "")
+    courses.add_row("hub total", "", "", "", "", "", _money(data["storage"]["total_cost"]), _money(data["total_cost"]), "")
 
     weeks = Table(title="Capacity by week (at each week's peak)")
-    for col in ("week", "courses", "servers", "reserved mem", "limits mem", "reserved cpu", "nodes at peak", "available mem", "cost"):
+    for col in ("week", "courses", "servers", "reserved mem", "limits mem", "reserved cpu", "nodes at peak", "available mem", "home disk", "cost"):
         weeks.add_column(col, justify="left" if col in ("week", "nodes at peak") else "right", no_wrap=True)
     for w in data["weeks"]:
         weeks.add_row(
@@ -52,9 +54,15 @@ def tables(data: dict) -> list[Table]:
             f"{w['reserved_cpu']:g}",
             _nodes(w["nodes_at_peak"]),
             human_size(w["available_memory_bytes"]),
+            human_size(w["disk_bytes"]),
             _money(w["cost"]),
         )
-    weeks.caption = f"most nodes needed at once: {_nodes(data['max_nodes_at_peak'])}"
+    st = data["storage"]
+    weeks.caption = (
+        f"most nodes needed at once: {_nodes(data['max_nodes_at_peak'])}; homes on {st['kind']}, at most "
+        f"{human_size(st['peak_disk_bytes'])}, kept {st['retain_days']} days after each term"
+        + (f", NFS share provisioned at {human_size(st['provisioned_bytes'])}" if st["provisioned_bytes"] is not None else "")
+    )
     shares = Table(title="Node-share choices (memory guarantee = limit, CPU in proportion)")
     for col in ("node type", "share", "memory", "cpu guarantee", "servers per node", f"{cur} per server hour"):
         shares.add_column(col, justify="left" if col in ("node type", "share") else "right", no_wrap=True)
@@ -93,8 +101,8 @@ def cost(
     json_out: JsonOpt = False,
     strict: StrictOpt = False,
 ):
-    """Cost per student per course, nodes needed each week, and event pre-scaling, from the manifest's
-    `capacity` assumptions. Warnings (limits that fit no node, OOM-prone limit/guarantee ratios) go
+    """Cost per student per course (servers and home directories), nodes and disk needed each week, and
+    event pre-scaling, from the manifest's `capacity` assumptions. Warnings (limits that fit no node, OOM-prone limit/guarantee ratios) go
     to stderr."""
     from coursehub.cost.report import report
 

@@ -82,3 +82,28 @@ def capacity_by_week(data: dict, *, fmt: str = "svg") -> bytes:
         ax.legend(loc="upper left")
         ax.set_ylim(bottom=0)
         return _save(fig, fmt)
+
+
+def disk_by_week(data: dict, *, fmt: str = "svg") -> bytes:
+    """Per week: the most disk the home directories hold (and, on NFS, the share's provisioned size)."""
+    weeks = data["weeks"]
+    storage = data.get("storage") or {}
+    gib = 1024**3
+    x = list(range(len(weeks)))
+    with plt.rc_context(_RC):
+        fig, ax = plt.subplots(figsize=(9, 4))
+        ax.bar(x, [w["disk_bytes"] / gib for w in weeks], color="#66a61e", label="home directories")
+        if storage.get("provisioned_bytes") is not None:
+            ax.axhline(storage["provisioned_bytes"] / gib, color="#d95f02", linestyle="--", label="NFS share provisioned")
+        step = max(1, len(weeks) // 12)
+        ax.set_xticks(x[::step], [w["week_start"] for w in weeks][::step], rotation=45, ha="right")
+        ax.set_ylabel("disk at the week's most (GiB)")
+        retain = storage.get("retain_days")
+        ax.set_title("Home-directory disk by week" + (f" (kept {retain} days after each term)" if retain else ""))
+        ax.legend(loc="upper left")
+        ax.set_ylim(bottom=0)
+        return _save(fig, fmt)
+
+
+#: The cost family's charts, by file stem (each written as SVG and PNG).
+CHARTS = {"cost-per-student": cost_per_student, "capacity-by-week": capacity_by_week, "disk-by-week": disk_by_week}

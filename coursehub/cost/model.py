@@ -15,6 +15,9 @@ The model, day by day over a calendar of whole weeks (Monday to Sunday) covering
 - **On-premises**: a fixed fleet, as many nodes of each type as the busiest day needs, costs its
   purchase price spread over its lifetime (365-day years) plus its yearly running cost, every day.
 - ``hub_overhead_per_hour`` is added for every hour of the calendar.
+- **Storage** (:mod:`coursehub.cost.storage`): every course's home directories, from its term's start
+  until ``capacity.storage.retain`` after its end, on cloud disks or one NFS share. The calendar runs
+  until the last home is deleted; a course's cost is its servers' share plus its homes'.
 - Only students' servers are counted; instructors' and TAs' are few and are left to the overhead.
 
 A day's cost is shared among the courses on the nodes in proportion to each one's share of them (its
@@ -32,6 +35,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 
+from coursehub.cost import storage
 from coursehub.cost.packing import Demand, Packing, ServerShape, pack, servers_per_node, share_of_node, why_not
 from coursehub.manifest import Course, Manifest, NodeType, Usage
 from coursehub.manifest.effective import course_settings
@@ -98,12 +102,13 @@ def course_loads(manifest: Manifest) -> list[CourseLoad]:
     return loads
 
 
-def calendar(loads: list[CourseLoad], lead_days: int = 0) -> list[dt.date]:
-    """Every day of the whole weeks (Monday to Sunday) that cover all terms and events' pre-scaling."""
+def calendar(loads: list[CourseLoad], lead_days: int = 0, retain_days: int = 0) -> list[dt.date]:
+    """Every day of the whole weeks (Monday to Sunday) that cover all terms, events' pre-scaling and
+    the homes kept ``retain_days`` after each term."""
     if not loads:
         return []
     first = min(load.course.term.start - dt.timedelta(days=lead_days if load.is_event else 0) for load in loads)
-    last = max(load.course.term.end for load in loads)
+    last = max(load.course.term.end for load in loads) + dt.timedelta(days=retain_days)
     first -= dt.timedelta(days=first.weekday())
     last += dt.timedelta(days=6 - last.weekday())
     return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
@@ -121,9 +126,12 @@ class Day:
     peak: Packing
     peak_demand: list[Demand]
     cost: float
-    course_cost: dict[str, float]
+    course_cost: dict[str, float]  # servers and homes
     unattributed: float
     billed_nodes: dict[str, int]
+    disk: dict[str, int]  # course id -> bytes of its homes that exist today
+    storage_cost: float
+    course_storage_cost: dict[str, float]
 
 
 class _Packer:
@@ -189,14 +197,27 @@ def _attribute(
     return out, leftover
 
 
-def simulate(manifest: Manifest) -> tuple[list[CourseLoad], list[Day], dict[str, int]]:
-    """Run the model over the calendar: the loads, one :class:`Day` per day, and the on-prem fleet."""
+@dataclass
+class Simulation:
+    """The model's run: the loads, one :class:`Day` per day, the on-prem fleet and the homes."""
+
+    loads: list[CourseLoad]
+    days: list[Day]
+    fleet: dict[str, int]
+    homes: list[storage.Homes]
+    nfs_size: int | None  # bytes provisioned for an NFS share; None on cloud disks
+
+
+def simulate(manifest: Manifest) -> Simulation:
+    """Run the model over the calendar (see the module docstring)."""
     cap = manifest.capacity
     node_types = cap.effective_node_types()
     loads = course_loads(manifest)
     by_id = {load.id: load for load in loads}
     lead_days = math.ceil(cap.prescale_lead / 86400)
-    days = calendar(loads, lead_days)
+    days = calendar(loads, lead_days, storage.retain_days(manifest))
+    homes = [storage.course_homes(manifest, c.course, c.students) for c in loads]
+    nfs_size = storage.provisioned(manifest, homes, days)
     rate = {t.name: _day_rate(manifest, t) for t in node_types}
     # Opening the node type with the lowest price per server is what the autoscaler should do on the
     # cloud; on premises the purchase price plays that part.
@@ -238,19 +259,25 @@ def simulate(manifest: Manifest) -> tuple[list[CourseLoad], list[Day], dict[str,
             billed, nodes = peak, dict(fleet)
         cost_by_type = {name: n * rate[name] for name, n in nodes.items()}
         course_cost, unattributed = _attribute(billed, cost_by_type, by_id, overhead_per_day, scale)
+        disk_cost, course_disk_cost, disk_unattributed = storage.day_cost(manifest, homes, day, nfs_size)
+        for cid, x in course_disk_cost.items():
+            course_cost[cid] = course_cost.get(cid, 0.0) + x
         out.append(
             Day(
                 day=day,
                 active=active,
                 peak=peak,
                 peak_demand=peak_demand,
-                cost=sum(cost_by_type.values()) + overhead_per_day,
+                cost=sum(cost_by_type.values()) + overhead_per_day + disk_cost,
                 course_cost=course_cost,
-                unattributed=unattributed,
+                unattributed=unattributed + disk_unattributed,
                 billed_nodes=nodes,
+                disk=storage.disk_on(homes, day),
+                storage_cost=disk_cost,
+                course_storage_cost=course_disk_cost,
             )
         )
-    return loads, out, fleet
+    return Simulation(loads, out, fleet, homes, nfs_size)
 
 
 # --- the report ------------------------------------------------------------------------------------

@@ -8,14 +8,18 @@ import math
 from coursehub.build import BuildContext
 from coursehub.cost.model import _capacity_at, _day_rate, _money, _Packer, _weeks, simulate, warnings_for
 from coursehub.cost.packing import node_shares, recommended_share
+from coursehub.cost.storage import retain_days
 from coursehub.manifest import Manifest, Usage
+from coursehub.manifest.units import format_size
 
 
 def report(manifest: Manifest) -> dict:
     """Everything ``coursehub cost`` shows, as plain data (see the module docstring for the model)."""
     cap = manifest.capacity
     node_types = cap.effective_node_types()
-    loads, days, fleet = simulate(manifest)
+    sim = simulate(manifest)
+    loads, days, fleet = sim.loads, sim.days, sim.fleet
+    homes = {h.course_id: h for h in sim.homes}
 
     weeks = []
     for week in _weeks(days):
@@ -32,6 +36,10 @@ def report(manifest: Manifest) -> dict:
                 "peak_day": busiest.day.isoformat(),
                 **_capacity_at(busiest),
                 "node_hours": dict(sorted(node_hours.items())),
+                # The most disk the homes hold on any day of the week (homes are only ever added
+                # during a week, except on the day a course's retention ends).
+                "disk_bytes": max(sum(d.disk.values()) for d in week),
+                "storage_cost": _money(sum(d.storage_cost for d in week)),
                 "cost": _money(sum(d.cost for d in week)),
             }
         )
@@ -39,6 +47,8 @@ def report(manifest: Manifest) -> dict:
     courses = []
     for c in loads:
         total = sum(d.course_cost.get(c.id, 0.0) for d in days)
+        disk_cost = sum(d.course_storage_cost.get(c.id, 0.0) for d in days)
+        h = homes[c.id]
         active_days = sum(1 for d in days if c.active_on(d.day))
         term_weeks = active_days / 7
         per_student = total / c.students if c.students else None
@@ -59,7 +69,12 @@ def report(manifest: Manifest) -> dict:
                 "memory_limit_bytes": s.mem_limit,
                 "cpu_guarantee": s.cpu_guarantee_m / 1000,
                 "cpu_limit": s.cpu_limit,
+                "home_size_bytes": h.size,
+                "homes_until": h.last.isoformat(),
+                "compute_cost": _money(total - disk_cost),
+                "storage_cost": _money(disk_cost),
                 "total_cost": _money(total),
+                "storage_cost_per_student": None if not c.students else _money(disk_cost / c.students),
                 "cost_per_student_per_term": None if per_student is None else _money(per_student),
                 "cost_per_student_per_week": None if per_student is None or not term_weeks else _money(per_student / term_weeks),
                 "recommended_node_share": recommended_share(s, node_types),
@@ -120,6 +135,14 @@ def report(manifest: Manifest) -> dict:
         "total_cost": _money(sum(d.cost for d in days)),
         "unattributed_cost": _money(sum(d.unattributed for d in days)),
         "max_nodes_at_peak": dict(sorted(peak_nodes.items())),
+        "storage": {
+            "kind": cap.storage.kind,
+            "price_per_gb_month": cap.storage.price_per_gb_month,
+            "retain_days": retain_days(manifest),
+            "peak_disk_bytes": max((w["disk_bytes"] for w in weeks), default=0),
+            "provisioned_bytes": sim.nfs_size,
+            "total_cost": _money(sum(d.storage_cost for d in days)),
+        },
         "on_prem_fleet": dict(sorted(fleet.items())) if cap.cost_model == "on-prem" else None,
         "node_types": [
             {
@@ -161,21 +184,36 @@ def to_markdown(data: dict) -> str:
         f"{data['calendar']['end']}, {data['calendar']['weeks']} weeks): **{data['total_cost']:,.2f} {cur}**"
         + (f" (of which {data['unattributed_cost']:,.2f} {cur} on days without courses)." if data["unattributed_cost"] else "."),
         "",
-        "| course | students | peak servers | cost per student per term | per week | course total |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| course | students | peak servers | home size | cost per student per term | per week | of which storage | course total |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for c in data["courses"]:
         per_term = "—" if c["cost_per_student_per_term"] is None else f"{c['cost_per_student_per_term']:,.2f}"
         per_week = "—" if c["cost_per_student_per_week"] is None else f"{c['cost_per_student_per_week']:,.2f}"
+        disk = "—" if c["storage_cost_per_student"] is None else f"{c['storage_cost_per_student']:,.2f}"
         lines.append(
-            f"| {c['id']} | {c['students']} | {c['peak_servers']} | {per_term} | {per_week} | {c['total_cost']:,.2f} |"
+            f"| {c['id']} | {c['students']} | {c['peak_servers']} | {format_size(c['home_size_bytes'])} | {per_term} | "
+            f"{per_week} | {disk} | {c['total_cost']:,.2f} |"
         )
-    lines += ["", "| week | courses | peak servers | reserved memory | limits | nodes at peak | cost |", "|---|---|---:|---:|---:|---|---:|"]
+    st = data["storage"]
+    lines += [
+        "",
+        f"Home directories on **{st['kind']}** at {st['price_per_gb_month']:,.2f} {cur} per GiB-month, kept "
+        f"{st['retain_days']} days after each term: at most **{_gib(st['peak_disk_bytes'])}** at once"
+        + (f" (the NFS share is provisioned at {_gib(st['provisioned_bytes'])})" if st["provisioned_bytes"] is not None else "")
+        + f", {st['total_cost']:,.2f} {cur} over the calendar.",
+    ]
+    lines += [
+        "",
+        "| week | courses | peak servers | reserved memory | limits | nodes at peak | home disk | cost |",
+        "|---|---|---:|---:|---:|---|---:|---:|",
+    ]
     for w in data["weeks"]:
         nodes = ", ".join(f"{n}× {t}" for t, n in w["nodes_at_peak"].items()) or "—"
         lines.append(
             f"| {w['week_start']} | {len(w['courses'])} | {w['concurrent_servers']} | "
-            f"{_gib(w['reserved_memory_bytes'])} | {_gib(w['limit_memory_bytes'])} | {nodes} | {w['cost']:,.2f} |"
+            f"{_gib(w['reserved_memory_bytes'])} | {_gib(w['limit_memory_bytes'])} | {nodes} | "
+            f"{_gib(w['disk_bytes'])} | {w['cost']:,.2f} |"
         )
     for e in data["events"]:
         p = e["prescale"]
@@ -187,7 +225,14 @@ def to_markdown(data: dict) -> str:
         ]
     if data["warnings"]:
         lines += ["", "Warnings:", ""] + [f"- {w}" for w in data["warnings"]]
-    lines += ["", "![Cost per student by course](cost-per-student.svg)", "", "![Reserved and available memory by week](capacity-by-week.svg)"]
+    lines += [
+        "",
+        "![Cost per student by course](cost-per-student.svg)",
+        "",
+        "![Reserved and available memory by week](capacity-by-week.svg)",
+        "",
+        "![Home-directory disk by week](disk-by-week.svg)",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -196,13 +241,13 @@ def _gib(n: int) -> str:
 
 
 def generate(ctx: BuildContext) -> None:
-    """Build family ``cost``: cost.json, cost.md and the two charts as SVG and PNG."""
+    """Build family ``cost``: cost.json, cost.md and the charts (:data:`charts.CHARTS`) as SVG and PNG."""
     from coursehub.cost import charts
 
     data = report(ctx.manifest)
     ctx.add_json("cost/cost.json", data)
     ctx.add("cost/cost.md", to_markdown(data))
-    for name, render in (("cost-per-student", charts.cost_per_student), ("capacity-by-week", charts.capacity_by_week)):
+    for name, render in charts.CHARTS.items():
         ctx.add(f"cost/{name}.svg", render(data, fmt="svg"))
         ctx.add(f"cost/{name}.png", render(data, fmt="png"))
     if data["warnings"]:

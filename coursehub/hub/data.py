@@ -23,6 +23,14 @@ def image_refs(manifest: Manifest) -> dict[str, str]:
     return {key: plan.for_key(key).ref for key in sorted(manifest.images)}
 
 
+def k8s_quantity(n: int) -> str:
+    """Bytes as an exact Kubernetes quantity (``10Gi``); KubeSpawner's ``storage_capacity`` is one."""
+    for suffix, factor in (("Ti", 1024**4), ("Gi", 1024**3), ("Mi", 1024**2), ("Ki", 1024)):
+        if n and n % factor == 0:
+            return f"{n // factor}{suffix}"
+    return str(n)
+
+
 def spawn_settings(s: CourseSettings, *, image_ref: str) -> dict:
     """The spawner settings of one course (or of the hub's defaults) as plain data."""
     return {
@@ -35,6 +43,9 @@ def spawn_settings(s: CourseSettings, *, image_ref: str) -> dict:
         "cpu_guarantee": s.cpu_guarantee,
         "cpu_limit": s.cpu_limit,
         "idle_timeout": s.idle_timeout,
+        # The size of the home volume KubeSpawner creates for a server (it sizes a new volume only; an
+        # existing one keeps its size). Spawners without volumes (a single machine) ignore it.
+        "storage_capacity": k8s_quantity(s.storage),
         "environment": dict(s.environment),
         "node_selector": dict(s.node_selector),
         "shared_data": s.shared_data.model_dump(mode="json") if s.shared_data else None,

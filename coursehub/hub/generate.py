@@ -29,8 +29,13 @@ Groups: `coursehub-<course>-students`, `-instructors`, `-tas` (nbgrader courses 
 `nbgrader-<course>` and `formgrade-<course>`). Roles: `coursehub-<course>-instructors` and
 `coursehub-<course>-tas`, scoped with `!group=coursehub-<course>-students`.
 
-| course | dates | image | interface | memory guarantee / limit | CPU guarantee / limit | idle timeout |
-|---|---|---|---|---|---|---|
+Home size is the volume KubeSpawner creates for a student's server of the course
+(`KubeSpawner.storage_capacity`; an existing volume keeps the size it was made with). On a single
+machine homes are ordinary Unix homes on the machine's disk: the size is a planning figure for
+`coursehub cost`, not a limit (set a file-system quota if you need one).
+
+| course | dates | image | interface | memory guarantee / limit | CPU guarantee / limit | idle timeout | home size |
+|---|---|---|---|---|---|---|---|
 {rows}
 """
 
@@ -49,7 +54,7 @@ def _row(course_id: str, c: dict) -> str:
     idle = format_duration(s["idle_timeout"]) if s["idle_timeout"] else "-"
     return (
         f"| {course_id} | {c['start']} – {c['end']} | {s['image_key']} | {s['interface']} | "
-        f"{size(s['mem_guarantee'])} / {size(s['mem_limit'])} | {cpu(s['cpu_guarantee'])} / {cpu(s['cpu_limit'])} | {idle} |"
+        f"{size(s['mem_guarantee'])} / {size(s['mem_limit'])} | {cpu(s['cpu_guarantee'])} / {cpu(s['cpu_limit'])} | {idle} | {s['storage_capacity']} |"
     )
 
 

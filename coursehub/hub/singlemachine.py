@@ -6,7 +6,9 @@ data it reads. On TLJH copy them to ``/opt/tljh/config/jupyterhub_config.d/cours
 ``/opt/tljh/config/coursehub-courses.json`` and run ``tljh-config reload hub``. SystemdSpawner puts
 ``mem_limit``/``cpu_limit`` on the user's transient systemd unit (a cgroup memory limit and
 ``CPUQuota``): there the kernel enforces them. A course's shared data directory is bind-mounted into
-the unit with ``BindReadOnlyPaths`` (``unit_extra_properties``).
+the unit with ``BindReadOnlyPaths`` (``unit_extra_properties``). A course's home size is not
+enforced here: homes are Unix homes on the machine's disk and SystemdSpawner has no size for them;
+the figure sizes the disk in ``coursehub cost`` (a file-system quota is the way to cap a home).
 """
 
 from __future__ import annotations

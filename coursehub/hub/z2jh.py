@@ -40,6 +40,8 @@ def values(data: dict) -> dict:
         "defaultUrl": defaults["default_url"],
         "memory": {"guarantee": defaults["mem_guarantee"], "limit": defaults["mem_limit"]},
         "cpu": {"guarantee": defaults["cpu_guarantee"], "limit": defaults["cpu_limit"]},
+        # The hub's home size; each course's own is set per spawn by the runtime (KubeSpawner.storage_capacity).
+        "storage": {"capacity": defaults["storage_capacity"]},
     }
     return {
         "custom": {"coursehub": data},

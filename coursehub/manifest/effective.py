@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from coursehub.manifest import INTERFACE_PATHS, Course, Manifest, SharedData, Term
+from coursehub.manifest import DEFAULT_HOME_STORAGE, INTERFACE_PATHS, Course, Manifest, SharedData, Term
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,7 @@ class CourseSettings:
     cpu_limit: float | None
     idle_timeout: int | None  # seconds
     term: Term | None
+    storage: int = DEFAULT_HOME_STORAGE  # bytes: home-directory size per student
     environment: dict[str, str] = field(default_factory=dict)
     shared_data: SharedData | None = None
     node_selector: dict[str, str] = field(default_factory=dict)
@@ -54,6 +55,7 @@ def hub_settings(manifest: Manifest) -> CourseSettings:
         cpu_limit=base.cpu.limit,
         idle_timeout=base.idle_timeout,
         term=None,
+        storage=_pick(base.storage, DEFAULT_HOME_STORAGE),
     )
 
 
@@ -73,6 +75,7 @@ def course_settings(manifest: Manifest, course: Course) -> CourseSettings:
         cpu_limit=_pick(over.cpu.limit, base.cpu.limit),
         idle_timeout=_pick(over.idle_timeout, base.idle_timeout),
         term=course.term,
+        storage=_pick(over.storage, _pick(base.storage, DEFAULT_HOME_STORAGE)),
         environment=dict(sorted(course.environment.items())),
         shared_data=course.shared_data,
         node_selector=dict(sorted(course.node_selector.items())),

@@ -105,6 +105,11 @@ class Resources(_Model):
     idle_timeout: Duration | None = Field(
         None, description="Shut a server down after this long without activity (per course, enforced in the server)."
     )
+    storage: ByteSize | None = Field(
+        None,
+        description="Home-directory size per student (the volume KubeSpawner creates for the student's server; "
+        "on a single machine a planning figure, not enforced). Default: the hub's, else 10G.",
+    )
 
 
 DEFAULT_RESOURCES = {
@@ -114,6 +119,10 @@ DEFAULT_RESOURCES = {
     "cpu": {"guarantee": 0.05, "limit": 1},
     "idle_timeout": "30m",
 }
+#: Home-directory size when neither the course nor the hub sets ``resources.storage``: Zero to
+#: JupyterHub's own default (``singleuser.storage.capacity: 10Gi``), so an unset manifest plans for
+#: what the chart would create anyway.
+DEFAULT_HOME_STORAGE = 10 * 1024**3
 
 
 class Hub(_Model):
@@ -327,6 +336,32 @@ class OnPrem(_Model):
     yearly_running_cost: float = Field(0, ge=0, description="Power, cooling and support per node per year.")
 
 
+class Storage(_Model):
+    """Home directories: what a GB of them costs, and how long they are kept after a course ends."""
+
+    #: GKE's default storage class (``standard-rwo``) is a balanced persistent disk, list price about
+    #: 0.10 USD per GiB-month in us-central1. An assumption: use your provider's price.
+    DEFAULT_PRICE_PER_GB_MONTH: ClassVar[float] = 0.10
+
+    kind: Literal["cloud-disk", "nfs"] = Field(
+        "cloud-disk",
+        description="cloud-disk: one volume per student and course, paid for at its full size from the term's start "
+        "until it is deleted (Zero to JupyterHub's dynamic storage); nfs: one shared file system, provisioned for "
+        "the most the homes ever need and paid for over the whole calendar.",
+    )
+    price_per_gb_month: float = Field(
+        DEFAULT_PRICE_PER_GB_MONTH,
+        ge=0,
+        description="Price of one GiB for one month (730 hours), in `capacity.currency`. Default 0.10, a cloud "
+        "balanced persistent disk's list price (an assumption).",
+    )
+    retain: Duration = Field(
+        "30d",
+        description="How long homes are kept after a course's term ends (students download their work, "
+        "incompletes finish), before they are deleted. Counted in whole days.",
+    )
+
+
 class Capacity(_Model):
     """Cost and capacity planning assumptions (``coursehub cost``).
 
@@ -360,6 +395,10 @@ class Capacity(_Model):
         description="How long before an event starts to add placeholder servers, so nodes are up and the image "
         "is pulled before students arrive (a node starts in minutes; a day leaves time to fix a quota problem). "
         "Counted in whole days.",
+    )
+    storage: Storage = Field(
+        default_factory=Storage,
+        description="Home-directory storage: price per GiB-month, cloud disk or NFS, retention after the term.",
     )
     max_limit_ratio: float = Field(
         2,

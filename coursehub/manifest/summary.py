@@ -29,6 +29,7 @@ def summarize(manifest: Manifest) -> dict:
                 "memory": {"guarantee": s.mem_guarantee, "limit": s.mem_limit},
                 "cpu": {"guarantee": s.cpu_guarantee, "limit": s.cpu_limit},
                 "idle_timeout": s.idle_timeout,
+                "storage": s.storage,
             }
         )
     users = set()

@@ -77,6 +77,7 @@ def course_page(manifest: Manifest, course: Course, files: dict[str, bytes], ava
         ("Memory", f"{_size(s.mem_guarantee)} guaranteed, {_size(s.mem_limit)} limit"),
         ("CPU", f"{_cores(s.cpu_guarantee)} cores guaranteed, {_cores(s.cpu_limit)} limit"),
         ("Idle timeout", format_duration(s.idle_timeout) if s.idle_timeout else "none"),
+        ("Home directory", f"{_size(s.storage)} per student"),
         ("Grader", course.grader),
         ("Students", str(len(course.roster))),
         ("Staff", f"{_count(len(course.staff.instructors), 'instructor')}, {_count(len(course.staff.tas), 'TA')}"),
@@ -188,21 +189,33 @@ def _cost_tables(cost: dict) -> list[str]:
         nodes = ", ".join(f"{n} × {name}" for name, n in peak)
         total = f"Total for the calendar: **{_money(cost['total_cost'], currency)}**"
         lines += [total + (f"; at the busiest moment {nodes}." if nodes else "."), ""]
+    st = cost.get("storage")
+    if isinstance(st, dict) and isinstance(st.get("peak_disk_bytes"), int):
+        nfs = st.get("provisioned_bytes")
+        lines += [
+            f"Home directories ({_plain(st.get('kind'))}, {_money(st.get('price_per_gb_month'), currency)} per GiB-month, "
+            f"kept {_plain(st.get('retain_days'))} days after each term): at most {_size(st['peak_disk_bytes'])} at once"
+            + (f", on an NFS share provisioned at {_size(nfs)}" if isinstance(nfs, int) else "")
+            + f"; {_money(st.get('total_cost'), currency)} over the calendar.",
+            "",
+        ]
     assumptions = sorted((cost.get("assumptions") or {}).items())
     if assumptions:
         lines += ["Assumptions: " + "; ".join(f"{k.replace('_', ' ')}: {_plain(v)}" for k, v in assumptions), ""]
     courses = [c for c in cost.get("courses") or [] if isinstance(c, dict)]
     if courses:
-        header = ["course", "students", "peak servers", "memory guarantee–limit", "per student per week",
-                  "per student per term", "course total", "suggested node share"]
+        header = ["course", "students", "peak servers", "memory guarantee–limit", "home size", "per student per week",
+                  "per student per term", "of which storage", "course total", "suggested node share"]
         rows = [
             [
                 _text(c.get("title", c.get("id", ""))),
                 c.get("students", ""),
                 c.get("peak_servers", ""),
                 f"{_size(c.get('memory_guarantee_bytes'))}–{_size(c.get('memory_limit_bytes'))}",
+                _size(c.get("home_size_bytes")),
                 _money(c.get("cost_per_student_per_week"), currency),
                 _money(c.get("cost_per_student_per_term"), currency),
+                _money(c.get("storage_cost_per_student"), currency),
                 _money(c.get("total_cost"), currency),
                 _share(c.get("recommended_node_share")),
             ]
@@ -254,6 +267,7 @@ def sizing_page(manifest: Manifest, files: dict[str, bytes], available: set[str]
     for name, caption in (
         ("cost-per-student.svg", "Cost per student, by course"),
         ("capacity-by-week.svg", "Capacity needed, week by week"),
+        ("disk-by-week.svg", "Home-directory disk, week by week"),
     ):
         data = files.get(f"cost/{name}")
         if data is None:

@@ -14,7 +14,7 @@ It plugs into JupyterHub's own hooks rather than a spawner subclass:
 - ``Spawner.apply_user_options`` checks the choice against the user's groups and the dates (a
   hand-crafted request for another course is refused with 403, whether it comes from the form or the
   REST API) and sets the course's image, default URL, limits, idle culling, environment, node
-  selector and shared data on the spawner;
+  selector, shared data and home-volume size on the spawner;
 - ``JupyterHub.load_groups`` / ``load_roles`` create the course groups and the staff roles; the roles
   of a course outside its dates are granted to nobody.
 
@@ -49,6 +49,7 @@ _ATTRS = (
     "volumes",
     "volume_mounts",
     "unit_extra_properties",
+    "storage_capacity",
 )
 
 
@@ -238,6 +239,10 @@ def apply_settings(spawner, course_id, settings):
     # environment for everybody.
     if "image" in base and settings.get("image"):
         spawner.image = settings["image"]
+    # KubeSpawner only: the size of the home volume it creates for this server. Unix homes on a single
+    # machine have no per-user size; a disk quota there is the system's job.
+    if "storage_capacity" in base and settings.get("storage_capacity"):
+        spawner.storage_capacity = settings["storage_capacity"]
     if "node_selector" in base and settings.get("node_selector"):
         spawner.node_selector = {**base["node_selector"], **settings["node_selector"]}
     shared = settings.get("shared_data")
