@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -11,8 +12,6 @@ from rich.table import Table
 
 from coursehub.commands._shared import JsonOpt, ManifestArg, err, images_app, load, out
 from coursehub.errors import EXIT_CHECK_FAILED, CoursehubError
-
-
 
 
 @images_app.command("drift")
@@ -34,6 +33,88 @@ def drift(manifest: ManifestArg, json_out: JsonOpt = False):
                       r["reference"])
     out.print(table)
     err.print(headline(report), markup=False)
+
+
+def _measured(n: int, unmeasured: list[str]) -> str:
+    from coursehub.manifest.units import human_size
+
+    if not unmeasured:
+        return human_size(n)
+    return f"{human_size(n)} + ?" if n else "not measured"
+
+
+@images_app.command("advise")
+def advise(
+    manifest: ManifestArg,
+    json_out: JsonOpt = False,
+    offline: Annotated[
+        bool, typer.Option("--offline", help="Use only sizes already measured (beside the manifest or in the cache).")
+    ] = False,
+    record: Annotated[
+        bool,
+        typer.Option("--record", help="Write the measured sizes to package-sizes.json beside the manifest, for `build`."),
+    ] = False,
+    chart: Annotated[
+        Optional[Path], typer.Option("--chart", help="Also draw the students-by-step chart to this .svg or .png file.")
+    ] = None,
+):
+    """Propose the next version of each standard set: the additions that move the most students onto it.
+
+    Each step folds in the packages that bring the most students (roster sizes) onto a standard
+    unchanged, with what they add to the image (download and installed size, measured from the wheels
+    on the package index with pip; cached) and what blocks the rest, conflicts with the standard's
+    pins named. Stale pins (versions the standard already provides or supersedes compatibly) are
+    listed as removable. Changes nothing: a standard changes only with `images standard --relock`.
+    """
+    from coursehub.images.advise import advise as make_advice, headline
+    from coursehub.images.charts import stages, students_on_standard
+    from coursehub.images.measure import gather, record as write_record
+    from coursehub.images.plan import plan_images
+
+    model, _ = load(manifest)
+    plan = plan_images(model)
+    with err.status("measuring packages …") as status:
+        gathered = gather(model, plan, offline=offline, progress=lambda text: status.update(text))
+    data = make_advice(model, gathered.facts, plan)
+    if record:
+        path = write_record(model, gathered.facts)
+        err.print(f"wrote {path}; commit it so `coursehub build` shows the same sizes", style="green", markup=False)
+    if chart is not None:
+        fmt = chart.suffix.lstrip(".").lower()
+        if fmt not in ("svg", "png"):
+            raise CoursehubError(f"--chart {chart}: name a .svg or .png file")
+        chart.write_bytes(students_on_standard(data, fmt=fmt))
+    if json_out:
+        out.print(json.dumps(data, indent=2, sort_keys=True), markup=False)
+    else:
+        for a in data["standards"]:
+            table = Table(title=f"standard {a['standard']}: {a['students']} students in {a['courses']} course(s)")
+            for col in ("stage", "folds in", "brings along", "courses moved", f"on {a['standard']}", "download", "installed"):
+                table.add_column(col, justify="right" if col in ("download", "installed") or col.startswith("on ") else "left")
+            counts = dict(stages(a))
+            table.add_row("now", "—", "—", "—", str(counts["now"]), "", "")
+            if "stale pins removed" in counts:
+                table.add_row("stale pins removed", "—", "—", "\n".join(a["after_removals"]["courses"]) or "—", str(counts["stale pins removed"]), "", "")
+            for s in a["steps"]:
+                table.add_row(
+                    f"step {s['step']}",
+                    "\n".join(s["adds"]) or "—",
+                    "\n".join(s["brings"]) or "—",
+                    "\n".join(f"{c['course']} ({c['students']})" for c in s["courses"]),
+                    str(s["students_on_standard"]),
+                    _measured(s["download_bytes"], s["unmeasured"]),
+                    _measured(s["installed_bytes"], s["unmeasured"]),
+                )
+            out.print(table)
+            for r in a["removable"]:
+                out.print(f"removable: {r['course']}: {r['pin']}", markup=False)
+            for b in a["blocked"]:
+                out.print(f"blocked: {b['course']} ({b['students']} students): {'; '.join(b['reasons'])}", markup=False)
+            for u in a["unmeasured"]:
+                err.print(f"not measured: {u}", style="yellow", markup=False)
+    for missing in gathered.missing:
+        err.print(f"not measured (offline): {missing}", style="yellow", markup=False)
+    err.print(headline(data), markup=False)
 
 
 @images_app.command("standard")

@@ -1,5 +1,7 @@
 """Charts of the cost report, as SVG or PNG bytes that are the same for the same report.
 
+:data:`RC` and :func:`save` are how every coursehub chart is drawn (the images advice too).
+
 matplotlib stamps a date and its version into files and salts SVG element ids randomly; a build must
 not change when nothing changed, so those are switched off here (``svg.hashsalt``, ``Date``,
 ``Software``). The Agg backend needs no display. Dates are drawn as text labels, not date axes, so
@@ -16,7 +18,8 @@ matplotlib.use("Agg")  # before pyplot: no display on build machines
 
 import matplotlib.pyplot as plt  # noqa: E402
 
-_RC = {
+#: Matplotlib settings every coursehub chart is drawn with (use with ``plt.rc_context``).
+RC = {
     "svg.hashsalt": "coursehub",  # fixed ids instead of random ones
     "svg.fonttype": "path",  # glyphs as paths: the SVG looks the same without the font installed
     "font.family": "DejaVu Sans",  # shipped with matplotlib, so every machine draws the same glyphs
@@ -27,7 +30,8 @@ _RC = {
 _METADATA = {"svg": {"Date": None, "Creator": None}, "png": {"Software": None}}
 
 
-def _save(fig, fmt: str) -> bytes:
+def save(fig, fmt: str) -> bytes:
+    """The figure as SVG or PNG bytes without dates or versions, and close it."""
     if fmt not in _METADATA:
         raise ValueError(f"unsupported chart format {fmt!r}; use svg or png")
     buf = io.BytesIO()
@@ -48,7 +52,7 @@ def cost_per_student(data: dict, *, fmt: str = "svg") -> bytes:
         title += f" (the {MAX_BARS} most expensive of {len(courses)})"
         keep = sorted(courses, key=lambda c: (-c["cost_per_student_per_term"], c["id"]))[:MAX_BARS]
         courses = [c for c in courses if c in keep]
-    with plt.rc_context(_RC):
+    with plt.rc_context(RC):
         fig, ax = plt.subplots(figsize=(7, 0.5 * len(courses) + 1.4))
         labels = [c["id"] for c in courses]
         values = [c["cost_per_student_per_term"] for c in courses]
@@ -58,7 +62,7 @@ def cost_per_student(data: dict, *, fmt: str = "svg") -> bytes:
         ax.set_xlabel(f"{data['currency']} per student per term ({data['cost_model']})")
         ax.set_title(title)
         ax.margins(x=0.15)
-        return _save(fig, fmt)
+        return save(fig, fmt)
 
 
 def capacity_by_week(data: dict, *, fmt: str = "svg") -> bytes:
@@ -66,7 +70,7 @@ def capacity_by_week(data: dict, *, fmt: str = "svg") -> bytes:
     weeks = data["weeks"]
     gib = 1024**3
     x = list(range(len(weeks)))
-    with plt.rc_context(_RC):
+    with plt.rc_context(RC):
         fig, ax = plt.subplots(figsize=(9, 4))
         ax.bar(x, [w["reserved_memory_bytes"] / gib for w in weeks], color="#7570b3", label="reserved (guarantees)")
         ax.step(
@@ -81,7 +85,7 @@ def capacity_by_week(data: dict, *, fmt: str = "svg") -> bytes:
         ax.set_title("Reserved vs available capacity by week")
         ax.legend(loc="upper left")
         ax.set_ylim(bottom=0)
-        return _save(fig, fmt)
+        return save(fig, fmt)
 
 
 def disk_by_week(data: dict, *, fmt: str = "svg") -> bytes:
@@ -90,7 +94,7 @@ def disk_by_week(data: dict, *, fmt: str = "svg") -> bytes:
     storage = data.get("storage") or {}
     gib = 1024**3
     x = list(range(len(weeks)))
-    with plt.rc_context(_RC):
+    with plt.rc_context(RC):
         fig, ax = plt.subplots(figsize=(9, 4))
         ax.bar(x, [w["disk_bytes"] / gib for w in weeks], color="#66a61e", label="home directories")
         if storage.get("provisioned_bytes") is not None:
@@ -102,7 +106,7 @@ def disk_by_week(data: dict, *, fmt: str = "svg") -> bytes:
         ax.set_title("Home-directory disk by week" + (f" (kept {retain} days after each term)" if retain else ""))
         ax.legend(loc="upper left")
         ax.set_ylim(bottom=0)
-        return _save(fig, fmt)
+        return save(fig, fmt)
 
 
 #: The cost family's charts, by file stem (each written as SVG and PNG).

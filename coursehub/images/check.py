@@ -26,7 +26,6 @@ as repo2docker's base environment provides it in the built image.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
@@ -37,7 +36,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -46,6 +44,7 @@ from packaging.utils import canonicalize_name
 from coursehub import emit
 from coursehub.errors import CoursehubError
 from coursehub.images.contexts import requirements_txt
+from coursehub.images.pip import cache_root, locked, pip_errors
 from coursehub.images.plan import ImageBuild, plan_images
 from coursehub.images.standard import closure, load_standard
 from coursehub.manifest import Course, Manifest
@@ -106,11 +105,8 @@ class CourseCheck:
 
 
 def cache_dir() -> Path:
-    """Where checked environments are kept: ``$COURSEHUB_CACHE_DIR`` or ``~/.cache/coursehub``."""
-    root = os.environ.get("COURSEHUB_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "coursehub"
-    )
-    return Path(root) / "envs"
+    """Where checked environments are kept: ``envs/`` in coursehub's cache (:func:`cache_root`)."""
+    return cache_root() / "envs"
 
 
 # --- the environment --------------------------------------------------------------------------------
@@ -126,23 +122,6 @@ def _check_requirements(build: ImageBuild) -> str:
     return text
 
 
-@contextmanager
-def _locked(path: Path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as fh:
-        # Two checks (or two test workers) must not build the same environment at once.
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-def _pip_errors(stderr: str) -> str:
-    lines = [line for line in stderr.splitlines() if line.strip() and "is ignored: it is neither" not in line]
-    return "\n".join(lines[-15:])
-
-
 def ensure_environment(
     build: ImageBuild, *, root: Path | None = None, progress: Callable[[str], None] | None = None
 ) -> tuple[Path, list[str]]:
@@ -154,7 +133,7 @@ def ensure_environment(
     digest = hashlib.sha256((_ENV_FORMAT + requirements + sys.version).encode()).hexdigest()[:16]
     env = root / f"{build.name}-{digest}"
     ready = env / ".coursehub-ready.json"
-    with _locked(root / f".{build.name}-{digest}.lock"):
+    with locked(root / f".{build.name}-{digest}.lock"):
         if ready.exists():
             return env, json.loads(ready.read_text())["unlocked"]
         if env.exists():
@@ -173,7 +152,7 @@ def ensure_environment(
             )
             if proc.returncode != 0:
                 raise CoursehubError(
-                    f"pip could not install the packages of image {build.name}:\n{_pip_errors(proc.stderr)}"
+                    f"pip could not install the packages of image {build.name}:\n{pip_errors(proc.stderr)}"
                 )
             listed = subprocess.run(
                 [str(python), "-m", "pip", "list", "--format=json", "--disable-pip-version-check"],

@@ -1,4 +1,6 @@
-"""Build contexts: ``images/<build>/`` is a folder repo2docker builds as it is (see :mod:`coursehub.images.plan`)."""
+"""Build family ``images``: ``images/<build>/`` is a folder repo2docker builds as it is (see
+:mod:`coursehub.images.plan`); beside them the drift report and the advice on the next standard
+(:mod:`coursehub.images.advise`, from the sizes recorded in ``package-sizes.json``)."""
 
 from __future__ import annotations
 
@@ -140,7 +142,11 @@ def context_files(build: ImageBuild) -> dict[str, str]:
 
 
 def generate(ctx: BuildContext) -> None:
-    """Build family ``images``: one repo2docker context per image, plus the drift report."""
+    """Build family ``images``: one repo2docker context per image, the drift report and the advice."""
+    from coursehub.images.advise import advice_markdown, advise
+    from coursehub.images.charts import students_on_standard
+    from coursehub.images.measure import recorded
+
     plan = plan_images(ctx.manifest)
     for build in plan.builds:
         for name, text in context_files(build).items():
@@ -150,3 +156,8 @@ def generate(ctx: BuildContext) -> None:
     ctx.add_json("images/drift.json", drift)
     ctx.add("images/drift.md", drift_markdown(drift))
     ctx.notes.append(headline(drift))
+    # The advice uses only the sizes recorded beside the manifest: a build never reaches the network.
+    advice = advise(ctx.manifest, recorded(ctx.manifest, plan), plan)
+    ctx.add_json("images/advise.json", advice)
+    ctx.add("images/advise.md", advice_markdown(advice))
+    ctx.add("images/advise.svg", students_on_standard(advice, fmt="svg"))
