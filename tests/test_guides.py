@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import html
 import io
+import json
 import os
 import re
 import shutil
@@ -36,6 +37,7 @@ GUIDE_PAGES = [
     "authoring.md",
     "sizing.md",
     "many-courses.md",
+    "standard-images.md",
     "college-it.md",
     "link-generator.md",
     "alternatives.md",
@@ -329,11 +331,12 @@ def test_catalogue_course_page_shows_effective_settings(catalogue):
 def test_catalogue_names_a_missing_family_instead_of_crashing(example_manifest, monkeypatch):
     from coursehub import build
 
-    monkeypatch.setattr(build, "GENERATORS", [g for g in build.GENERATORS if g[0] not in ("links", "cost")])
+    monkeypatch.setattr(build, "GENERATORS", [g for g in build.GENERATORS if g[0] not in ("links", "cost", "images")])
     files = catalogue_files(example_manifest)
     page = files["data-c8-fa26/index.md"].decode()
     assert "no `links` build family" in page and "### Lab 1: Tables" in page
     assert "no `cost` build family" in files["sizing.md"].decode()
+    assert "no `images` build family" in files["standard.md"].decode()
     assert not any(k.endswith(".svg") for k in files)
 
 
@@ -343,12 +346,35 @@ def test_sizing_page_shows_the_cost_charts_and_figures(example_manifest, catalog
     built = render(example_manifest, only=["cost"]).files
     files = catalogue
     page = files["sizing.md"].decode()
-    for chart in ("cost-per-student.svg", "capacity-by-week.svg"):
+    for chart in ("cost-per-student.svg", "capacity-by-week.svg", "disk-by-week.svg"):
         assert f"(charts/{chart})" in page
         assert files[f"charts/{chart}"] == built[f"cost/{chart}"]
     for course in example_manifest.courses:
         assert f"| {course.title} | {len(course.roster)} |" in page
     assert "climate-hackweek-26" in _section(page, "Events: spike and pre-scaling")
+
+
+@pytest.mark.slow  # renders the images and cost families
+def test_standard_page_and_the_guides_figures_come_from_the_example(example_manifest, catalogue):
+    """The catalogue shows the example's advice; the figures the hand-written guides quote are the generated ones."""
+    built = render(example_manifest, only=["images", "cost"]).files
+    page = catalogue["standard.md"].decode()
+    assert page.startswith("# Standard images: example-university")
+    assert catalogue["charts/advise.svg"] == built["images/advise.svg"] and "(charts/advise.svg)" in page
+    advice = {a["standard"]: a for a in json.loads(built["images/advise.json"])["standards"]}
+    (step,) = advice["data8"]["steps"]
+    assert step["adds"] == ["pooch==1.9.0", "xarray==2026.9.0"] and step["unmeasured"] == []
+    assert "| step 1 | pooch==1.9.0, xarray==2026.9.0 | — | climate-hackweek-26 (28) | 196 |" in page
+    guide = " ".join((REPO / "guides" / "standard-images.md").read_text().split())
+    assert f"about {step['download_bytes'] / 1e6:.1f} MB to download" in guide
+    assert f"bring the hackweek's {step['students_moved']} students onto `data8`" in guide
+    cost = json.loads(built["cost/cost.json"])
+    sizing = " ".join((REPO / "guides" / "sizing.md").read_text().split())
+    assert f"needs at most {cost['storage']['peak_disk_bytes'] // 1024**3} GiB of homes" in sizing
+    assert f"pays {cost['storage']['total_cost']:.2f} USD for them" in sizing
+    per_student = {c["id"]: c["storage_cost_per_student"] for c in cost["courses"]}
+    assert f"about {per_student['data-c8-fa26']:.2f} USD per student" in sizing
+    assert "Home directories (cloud-disk" in catalogue["sizing.md"].decode()
 
 
 @pytest.mark.slow  # builds the site or renders the links and cost families

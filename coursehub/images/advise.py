@@ -262,12 +262,12 @@ def _cell(text: object) -> str:
     return cell(prose(text))
 
 
-def advice_markdown(data: dict, *, chart: str | None = "advise.svg") -> str:
+def advice_markdown(data: dict, *, title: str = "The next standard", chart: str | None = "advise.svg") -> str:
     """The proposal as a Markdown page: per standard, a table of stages, the removable pins, what is blocked."""
     from coursehub.images.charts import stages
 
     lines = [
-        "# The next standard",
+        f"# {prose(title)}",
         "",
         "Students on a standard image unchanged (roster sizes summed), now and after each proposed step. A step",
         "folds the listed packages into the standard; *brings along* are the packages they pull in that the",

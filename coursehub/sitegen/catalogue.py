@@ -1,7 +1,7 @@
 """The course catalogue: one page per course with its settings, and each assignment's link and QR code.
 
 The pages are built from what the other build families generate (``links/`` for the nbgitpuller
-links and QR codes, ``cost/`` for the sizing charts), rendered in memory by :func:`coursehub.build.render`,
+links and QR codes, ``cost/`` for the sizing charts, ``images/`` for the advice on the next standard), rendered in memory by :func:`coursehub.build.render`,
 so the catalogue shows exactly the links and figures ``coursehub build`` writes. A family this
 coursehub does not have yet is named on the page instead of being silently left out.
 """
@@ -23,6 +23,7 @@ from coursehub.manifest.units import format_duration, human_size
 SOURCES = {
     "links": "assignment links and QR codes",
     "cost": "cost and capacity charts",
+    "images": "the advice on the next standard image",
 }
 
 
@@ -159,7 +160,12 @@ def index_page(manifest: Manifest) -> str:
             len(course.assignments),
         ]
         lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
-    lines += ["", "The [sizing figures](sizing.md) show what these courses cost and how much hub they need.", ""]
+    lines += [
+        "",
+        "The [sizing figures](sizing.md) show what these courses cost and how much hub (and disk) they need;",
+        "the [standard images](standard.md) page proposes which additions to fold into the standard sets next.",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -280,6 +286,24 @@ def sizing_page(manifest: Manifest, files: dict[str, bytes], available: set[str]
     return "\n".join(lines), charts
 
 
+def standard_page(manifest: Manifest, files: dict[str, bytes], available: set[str]) -> tuple[str, dict[str, bytes]]:
+    """Markdown for the advice on each standard set (``images advise``), and its chart."""
+    from coursehub.images.advise import advice_markdown
+
+    raw = files.get("images/advise.json")
+    if "images" not in available or raw is None:
+        lines = [f"# Standard images: {manifest.hub.name}", ""]
+        return "\n".join(lines + _missing_note("images")), {}
+    charts = {}
+    chart = files.get("images/advise.svg")
+    if chart is not None:
+        charts["charts/advise.svg"] = chart
+    page = advice_markdown(
+        json.loads(raw), title=f"Standard images: {manifest.hub.name}", chart="charts/advise.svg" if chart else None
+    )
+    return page, charts
+
+
 def catalogue_files(manifest: Manifest, rendered: dict[str, bytes] | None = None) -> dict[str, bytes]:
     """Every catalogue file (Markdown pages, QR codes, charts), by path relative to the catalogue folder.
 
@@ -303,13 +327,17 @@ def catalogue_files(manifest: Manifest, rendered: dict[str, bytes] | None = None
     sizing, charts = sizing_page(manifest, files, available)
     out["sizing.md"] = sizing
     out.update(charts)
+    standard, charts = standard_page(manifest, files, available)
+    out["standard.md"] = standard
+    out.update(charts)
     return {k: v.encode("utf-8") if isinstance(v, str) else v for k, v in sorted(out.items())}
 
 
 def catalogue_nav(manifest: Manifest, prefix: str = "catalogue") -> list:
-    """mkdocs ``nav`` entries for the catalogue section: its index, each course, the sizing page."""
+    """mkdocs ``nav`` entries for the catalogue section: its index, each course, sizing, standard images."""
     return [
         f"{prefix}/index.md",
         *({course.title: f"{prefix}/{course.id}/index.md"} for course in manifest.courses),
         {"Sizing and cost": f"{prefix}/sizing.md"},
+        {"Standard images": f"{prefix}/standard.md"},
     ]
