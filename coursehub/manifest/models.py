@@ -4,6 +4,9 @@ Every field is described here once; the JSON Schema (``coursehub schema``), the 
 guide site and the editor completion all come from these descriptions. Unknown keys are refused
 (``extra="forbid"``) so a misspelt key is an error, not a silently ignored setting.
 
+One concern, however long: the manifest's shape. Every section of the manifest is a model here so
+that the schema, the reference pages and the validation come from one file; behaviour lives elsewhere.
+
 Cross-field rules (an image key that does not exist, a limit below its guarantee after the course's
 overrides are merged with the hub's defaults, a term that ends before it starts) live in
 :mod:`coursehub.manifest.rules`, which reports them with the exact path of the offending value.
