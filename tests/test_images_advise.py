@@ -36,7 +36,7 @@ from coursehub.errors import CoursehubError
 from coursehub.images import measure
 from coursehub.images.advise import advice_markdown, advise, supersedes
 from coursehub.images.charts import stages, students_on_standard
-from coursehub.images.measure import FACTS_FILE, Facts, Resolution, Wheel, gather, load_facts
+from coursehub.images.measure import FACTS_FILE, Facts, Resolution, gather, load_facts
 from coursehub.images.pip import image_platform_args
 from coursehub.images.plan import plan_images
 from coursehub.images.standard import load_standard
@@ -279,3 +279,12 @@ def test_cli_table_json_record_and_chart(measured, run_cli, tmp_path):
     assert by_standard(json.loads(out))["data8"]["steps"][1]["students_on_standard"] == 545
     code, _, err = run_cli("images", "advise", path, "--chart", tmp_path / "x.gif")
     assert code == 2 and ".svg or .png" in err and "Traceback" not in err
+
+
+def test_resolutions_for_the_current_standard_win_a_merge(measured):
+    """A facts file recorded before a relock must not hide what the cache knows of the standard now."""
+    _, _, gathered = measured
+    std = load_standard("data8")
+    old = Facts(standards={"data8": {"digest": "0" * 64, "additions": {"x==1": Resolution(closure=["x==1"])}}})
+    for merged in (old.merged(gathered.facts), gathered.facts.merged(old)):
+        assert merged.resolution(std, "xarray==2026.9.0") == gathered.facts.resolution(std, "xarray==2026.9.0")

@@ -1,2 +1,2 @@
-"""Cost per student and capacity: the day-by-day model (:mod:`.model`), node packing (:mod:`.packing`), the report
-(:mod:`.report`) and its charts (:mod:`.charts`)."""
+"""Cost per student and capacity: the day-by-day model (:mod:`.model`), node packing (:mod:`.packing`), home
+directories (:mod:`.storage`), the report (:mod:`.report`) and its charts (:mod:`.charts`)."""

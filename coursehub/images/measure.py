@@ -107,15 +107,19 @@ class Facts(_Data):
         known.additions[addition] = resolution
 
     def merged(self, other: Facts) -> Facts:
-        """These facts, completed by ``other``'s (ours win where both know a thing)."""
+        """These facts, completed by ``other``'s (ours win where both know a thing).
+
+        Resolutions against the standard as it is now beat resolutions against an older version of
+        it, whichever side holds them: a file recorded before a relock must not hide newer ones.
+        """
         out = Facts(wheels={**other.wheels, **self.wheels})
         for name, theirs in other.standards.items():
             out.standards[name] = theirs.model_copy(deep=True)
         for name, ours in self.standards.items():
             base = out.standards.get(name)
-            if base is None or base.digest != ours.digest:
+            if base is None or (base.digest != ours.digest and not _current(name, base.digest)):
                 out.standards[name] = ours.model_copy(deep=True)
-            else:
+            elif base.digest == ours.digest:
                 base.additions.update(ours.model_copy(deep=True).additions)
         return out
 
@@ -135,6 +139,13 @@ class Facts(_Data):
             known.additions = dict(sorted(known.additions.items()))
         out.standards = dict(sorted(out.standards.items()))
         return out
+
+
+def _current(standard: str, digest: str) -> bool:
+    try:
+        return load_standard(standard).digest == digest
+    except CoursehubError:
+        return False  # a standard this coursehub does not ship
 
 
 def load_facts(path: Path) -> Facts:
@@ -343,7 +354,7 @@ def gather(
                     facts.wheels[w.key] = w
                 measured += len(todo)
             if measured:
-                save_facts(cache.merged(facts), _cache_path())
+                save_facts(facts.merged(cache), _cache_path())
     missing = [f"{addition} ({std.name})" for std, addition in pairs if facts.resolution(std, addition) is None]
     return Gathered(facts.only(pairs), measured, missing)
 
