@@ -260,6 +260,8 @@ def test_apply_resets_between_courses(example_manifest, example_index, monkeypat
     assert sp.mem_limit == 2 * 1024**3 and sp.mem_guarantee == 1024**3 and sp.cpu_limit == 2
     assert sp.default_url == "/tree" and sp.environment["COURSEHUB_COURSE"] == "data-c88-fa26"
     assert "--MappingKernelManager.cull_idle_timeout=3600" in sp.args
+    # a spawner without volumes (a single machine, a local process) has no home size to set: not enforced there
+    assert not sp.has_trait("storage_capacity") and "storage_capacity" not in sp.__dict__
     example_index.apply_user_options(sp, {"course": "data-c8-fa26"})
     assert sp.environment == {"KEEP": "1", "COURSEHUB_COURSE": "data-c8-fa26", "COURSEHUB_IMAGE": "data8"}
     assert sp.args[0] == "--ServerApp.allow_root=True" and sp.args.count("--ServerApp.shutdown_no_activity_timeout=1800") == 1
