@@ -51,7 +51,7 @@ def test_summary_counts_match_the_rosters(example_manifest, example_manifest_pat
         everyone |= set(c.roster) | set(c.staff.instructors) | set(c.staff.tas)
     assert summary["totals"]["distinct_users"] == len(everyone)
     c8 = next(c for c in summary["courses"] if c["id"] == "data-c8-fa26")
-    assert c8["memory"] == {"guarantee": 512 * 1024**2, "limit": 2 * 1024**3}  # hub guarantee, course limit
+    assert c8["memory"] == {"guarantee": 1024**3, "limit": 2 * 1024**3}  # the course overrides both
 
 
 def test_validate_json_output(run_cli, example_manifest_path):

@@ -361,7 +361,7 @@ class Storage(_Model):
     retain: Duration = Field(
         "30d",
         description="How long homes are kept after a course's term ends (students download their work, "
-        "incompletes finish), before they are deleted. Counted in whole days.",
+        "incompletes finish), for the cost plan: coursehub deletes nothing itself. Counted in whole days.",
     )
 
 
