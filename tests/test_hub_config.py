@@ -39,6 +39,10 @@ def test_example_matches_goldens(example_manifest, update_goldens):
         "hub/z2jh/values.yaml",
         "hub/single-machine/jupyterhub_config.d/coursehub.py",
         "hub/single-machine/coursehub-courses.json",
+        "hub/lti/README.md",
+        "hub/lti/tool.json",
+        "hub/lti/canvas-developer-key.json",
+        "hub/lti/jwks.json",
     }
     snippet = "hub/single-machine/jupyterhub_config.d/coursehub.py"
     # no golden copy of the snippet: it must be the runtime itself, checked below

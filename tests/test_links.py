@@ -249,7 +249,7 @@ hub_url = st.sampled_from(["https://hub.example.edu", "https://uni.example.edu/j
 
 @st.composite
 def link_inputs(draw):
-    launch = draw(st.sampled_from(["hub", "canvas", "binder"]))
+    launch = draw(st.sampled_from(["hub", "lti", "binder"]))
     kwargs = {
         "repo": draw(repo_url),
         "branch": draw(st.none() | branch),
@@ -424,3 +424,25 @@ def test_build_notes_assignments_missing_from_the_local_content(example_manifest
     changed._source = example_manifest.source
     notes = render(changed, only=["links"]).notes
     assert any("data-c8-fa26/lab01: lab/lab09/lab09.ipynb is not in content/data-c8-materials" in n for n in notes)
+
+
+@settings(max_examples=100, deadline=None)
+@given(link_inputs().filter(lambda kw: kw["launch"] == "lti"))
+def test_an_lti_link_sends_both_lti_versions_to_the_nbgitpuller_link(kwargs):
+    """The one launch URL works for LTI 1.1 (``next`` is a parameter of the launch) and for LTI 1.3,
+    where it is the target link URI and ltiauthenticator's own login initiation extracts ``next``."""
+    from types import SimpleNamespace
+
+    from ltiauthenticator.lti13.handlers import LTI13LoginInitHandler, _deserialize_state
+
+    link = build_link(**kwargs)
+    expected = parse_qs(urlsplit(link.url).query)["next"][0]  # LTI 1.1: the launch's `next`
+    assert expected.startswith(urlsplit(link.fields.hub).path + "hub/user-redirect/")
+    args = {"target_link_uri": link.url}
+    handler = SimpleNamespace(
+        _state=None,
+        get_argument=lambda name, default=None: args.get(name, default),
+        log=SimpleNamespace(debug=lambda *a: None, warning=lambda *a: None),
+    )
+    state = LTI13LoginInitHandler.get_state(handler)
+    assert _deserialize_state(state)["next_url"] == expected

@@ -6,6 +6,11 @@ it never touches a group without it, so groups an authenticator (LTI, OAuth) man
 nbgrader courses additionally get the two groups nbgrader's JupyterHub integration looks for,
 ``nbgrader-<course>`` (students) and ``formgrade-<course>`` (graders); they carry the
 ``coursehub`` group property so sync can tell them from hand-made ones.
+
+Launches from the LMS (LTI) add a user to the groups of their role in the course, and record the launch
+in ``lti-<course>-<role>``. Those record groups belong to the hub's launch hook, never to sync; sync reads
+them and keeps their members in the course's groups as if the roster listed them (see
+:mod:`coursehub.sync.plan`).
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from coursehub.manifest import Course, Manifest
 
 PREFIX = "coursehub-"
 ROLES = ("students", "instructors", "tas")
+#: Groups recording LMS launches (``lti-<course>-<role>``); not ``coursehub-``, so sync never changes them.
+LAUNCH_PREFIX = "lti-"
 #: Group property that marks a group as created and managed by coursehub.
 OWNER_PROPERTY = "coursehub"
 
@@ -40,18 +47,32 @@ def nbgrader_groups(course_id: str) -> dict[str, str]:
     return {"students": f"nbgrader-{course_id}", "graders": f"formgrade-{course_id}"}
 
 
-def course_group_members(course: Course) -> dict[str, list[str]]:
-    """Every group the course needs, with its members (sorted), including nbgrader's when used."""
-    groups = {
-        group_name(course.id, "students"): sorted(course.roster),
-        group_name(course.id, "instructors"): sorted(course.staff.instructors),
-        group_name(course.id, "tas"): sorted(course.staff.tas),
-    }
+def role_groups(course: Course) -> dict[str, list[str]]:
+    """Role -> every group a member of the course in that role belongs to (nbgrader's too, when used)."""
+    groups = {role: [group_name(course.id, role)] for role in ROLES}
     if course.grader == "nbgrader":
         nb = nbgrader_groups(course.id)
-        groups[nb["students"]] = sorted(course.roster)
-        groups[nb["graders"]] = sorted(set(course.staff.instructors) | set(course.staff.tas))
+        groups["students"].append(nb["students"])
+        groups["instructors"].append(nb["graders"])
+        groups["tas"].append(nb["graders"])
     return groups
+
+
+def launch_group_name(course_id: str, role: str) -> str:
+    """The group recording who launched the course from the LMS in ``role`` (owned by the launch hook)."""
+    if role not in ROLES:
+        raise ValueError(f"unknown course role {role!r}")
+    return f"{LAUNCH_PREFIX}{course_id}-{role}"
+
+
+def course_group_members(course: Course) -> dict[str, list[str]]:
+    """Every group the course needs, with its members (sorted), including nbgrader's when used."""
+    by_role = {"students": set(course.roster), "instructors": set(course.staff.instructors), "tas": set(course.staff.tas)}
+    members: dict[str, set[str]] = {group_name(course.id, role): set() for role in ROLES}
+    for role, groups in role_groups(course).items():
+        for name in groups:
+            members.setdefault(name, set()).update(by_role[role])
+    return {name: sorted(users) for name, users in members.items()}
 
 
 def course_group_properties(course: Course) -> dict[str, dict]:

@@ -37,11 +37,15 @@ def up(
         Optional[Path], typer.Option("--workdir", help="Keep the hub's database and the users' homes here (default: a temporary folder).")
     ] = None,
     today: TodayOpt = None,
+    lms: Annotated[
+        bool, typer.Option("--lms", help="Sign in only from the LMS (the manifest's hub.lms, LTI) instead of the demo password.")
+    ] = False,
 ):
     """Start a JupyterHub on 127.0.0.1 with the manifest's courses, users, groups and staff roles.
 
-    Everyone logs in with the demo password. Prints the URL, a student and an instructor to log in
-    as, and an assignment link that pulls the course's local content. Runs until Ctrl-C.
+    Everyone logs in with the demo password (with --lms: only by a launch from the LMS). Prints the URL,
+    a student and an instructor to log in as, and an assignment link that pulls the course's local
+    content. Runs until Ctrl-C.
     """
     from coursehub.errors import CoursehubError
     from coursehub.hub.local import ContentServer, demo_guide, start_local_hub
@@ -59,9 +63,18 @@ def up(
         with err.status("preparing course content …"):
             content = ContentServer(model, Path(workdir) / "content")
         with err.status(f"starting JupyterHub on 127.0.0.1:{port} …"):
-            hub = start_local_hub(model, workdir=Path(workdir) / "hub", port=port, extra_env={"COURSEHUB_TODAY": day.isoformat()} if today else None)
+            hub = start_local_hub(
+                model, workdir=Path(workdir) / "hub", port=port, extra_env={"COURSEHUB_TODAY": day.isoformat()} if today else None, lms=lms
+            )
         guide = demo_guide(model, hub, content, today=day)
-        lines = [f"{model.hub.name} is running at {guide['url']}  (Ctrl-C stops it)", "", f"  password (everyone): {guide['password']}"]
+        lines = [f"{model.hub.name} is running at {guide['url']}  (Ctrl-C stops it)", ""]
+        if lms:
+            from coursehub.lms.tool import tool_urls
+
+            urls = tool_urls(guide["url"], model.hub.lms.version)
+            lines += [f"  sign in from the LMS only; register the tool with: {', '.join(f'{k} {v}' for k, v in urls.items())}"]
+        else:
+            lines += [f"  password (everyone): {guide['password']}"]
         if "course" in guide:
             state = "" if guide["in_term"] else f" (not in term on {day}: its settings and roles do not apply)"
             lines += [

@@ -28,7 +28,13 @@ def link(
         Optional[str], typer.Option("--targetpath", help="Folder in the student's home to clone into; default: the repository's name.")
     ] = None,
     server: Annotated[Optional[str], typer.Option("--server", help="Open on this named server (JupyterHub naming rules).")] = None,
-    launch: Annotated[str, typer.Option("--launch", help="hub, lti (an LMS launch through /hub/lti/launch; canvas is an alias) or binder.")] = "hub",
+    launch: Annotated[
+        str,
+        typer.Option(
+            "--launch",
+            help="hub, lti (the launch URL an LMS stores for the tool, LTI 1.1 and 1.3; canvas is an alias) or binder.",
+        ),
+    ] = "hub",
     binder_url: Annotated[Optional[str], typer.Option("--binder-url", help="BinderHub URL for --launch binder.")] = None,
     env_repo: Annotated[
         Optional[str], typer.Option("--env-repo", help="For binder: the repository whose image the content is pulled into.")

@@ -9,7 +9,7 @@ its groups (how the runtime finds a user's courses), its dates, and its spawn se
 from __future__ import annotations
 
 from coursehub.hub.runtime import spawn
-from coursehub.access.groups import ROLES, group_name, load_groups
+from coursehub.access.groups import ROLES, group_name, launch_group_name, load_groups, role_groups
 from coursehub.manifest import Manifest
 from coursehub.access.roles import staff_roles, sync_service_role
 from coursehub.manifest.effective import CourseSettings, course_settings, hub_settings
@@ -52,6 +52,69 @@ def spawn_settings(s: CourseSettings, *, image_ref: str) -> dict:
     }
 
 
+#: The authenticator classes of ``jupyterhub-ltiauthenticator``, by LTI version.
+LTI_AUTHENTICATORS = {
+    "1.3": "ltiauthenticator.lti13.auth.LTI13Authenticator",
+    "1.1": "ltiauthenticator.lti11.auth.LTI11Authenticator",
+}
+
+
+def lms_data(manifest: Manifest) -> dict | None:
+    """What the runtime needs to sign users in from the LMS and join them to their course, or ``None``.
+
+    The authenticator's settings (traits of ``LTI13Authenticator`` / ``LTI11Authenticator``), the
+    username claim, the role mapping, and per course which groups each role joins and where launches
+    are recorded. LTI 1.1's shared secret is named (environment variable or file), never included.
+    """
+    lms = manifest.hub.lms
+    if lms is None:
+        return None
+    title = lms.tool_title or manifest.hub.name
+    if lms.lti13 is not None:
+        t = lms.lti13
+        config = {
+            "issuer": t.issuer,
+            "client_id": [t.client_id],
+            "authorize_url": t.auth_url,
+            "jwks_endpoint": t.jwks_url,
+            "username_key": t.username_claim,
+            "tool_name": title,
+        }
+        extra = {"username_claim": t.username_claim, "deployment_ids": list(t.deployment_ids)}
+    else:
+        t = lms.lti11
+        config = {"username_key": t.username_key, "config_title": title}
+        extra = {
+            "username_claim": t.username_key,
+            "consumer_key": t.consumer_key,
+            "secret_env": t.secret_env,
+            "secret_file": t.secret_file,
+        }
+    courses = {}
+    contexts = {}
+    labels = []
+    for course in sorted(manifest.courses, key=lambda c: c.id):
+        if course.lms is None:
+            continue
+        if course.lms.context_id is not None:
+            contexts[course.lms.context_id] = course.id
+        if course.lms.context_label is not None:
+            labels.append([course.lms.context_label, course.id])
+        courses[course.id] = {
+            "join": role_groups(course),
+            "record": {role: launch_group_name(course.id, role) for role in ROLES},
+        }
+    return {
+        "version": lms.version,
+        "authenticator": {"class": LTI_AUTHENTICATORS[lms.version], "config": config},
+        **extra,
+        "roles": {role: list(getattr(lms.roles, role)) for role in ROLES},
+        "contexts": contexts,
+        "labels": labels,
+        "courses": courses,
+    }
+
+
 def course_data(manifest: Manifest) -> dict:
     """The whole runtime data for ``manifest`` (deterministic: sorted keys, no dates of generation)."""
     refs = image_refs(manifest)
@@ -70,7 +133,7 @@ def course_data(manifest: Manifest) -> dict:
             "settings": spawn_settings(s, image_ref=refs[s.image]),
         }
         roles += staff_roles(course)
-    return {
+    data = {
         "version": spawn.DATA_VERSION,
         "hub": {"name": hub.name, "url": hub.url},
         "defaults": spawn_settings(defaults, image_ref=refs[defaults.image]),
@@ -79,3 +142,7 @@ def course_data(manifest: Manifest) -> dict:
         "roles": roles,
         "sync_role": sync_service_role(),
     }
+    lms = lms_data(manifest)
+    if lms is not None:
+        data["lms"] = lms
+    return data

@@ -1,7 +1,8 @@
 """The ``hub`` build family: per-course limits and staff access for one shared JupyterHub.
 
 Writes ``hub/z2jh/values.yaml`` (Zero to JupyterHub), ``hub/single-machine/`` (a TLJH-style
-``jupyterhub_config.d`` snippet and its data) and ``hub/README.md``. Both targets run the same
+``jupyterhub_config.d`` snippet and its data), ``hub/README.md`` and, with ``hub.lms``, ``hub/lti/``
+(the tool's registration for the LMS, :mod:`coursehub.lms.tool`). Both targets run the same
 runtime (:mod:`coursehub.hub.runtime.spawn`) on the same data (:func:`course_data`); so does ``coursehub hub up``.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 from coursehub.hub import singlemachine, z2jh
 from coursehub.hub.data import course_data
+from coursehub.lms import tool as lms_tool
 
 README = """\
 # Hub configuration for {name}
@@ -69,3 +71,4 @@ def generate(ctx) -> None:
             ctx.add(f"hub/single-machine/{rel}", content)
     rows = "\n".join(_row(cid, c) for cid, c in data["courses"].items())
     ctx.add("hub/README.md", README.format(name=ctx.manifest.hub.name, rows=rows))
+    lms_tool.generate(ctx)

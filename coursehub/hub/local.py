@@ -161,11 +161,15 @@ def start_local_hub(
     timeout: float = 90,
     extra_env: dict[str, str] | None = None,
     course_config: bool = True,
+    lms: bool = False,
 ) -> LocalHub:
     """Start a JupyterHub for ``manifest`` on 127.0.0.1 and wait until its API answers.
 
     With ``course_config`` (the default) the hub runs coursehub's per-course configuration (course
     menu, settings, staff roles, sync service); without it, only the groups (for comparisons).
+    Users sign in with the demo password unless ``lms`` is set: then only through the manifest's LMS
+    (``hub.lms``, LTI), exactly as the generated hub configurations do (the secret of LTI 1.1 from
+    ``extra_env`` or the environment).
     ``extra_env={"COURSEHUB_TODAY": "2027-01-10"}`` makes the hub's term-date checks use that day.
     """
     workdir = Path(workdir).resolve()
@@ -186,6 +190,10 @@ def start_local_hub(
         course_config=course_config,
     )
     if data:
+        if lms and "lms" not in data:
+            raise CoursehubError("the manifest has no `hub.lms` section to sign in with")
+        if not lms:
+            data.pop("lms", None)
         (workdir / COURSES_FILE).write_bytes(emit.to_json(data))
     settings_path = workdir / "localhub.json"
     settings_path.write_text(json.dumps(settings, indent=2, sort_keys=True))

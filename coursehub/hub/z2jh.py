@@ -43,9 +43,11 @@ def values(data: dict) -> dict:
         # The hub's home size; each course's own is set per spawn by the runtime (KubeSpawner.storage_capacity).
         "storage": {"capacity": defaults["storage_capacity"]},
     }
+    hub_extra = _lms_values(data.get("lms"))
     return {
         "custom": {"coursehub": data},
         "hub": {
+            **hub_extra,
             "extraFiles": {
                 "coursehub-runtime": {"mountPath": RUNTIME_MOUNT, "stringData": Path(spawn.__file__).read_text(encoding="utf-8")}
             },
@@ -61,3 +63,22 @@ def values(data: dict) -> dict:
         # course timeout so it never cuts a course short.
         "cull": {"enabled": True, "timeout": max(idle) if idle else 3600},
     }
+
+
+#: The Kubernetes Secret holding LMS secrets (LTI 1.1's shared secret), one key per environment variable.
+LMS_SECRET = "coursehub-lti"
+
+
+def _lms_values(lms: dict | None) -> dict:
+    """The authenticator class in ``hub.config`` (the runtime configures it too, from the same data) and
+    LTI 1.1's secret as an environment variable read from the ``coursehub-lti`` Secret.
+
+    The z2jh hub image ships ``jupyterhub-ltiauthenticator``, so the values need nothing installed.
+    """
+    if not lms:
+        return {}
+    out: dict = {"config": {"JupyterHub": {"authenticator_class": lms["authenticator"]["class"]}}}
+    if lms.get("secret_env"):
+        name = lms["secret_env"]
+        out["extraEnv"] = {name: {"valueFrom": {"secretKeyRef": {"name": LMS_SECRET, "key": name}}}}
+    return out

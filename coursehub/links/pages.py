@@ -9,6 +9,7 @@ repository, branch and target path, and the course's effective interface.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import io
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ import segno
 from coursehub import emit
 from coursehub.build import BuildContext
 from coursehub.errors import CoursehubError
-from coursehub.links.url import Link, build_link
+from coursehub.links.url import Link, build_link, link_url
 from coursehub.manifest import Assignment, Course, Manifest
 from coursehub.manifest.effective import course_settings
 
@@ -40,6 +41,8 @@ class AssignmentLink:
     assignment: Assignment
     interface: str
     link: Link
+    #: What the LMS stores as the assignment's launch URL, when the course is taught in an LMS.
+    lti_url: str | None = None
 
     @property
     def title(self) -> str:
@@ -68,7 +71,10 @@ def course_links(manifest: Manifest, course: Course) -> list[AssignmentLink]:
             )
         except CoursehubError as exc:
             raise CoursehubError(f"courses[{course.id}].assignments[{assignment.id}]: {exc.message}") from None
-        result.append(AssignmentLink(course, assignment, interface, link))
+        lti_url = None
+        if manifest.hub.lms is not None and course.lms is not None:
+            lti_url = link_url(dataclasses.replace(link.fields, launch="lti"))
+        result.append(AssignmentLink(course, assignment, interface, link, lti_url))
     return result
 
 
@@ -104,6 +110,23 @@ def _md_table(items: list[AssignmentLink]) -> list[str]:
             f"| {_md(item.title)} | {item.due} | {opens} | [Open in {INTERFACE_TITLES[item.interface]}]({item.link.url}) |"
         )
     return lines
+
+
+def _lti_table(items: list[AssignmentLink]) -> list[str]:
+    """The launch URL of each assignment, to store in the LMS (Canvas: the external tool URL)."""
+    if items[0].lti_url is None:
+        return []
+    lines = [
+        "## In the LMS",
+        "",
+        "Store each launch URL as the assignment's external tool URL (LTI 1.1: the launch URL; LTI 1.3: the "
+        "target link URI). It signs the student in from the LMS, then opens the assignment.",
+        "",
+        "| Assignment | Launch URL |",
+        "| --- | --- |",
+    ]
+    lines += [f"| {_md(i.title)} | `{i.lti_url}` |" for i in items]
+    return lines + [""]
 
 
 def _html_page(course: Course, items: list[AssignmentLink]) -> str:
@@ -155,18 +178,19 @@ def generate(ctx: BuildContext) -> None:
                     "the link would open a missing file (run `coursehub links check`)"
                 )
         base = f"links/{course.id}"
+        lti = items[0].lti_url is not None
         ctx.add(
             f"{base}/links.csv",
             emit.to_csv(
-                CSV_COLUMNS,
+                CSV_COLUMNS + (["lti_url"] if lti else []),
                 [
                     [course.id, i.assignment.id, i.title, i.due, "" if i.assignment.points is None else f"{i.assignment.points:g}",
-                     i.interface, i.assignment.path, i.link.folder, i.link.url]
+                     i.interface, i.assignment.path, i.link.folder, i.link.url] + ([i.lti_url] if lti else [])
                     for i in items
                 ],
             ),
         )
-        ctx.add(f"{base}/links.md", "\n".join([f"# {_md(course.title)}", "", *_md_table(items), ""]))
+        ctx.add(f"{base}/links.md", "\n".join([f"# {_md(course.title)}", "", *_md_table(items), "", *_lti_table(items)]))
         ctx.add(f"{base}/index.html", _html_page(course, items))
         for item in items:
             ctx.add(f"{base}/qr/{item.assignment.id}.svg", qr_svg(item.link.url, title=item.title))

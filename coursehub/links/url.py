@@ -31,7 +31,8 @@ from coursehub.errors import EXIT_USAGE, CoursehubError
 from coursehub.manifest import INTERFACE_PATHS
 
 LAUNCHES = ("hub", "lti", "binder")
-#: Older spellings of a launch, accepted and normalised (``canvas`` was the LTI launch's first name).
+#: Former names of a launch target, still accepted: ``canvas`` was the LTI launch before LMSes other
+#: than Canvas were named.
 LAUNCH_ALIASES = {"canvas": "lti"}
 INTERFACES = tuple(INTERFACE_PATHS)
 REPO_SCHEMES = ("https", "http", "git", "ssh")
@@ -370,6 +371,9 @@ def link_url(f: LinkFields) -> str:
     server = f"{quote(f.server)}/" if f.server else ""
     redirect = f"hub/user-redirect/{server}git-pull?" + _query(pull)
     if f.launch == "lti":
+        # The launch URL of LTI 1.1 and the target link URI of LTI 1.3 at once: ltiauthenticator's
+        # 1.1 handler redirects to `next`; its 1.3 login initiation finds "next=" in the target link
+        # and unquotes what follows once. `next` is fully form-encoded, so no "next=" hides inside it.
         prefix = urlsplit(f.hub).path
         return f"{f.hub}hub/lti/launch?" + _query([("next", prefix + redirect)])
     return f.hub + redirect
@@ -394,7 +398,8 @@ def build_link(
 
     ``interface`` is a manifest interface name (default lab); ``urlpath`` overrides it with a custom
     path relative to the server. ``launch`` is ``hub`` (``/hub/user-redirect/git-pull``, optionally on
-    the named ``server``), ``lti`` (``/hub/lti/launch?next=...``; ``canvas`` is an alias) or ``binder`` (the content repo
+    the named ``server``), ``lti`` (``/hub/lti/launch?next=...``, what an LMS stores as the tool's launch
+    URL; ``canvas`` is an alias) or ``binder`` (the content repo
     pulled into ``env_repo``'s image on the BinderHub at ``binder_url``). Raises
     :class:`CoursehubError` (exit 2) for anything that would give a dangerous or broken link; fixable
     slips are corrected and reported in ``Link.warnings``.
@@ -490,7 +495,7 @@ def _pull_params(query: str) -> dict[str, str]:
 
 
 def parse_link(url: str) -> LinkFields:
-    """Parse an nbgitpuller link (hub, Canvas/LTI or Binder) back into its fields.
+    """Parse an nbgitpuller link (hub, LTI or Binder) back into its fields.
 
     ``parse_link(build_link(...).url) == build_link(...).fields``. Raises :class:`CoursehubError`
     (exit 2) if ``url`` is not such a link.

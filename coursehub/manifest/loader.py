@@ -335,7 +335,11 @@ def _load_students(course, index: int, base: Path, path: Path, positions: Positi
     where = dict(file=str(path), line=line, column=col, path=format_path(loc))
     if isinstance(course.students, RosterCSV):
         csv_path = (base / course.students.csv).resolve()
-        rows = read_roster(csv_path, course.students.column, where=where, report=report)
+        if course.students.format == "canvas":
+            from coursehub.manifest.rosters_lms import read_canvas_roster as read
+        else:
+            read = read_roster
+        rows = read(csv_path, course.students.login_column, where=where, report=report)
         entries = [(name, Problem("", file=str(csv_path), line=n)) for name, n in rows]
     else:
         entries = []

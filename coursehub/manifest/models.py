@@ -140,6 +140,7 @@ class Hub(_Model):
         description="Default per-student server resources.",
     )
     admins: list[str] = Field(default_factory=list, description="Hub administrators (college IT), by username.")
+    lms: HubLms | None = Field(None, description="Sign-in from the LMS over LTI; without it the hub keeps its own login.")
 
 
 class Image(_Model):
@@ -157,6 +158,153 @@ class Image(_Model):
         None, description="Where the built image is pushed (quay.io/example/data8); default: <hub name>/<image key>."
     )
     tag: str | None = Field(None, description="Image tag to deploy; default: derived from the locked package set.")
+
+
+# --- the LMS (LTI) ---------------------------------------------------------------------------------
+
+_LIS = "http://purl.imsglobal.org/vocab/lis/v2/membership"
+#: LTI 1.3 sends LIS v2 membership role URIs; LTI 1.1 sends the short names or ``urn:lti:role:ims/lis/``
+#: URNs. Only *membership* (course) roles are listed: institution roles (a faculty member launching a
+#: course they do not teach) grant nothing in the course.
+DEFAULT_LMS_ROLES: dict[str, list[str]] = {
+    "instructors": [f"{_LIS}#Instructor", "Instructor", "urn:lti:role:ims/lis/Instructor"],
+    "tas": [
+        f"{_LIS}/Instructor#TeachingAssistant",
+        "TeachingAssistant",
+        "urn:lti:role:ims/lis/TeachingAssistant",
+        "urn:lti:role:ims/lis/Instructor/TeachingAssistant",
+    ],
+    "students": [f"{_LIS}#Learner", "Learner", "urn:lti:role:ims/lis/Learner"],
+}
+
+
+class LmsRoles(_Model):
+    """Which LMS roles make a launching user an instructor, a TA or a student of the course.
+
+    Checked in the order tas, instructors, students: an LMS sends a sub-role together with its
+    principal role (a TA as ``Instructor`` and ``Instructor#TeachingAssistant``), and the sub-role must
+    win. A launch with none of these roles joins no course.
+    """
+
+    instructors: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_LMS_ROLES["instructors"]),
+        description="LMS roles of instructors (default: LIS Instructor, as a URI, short name and LTI 1.1 URN).",
+    )
+    tas: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_LMS_ROLES["tas"]),
+        description="LMS roles of TAs (default: LIS Instructor#TeachingAssistant and its LTI 1.1 spellings).",
+    )
+    students: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_LMS_ROLES["students"]),
+        description="LMS roles of students (default: LIS Learner, as a URI, short name and LTI 1.1 URN).",
+    )
+
+
+class Lti13(_Model):
+    """The LMS as an LTI 1.3 platform: the values its tool registration (Canvas: developer key) shows."""
+
+    issuer: str = Field(description="The platform's issuer (`iss`), e.g. https://canvas.instructure.com.")
+    client_id: str = Field(description="The tool's client id at the platform (Canvas: the developer key's id).")
+    deployment_ids: list[str] = Field(
+        default_factory=list,
+        description="Deployments whose launches are accepted; empty: any deployment of this client id.",
+    )
+    auth_url: str = Field(
+        description="The platform's OIDC authorization endpoint "
+        "(Canvas: https://sso.canvaslms.com/api/lti/authorize_redirect)."
+    )
+    jwks_url: str = Field(
+        description="The platform's public keys (JWKS), which sign its launches "
+        "(Canvas: https://sso.canvaslms.com/api/lti/security/jwks)."
+    )
+    token_url: str | None = Field(
+        None,
+        description="The platform's OAuth2 token endpoint, for grade passback "
+        "(Canvas: https://sso.canvaslms.com/login/oauth2/token).",
+    )
+    username_claim: str = Field(
+        "custom_login_id",
+        description="The id_token claim that is the hub username, normalised like roster usernames. "
+        "`custom_X` reads X from the custom claim: the generated tool configuration asks Canvas for "
+        "`login_id=$Canvas.user.loginId` (Moodle: `login_id=$User.username`), the same login ids rosters use.",
+    )
+    tool_public_key: str | None = Field(
+        None,
+        description="The tool's public key (PEM, relative to the manifest): the JWK `coursehub build` puts in "
+        "the tool configuration, with which the platform checks grade passback requests.",
+    )
+    private_key_env: str = Field(
+        "COURSEHUB_LTI_PRIVATE_KEY",
+        description="Environment variable holding the tool's private key (PEM) for `grades push`; "
+        "`private_key_file` wins when given.",
+    )
+    private_key_file: str | None = Field(
+        None, description="File holding the tool's private key (PEM) for `grades push`, read only by that command."
+    )
+
+
+class Lti11(_Model):
+    """The LMS as an LTI 1.1 tool consumer: a consumer key and a shared secret."""
+
+    consumer_key: str = Field(description="The consumer key the LMS signs launches with.")
+    secret_env: str | None = Field(
+        None, description="Environment variable of the hub holding the shared secret (never the secret itself)."
+    )
+    secret_file: str | None = Field(
+        None, description="File on the hub holding the shared secret (root-only), instead of `secret_env`."
+    )
+    username_key: str = Field(
+        "custom_login_id",
+        description="The launch parameter that is the hub username, normalised like roster usernames "
+        "(custom field `login_id=$Canvas.user.loginId`; Moodle: `login_id=$User.username`).",
+    )
+
+    @model_validator(mode="after")
+    def _one_secret(self) -> Lti11:
+        if (self.secret_env is None) == (self.secret_file is None):
+            raise ValueError("give the shared secret's source: exactly one of secret_env or secret_file")
+        return self
+
+
+class HubLms(_Model):
+    """Sign-in from the LMS: JupyterHub's LTI authenticator, with LTI 1.3 or 1.1 (one of the two)."""
+
+    lti13: Lti13 | None = Field(None, description="LTI 1.3 (LTI Advantage) platform settings.")
+    lti11: Lti11 | None = Field(None, description="LTI 1.1 consumer settings (legacy LMS set-ups).")
+    roles: LmsRoles = Field(default_factory=LmsRoles, description="LMS roles -> course roles.")
+    tool_title: str | None = Field(None, description="The tool's name in the LMS; default: the hub's name.")
+
+    @model_validator(mode="after")
+    def _one_version(self) -> HubLms:
+        if (self.lti13 is None) == (self.lti11 is None):
+            raise ValueError("give exactly one of lti13 or lti11 (the hub runs one LTI authenticator)")
+        return self
+
+    @property
+    def version(self) -> str:
+        return "1.3" if self.lti13 is not None else "1.1"
+
+
+class CourseLms(_Model):
+    """The LMS course (LTI context) this course is taught in: launches from it land in this course."""
+
+    context_id: str | None = Field(None, description="The LTI context id of the LMS course (exact match).")
+    context_label: str | None = Field(
+        None,
+        description="A pattern for the context label (course code), `*` and `?` as wildcards: "
+        "`DATA C8 *` takes every section. Used when no course lists the launch's context_id.",
+    )
+    lineitems: str | None = Field(
+        None,
+        description="The course's AGS line items URL, for `grades push` "
+        "(Canvas: https://<canvas>/api/lti/courses/<course id>/line_items).",
+    )
+
+    @model_validator(mode="after")
+    def _some_context(self) -> CourseLms:
+        if not (self.context_id or self.context_label):
+            raise ValueError("say which LMS course this is: context_id or context_label")
+        return self
 
 
 # --- courses ---------------------------------------------------------------------------------------
@@ -180,7 +328,19 @@ class RosterCSV(_Model):
     """Students from a CSV file, one per row."""
 
     csv: str = Field(description="Path of the CSV file, relative to the manifest.")
-    column: str = Field("username", description="The column holding hub usernames.")
+    format: Literal["plain", "canvas"] = Field(
+        "plain",
+        description="plain: one row per student; canvas: a Canvas gradebook export as downloaded "
+        "(its Points Possible row and the Test Student are skipped).",
+    )
+    column: str | None = Field(
+        None, description="The column holding hub usernames; default: username (plain) or SIS Login ID (canvas)."
+    )
+
+    @property
+    def login_column(self) -> str:
+        """The column read: ``column``, or the format's usual one."""
+        return self.column or ("SIS Login ID" if self.format == "canvas" else "username")
 
 
 class Content(_Model):
@@ -283,6 +443,7 @@ class Course(_Model):
         default_factory=dict, description="Kubernetes node labels the course's pods must run on (a node pool)."
     )
     usage: Usage = Field(default_factory=Usage, description="Usage assumptions for cost planning; default: the hub's.")
+    lms: CourseLms | None = Field(None, description="The LMS course launches come from (needs `hub.lms`).")
 
     # Usernames resolved from the roster by the loader (normalised, invalid rows removed).
     _roster: list[str] = PrivateAttr(default_factory=list)

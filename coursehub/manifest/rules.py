@@ -43,6 +43,8 @@ def rule_problems(manifest: Manifest) -> Iterator[dict]:
     if None not in (hub_res.cpu.guarantee, hub_res.cpu.limit) and hub_res.cpu.limit < hub_res.cpu.guarantee:
         yield _err(("hub", "resources", "cpu", "limit"), f"CPU limit {hub_res.cpu.limit} is below the guarantee {hub_res.cpu.guarantee}", "raise the limit or lower the guarantee", code="limit-below-guarantee")
 
+    yield from _check_lms(manifest, base)
+
     seen_ids: dict[str, int] = {}
     for i, course in enumerate(manifest.courses):
         loc = ("courses", i)
@@ -114,3 +116,35 @@ def _check_resources(manifest: Manifest, i: int) -> Iterator[dict]:
             f"CPU limit {s.cpu_limit} is below the guarantee {s.cpu_guarantee}",
             "raise the limit or lower the guarantee", code="limit-below-guarantee",
         )
+
+
+def _check_lms(manifest: Manifest, base: Path) -> Iterator[dict]:
+    """LTI settings: real URLs, a public key that exists, and each LMS course leading to one course."""
+    lms = manifest.hub.lms
+    if lms is not None and lms.lti13 is not None:
+        for key in ("issuer", "auth_url", "jwks_url", "token_url"):
+            value = getattr(lms.lti13, key)
+            url = urlsplit(value or "")
+            if value is not None and (url.scheme not in ("http", "https") or not url.netloc):
+                yield _err(("hub", "lms", "lti13", key), f"{key} {value!r} is not an http(s) URL", "copy it from the LMS's tool registration")
+        key_file = lms.lti13.tool_public_key
+        if key_file is not None and not (base / key_file).is_file():
+            yield _err(("hub", "lms", "lti13", "tool_public_key"), f"public key file {key_file!r} does not exist", "the path is relative to the manifest")
+    contexts: dict[str, int] = {}
+    labels: dict[str, int] = {}
+    for i, course in enumerate(manifest.courses):
+        if course.lms is None:
+            continue
+        loc = ("courses", i, "lms")
+        if lms is None:
+            yield _err(loc, f"{course.id} names an LMS course but the hub has no `lms` section", "add `hub.lms` (lti13 or lti11)")
+        if course.lms.context_id is not None:
+            if course.lms.context_id in contexts:
+                other = manifest.courses[contexts[course.lms.context_id]].id
+                yield _err(loc + ("context_id",), f"context_id {course.lms.context_id!r} is also {other}'s", "a launch must lead to one course")
+            contexts.setdefault(course.lms.context_id, i)
+        if course.lms.context_label is not None:
+            if course.lms.context_label in labels:
+                other = manifest.courses[labels[course.lms.context_label]].id
+                yield _err(loc + ("context_label",), f"context_label {course.lms.context_label!r} is also {other}'s", "a launch must lead to one course")
+            labels.setdefault(course.lms.context_label, i)

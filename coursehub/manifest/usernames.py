@@ -5,30 +5,14 @@ JupyterHub lowercases names (``Authenticator.normalize_username``) and refuses, 
 one with leading or trailing spaces. coursehub applies the same rules so a roster never names a user
 the hub would refuse, and additionally refuses whitespace and control characters inside a name:
 those come from spreadsheet accidents, never from a real login.
+
+The rules themselves live in the hub runtime (:mod:`coursehub.hub.runtime.spawn`, standard library only),
+which applies them to usernames from LMS launches inside JupyterHub, where coursehub is not installed:
+a roster and a launch therefore always agree on a name.
 """
 
 from __future__ import annotations
 
-import unicodedata
+from coursehub.hub.runtime.spawn import normalize_username, username_problem
 
-
-def normalize_username(name: str) -> str:
-    """The name JupyterHub will store: surrounding blanks removed, lowercased."""
-    return unicodedata.normalize("NFC", str(name).strip()).lower()
-
-
-def username_problem(name: str) -> str | None:
-    """Why ``name`` (already normalised) is not a username JupyterHub accepts, or ``None``."""
-    if not name:
-        return "the username is empty"
-    if "/" in name:
-        return f"username {name!r} contains '/', which JupyterHub does not allow"
-    if set(name) == {"."}:
-        return f"username {name!r} is only dots, which JupyterHub does not allow"
-    if any(ch.isspace() or unicodedata.category(ch).startswith("C") for ch in name):
-        return f"username {name!r} contains whitespace or a control character"
-    if name.startswith("-"):
-        # A leading dash turns a name into an option for the system tools (useradd, git) that
-        # single-machine hubs run with it.
-        return f"username {name!r} starts with '-'"
-    return None
+__all__ = ["normalize_username", "username_problem"]

@@ -16,6 +16,9 @@ Users. JupyterHub users have no properties, so the users sync created are the me
 the next run finds the name there and marks it. Users are deleted only with ``delete_users=True``, and
 only managed users no active course needs (never a hub admin).
 
+LMS launches. A user the LMS launched into a course is recorded by the hub in ``lti-<course>-<role>``
+(a group sync never changes) and kept in the course's groups like a roster member until the term ends.
+
 Terms. A course's groups hold its students and staff from before the term starts until its last
 day (inclusive); after that the groups are emptied, which ends the course's limits and staff access.
 Groups of courses no longer in the manifest are emptied too. Events expire the same way.
@@ -28,11 +31,19 @@ every failure is listed.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from coursehub.access.groups import OWNER_PROPERTY, course_group_members, course_group_properties, parse_group_name
+from coursehub.access.groups import (
+    OWNER_PROPERTY,
+    course_group_members,
+    course_group_properties,
+    launch_group_name,
+    parse_group_name,
+    role_groups,
+)
 from coursehub.access.roles import SYNC_APPLY_SCOPES, SYNC_PLAN_SCOPES
 from coursehub.errors import CoursehubError
 from coursehub.manifest import Course, Manifest
@@ -103,6 +114,29 @@ def group_properties(course: Course) -> dict[str, dict]:
     """
     props = course_group_properties(course)
     return {name: (value if parse_group_name(name) is None else {}) for name, value in props.items()}
+
+
+def with_launches(
+    manifest: Manifest, desired: dict[str, DesiredGroup], groups: dict[str, LiveGroup], *, today: dt.date
+) -> dict[str, DesiredGroup]:
+    """``desired`` plus the users LMS launches put in each course, until the course ends.
+
+    The hub's launch hook records them in ``lti-<course>-<role>`` and owns those groups; sync keeps
+    their members in the course's groups as if the roster listed them, so a launch and a sync never
+    undo each other.
+    """
+    out = dict(desired)
+    for course in manifest.courses:
+        if course.lms is None or course_status(course, today) == "ended":
+            continue
+        for role, names in role_groups(course).items():
+            live = groups.get(launch_group_name(course.id, role))
+            if live is None or not live.users:
+                continue
+            for name in names:
+                if name in out:
+                    out[name] = dataclasses.replace(out[name], members=out[name].members | frozenset(live.users))
+    return out
 
 
 def desired_groups(manifest: Manifest, *, today: dt.date) -> dict[str, DesiredGroup]:
@@ -237,6 +271,7 @@ def make_plan(
     delete_users: bool = False,
 ) -> Plan:
     """Compare the hub's ``state`` with the ``desired`` groups (:func:`desired_groups` of ``manifest`` on ``today``)."""
+    desired = with_launches(manifest, desired, state.groups, today=today)
     plan = Plan(today=today, delete_enabled=delete_users)
     wanted_users: set[str] = set()
     per_course: dict[str, dict] = {}

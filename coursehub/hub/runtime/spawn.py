@@ -16,7 +16,10 @@ It plugs into JupyterHub's own hooks rather than a spawner subclass:
   REST API) and sets the course's image, default URL, limits, idle culling, environment, node
   selector, shared data and home-volume size on the spawner;
 - ``JupyterHub.load_groups`` / ``load_roles`` create the course groups and the staff roles; the roles
-  of a course outside its dates are granted to nobody.
+  of a course outside its dates are granted to nobody;
+- with an ``lms`` section, JupyterHub's LTI authenticator (``jupyterhub-ltiauthenticator``) signs users
+  in, and ``Authenticator.post_auth_hook`` puts each launching user in the groups of the course the
+  launch came from, in the role the LMS gives (:class:`LtiLaunches`).
 
 Loaded by JupyterHub as a config file (``c`` in its globals) it configures itself from the JSON file
 beside its folder (or named by ``$COURSEHUB_COURSES``).
@@ -24,9 +27,12 @@ beside its folder (or named by ``$COURSEHUB_COURSES``).
 
 import copy
 import datetime
+import fnmatch
 import html
 import json
 import os
+import time
+import unicodedata
 
 #: Version of the data layout this runtime reads; the generator writes the same number.
 DATA_VERSION = 1
@@ -268,8 +274,207 @@ def apply_settings(spawner, course_id, settings):
     spawner.environment = env
 
 
+# --- usernames -------------------------------------------------------------------------------------
+# The rules live here because the hub applies them to LMS logins where coursehub is not installed;
+# coursehub.manifest.usernames re-exports them for rosters, so both normalise a name the same way.
+
+
+def normalize_username(name):
+    """The name JupyterHub will store: surrounding blanks removed, lowercased."""
+    return unicodedata.normalize("NFC", str(name).strip()).lower()
+
+
+def username_problem(name):
+    """Why ``name`` (already normalised) is not a username JupyterHub accepts, or ``None``."""
+    if not name:
+        return "the username is empty"
+    if "/" in name:
+        return f"username {name!r} contains '/', which JupyterHub does not allow"
+    if set(name) == {"."}:
+        return f"username {name!r} is only dots, which JupyterHub does not allow"
+    if any(ch.isspace() or unicodedata.category(ch).startswith("C") for ch in name):
+        return f"username {name!r} contains whitespace or a control character"
+    if name.startswith("-"):
+        # A leading dash turns a name into an option for the system tools (useradd, git) that
+        # single-machine hubs run with it.
+        return f"username {name!r} starts with '-'"
+    return None
+
+
+# --- sign-in from the LMS (LTI) --------------------------------------------------------------------
+
+LTI13_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
+#: Course roles in the order they are tried: a sub-role comes with its principal role (a TA is sent as
+#: Instructor and Instructor#TeachingAssistant), so the less privileged, more specific one wins.
+ROLE_ORDER = ("tas", "instructors", "students")
+
+
+class LaunchRefused(Exception):
+    """The launch is signed but must not sign anyone in (replayed, another deployment, no username)."""
+
+
+class LtiLaunches:
+    """``Authenticator.post_auth_hook`` for LTI launches: the LMS course and role -> coursehub's groups.
+
+    The authenticator has already checked the launch (LTI 1.3: the platform's signature, audience,
+    expiry, state and nonce cookie; LTI 1.1: the OAuth signature, timestamp and nonce). This hook then
+
+    - refuses a replayed LTI 1.3 id_token (its nonce seen before, until it expires) and launches from a
+      deployment the manifest does not list;
+    - takes the username from the configured claim (never the authenticator's fallback to ``sub``),
+      normalised with the roster rules;
+    - finds the course whose context id (else label pattern) is the launch's, and the role, and adds
+      the user to the course's groups for that role and to the launch record ``lti-<course>-<role>``
+      (leaving the course's groups of other roles). A course that has ended joins nobody; a launch
+      from an LMS course no course lists, or with no course role, signs in with the hub's defaults.
+    """
+
+    def __init__(self, lms, index, *, clock=time.time):
+        self.lms = lms
+        self.index = index
+        self.clock = clock
+        self.seen_nonces = {}
+
+    def _claim(self, state, key):
+        if self.lms["version"] == "1.3" and key.startswith("custom_"):
+            return (state.get(LTI13_CLAIM + "custom") or {}).get(key[len("custom_"):])
+        return state.get(key)
+
+    def read(self, state):
+        """``(username, context id, context label, roles)`` of a launch (its auth_state)."""
+        name = self._claim(state, self.lms["username_claim"])
+        if not isinstance(name, str) or not name.strip():
+            raise LaunchRefused(f"the launch carries no {self.lms['username_claim']!r} (the tool's custom field is missing)")
+        name = normalize_username(name)
+        problem = username_problem(name)
+        if problem:
+            raise LaunchRefused(problem)
+        if self.lms["version"] == "1.3":
+            context = state.get(LTI13_CLAIM + "context") or {}
+            roles = state.get(LTI13_CLAIM + "roles") or []
+            return name, context.get("id"), context.get("label"), [r for r in roles if isinstance(r, str)]
+        roles = [r.strip() for r in str(state.get("roles") or "").split(",") if r.strip()]
+        return name, state.get("context_id"), state.get("context_label"), roles
+
+    def check_lti13(self, state):
+        """Refuse a replayed id_token and a deployment the manifest does not list."""
+        deployments = self.lms.get("deployment_ids") or []
+        if deployments and state.get(LTI13_CLAIM + "deployment_id") not in deployments:
+            raise LaunchRefused(f"deployment {state.get(LTI13_CLAIM + 'deployment_id')!r} is not one the manifest lists")
+        now = self.clock()
+        for nonce, expires in list(self.seen_nonces.items()):
+            if expires < now:
+                del self.seen_nonces[nonce]
+        nonce = state.get("nonce")
+        if not nonce or nonce in self.seen_nonces:
+            raise LaunchRefused("the id_token's nonce was already used (a replayed launch)")
+        self.seen_nonces[nonce] = float(state.get("exp") or now + 3600)
+
+    def course_for(self, context_id, label):
+        """The course a launch's context leads to: its id exactly, else the one label pattern it matches."""
+        if context_id is not None and context_id in self.lms["contexts"]:
+            return self.lms["contexts"][context_id]
+        matches = {course for pattern, course in self.lms["labels"] if label and fnmatch.fnmatchcase(label, pattern)}
+        return matches.pop() if len(matches) == 1 else None
+
+    def role_for(self, roles):
+        for role in ROLE_ORDER:
+            if set(roles) & set(self.lms["roles"][role]):
+                return role
+        return None
+
+    def post_auth_hook(self, authenticator, handler, auth_model):
+        log = authenticator.log
+        state = auth_model.get("auth_state") or {}
+        try:
+            if self.lms["version"] == "1.3":
+                self.check_lti13(state)
+            name, context_id, label, roles = self.read(state)
+        except LaunchRefused as exc:
+            log.warning("coursehub: LTI launch refused: %s", exc)
+            return None
+        auth_model["name"] = name
+        course_id = self.course_for(context_id, label)
+        if course_id is None:
+            log.warning(
+                "coursehub: %s launched from LMS course %r (%r), which no course lists: hub defaults only",
+                name, context_id, label,
+            )
+            return auth_model
+        role = self.role_for(roles)
+        if role is None:
+            log.warning("coursehub: %s launched %s with LMS roles %r, none a course role: not joined", name, course_id, roles)
+            return auth_model
+        if today() > self.index.dates[course_id][1]:
+            log.warning("coursehub: %s launched %s, which has ended: not joined", name, course_id)
+            return auth_model
+        self.join(handler, name, course_id, role)
+        log.info("coursehub: %s launched %s as %s", name, course_id, role)
+        return auth_model
+
+    def join(self, handler, name, course_id, role):
+        """Put ``name`` in the course's groups for ``role`` (and its launch record), out of the others."""
+        from jupyterhub import orm
+
+        course = self.lms["courses"][course_id]
+        keep = set(course["join"][role]) | {course["record"][role]}
+        leave = {g for r, groups in course["join"].items() if r != role for g in groups + [course["record"][r]]} - keep
+        db = handler.db
+        user = handler.user_from_username(name).orm_user
+        for group_name in sorted(keep):
+            group = orm.Group.find(db, group_name)
+            if group is None:
+                group = orm.Group(name=group_name)
+                db.add(group)
+            if group not in user.groups:
+                user.groups.append(group)
+        for group in list(user.groups):
+            if group.name in leave:
+                user.groups.remove(group)
+        db.commit()
+
+
+def read_secret(source):
+    """A secret from the environment variable or file the manifest names (never from the manifest)."""
+    if source.get("secret_env"):
+        value = os.environ.get(source["secret_env"], "")
+        where = f"${source['secret_env']}"
+    else:
+        with open(source["secret_file"], encoding="utf-8") as f:
+            value = f.read()
+        where = source["secret_file"]
+    if not value.strip():
+        raise ValueError(f"coursehub: the LTI shared secret in {where} is empty")
+    return value.strip()
+
+
+def configure_lms(c, data, index):
+    """Sign in with JupyterHub's LTI authenticator and join launches to their course (``data["lms"]``)."""
+    lms = data.get("lms")
+    if not lms:
+        return None
+    auth = lms["authenticator"]
+    c.JupyterHub.authenticator_class = auth["class"]
+    section = c[auth["class"].rpartition(".")[2]]
+    for key, value in auth["config"].items():
+        section[key] = copy.deepcopy(value)
+    if lms["version"] == "1.1":
+        section.consumers = {lms["consumer_key"]: read_secret(lms)}
+    # Whoever the LMS vouches for may sign in; what they get is decided by their groups.
+    c.Authenticator.allow_all = True
+    launches = LtiLaunches(lms, index)
+    c.Authenticator.post_auth_hook = launches.post_auth_hook
+    if data["hub"]["url"].startswith("https://"):
+        # The LMS posts the launch from its own site: the login state cookies must travel with a
+        # cross-site POST, which browsers allow only for SameSite=None (and so Secure) cookies.
+        settings = dict(c.JupyterHub.tornado_settings) if "tornado_settings" in c.JupyterHub else {}
+        settings["cookie_options"] = {**settings.get("cookie_options", {}), "SameSite": "None", "Secure": True}
+        c.JupyterHub.tornado_settings = settings
+    return launches
+
+
 def configure(c, data, *, spawner_section="Spawner"):
-    """Fill the traitlets config ``c`` from the course data: spawn hooks, groups and roles.
+    """Fill the traitlets config ``c`` from the course data: spawn hooks, groups, roles and LMS sign-in.
 
     Groups and roles are added to whatever the configuration already loads (z2jh loads its own
     roles for its services).
@@ -286,6 +491,7 @@ def configure(c, data, *, spawner_section="Spawner"):
     mine = index.load_roles(today())
     names = {r["name"] for r in mine}
     c.JupyterHub.load_roles = [r for r in roles if r["name"] not in names] + mine
+    configure_lms(c, data, index)
     return index
 
 
