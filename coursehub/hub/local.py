@@ -194,6 +194,8 @@ def start_local_hub(
             raise CoursehubError("the manifest has no `hub.lms` section to sign in with")
         if not lms:
             data.pop("lms", None)
+        # this hub is served at its own URL (plain http on loopback), not the manifest's public one
+        data["hub"] = {**data["hub"], "url": f"http://127.0.0.1:{port}"}
         (workdir / COURSES_FILE).write_bytes(emit.to_json(data))
     settings_path = workdir / "localhub.json"
     settings_path.write_text(json.dumps(settings, indent=2, sort_keys=True))

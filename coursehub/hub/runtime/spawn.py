@@ -319,6 +319,7 @@ class LtiLaunches:
     The authenticator has already checked the launch (LTI 1.3: the platform's signature, audience,
     expiry, state and nonce cookie; LTI 1.1: the OAuth signature, timestamp and nonce). This hook then
 
+    - refuses any sign-in that did not come through the authenticator's launch handler;
     - refuses a replayed LTI 1.3 id_token (its nonce seen before, until it expires) and launches from a
       deployment the manifest does not list;
     - takes the username from the configured claim (never the authenticator's fallback to ``sub``),
@@ -383,9 +384,26 @@ class LtiLaunches:
                 return role
         return None
 
+    @staticmethod
+    def from_launch_handler(authenticator, handler):
+        """Whether the login came through the authenticator's own launch handler.
+
+        JupyterHub's generic ``POST /hub/login`` calls the same ``authenticate`` with the posted form,
+        and ``LTI13Authenticator`` takes whatever it is given as the verified id_token: without this
+        check anyone could post ``sub=<victim>`` (or the configured claim) there and be signed in.
+        """
+        try:
+            launch_handlers = tuple(cls for _, cls in authenticator.get_handlers(None))
+        except Exception:  # an authenticator whose handlers need the app: refuse rather than guess
+            return False
+        return isinstance(handler, launch_handlers)
+
     def post_auth_hook(self, authenticator, handler, auth_model):
         log = authenticator.log
         state = auth_model.get("auth_state") or {}
+        if not self.from_launch_handler(authenticator, handler):
+            log.warning("coursehub: sign-in through %s refused: only LMS launches sign in", type(handler).__name__)
+            return None
         try:
             if self.lms["version"] == "1.3":
                 self.check_lti13(state)
