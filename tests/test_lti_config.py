@@ -192,7 +192,7 @@ def _call(hook, state, handler_cls=None, joined=None):
     from ltiauthenticator.lti13.handlers import LTI13CallbackHandler
 
     handler = object.__new__(handler_cls or LTI13CallbackHandler)
-    hook.join = lambda handler, name, course, role: joined.append((name, course, role)) if joined is not None else None
+    hook.join = lambda handler, name, course, role, lms_user: joined.append((name, course, role)) if joined is not None else None
     authenticator = LTI13Authenticator()
     authenticator.log = logging.getLogger("test")
     return hook.post_auth_hook(authenticator, handler, {"name": "ignored", "auth_state": state})

@@ -145,6 +145,9 @@ def test_student_launch_joins_the_course_gets_its_settings_and_opens_the_assignm
     landed, _ = lti13_launch(session, hub.url, platform, launch)
     name = "new.student01"  # normalised like a roster name
     assert groups(hub, name) == {f"coursehub-{C8}-students", f"lti-{C8}-students"}
+    # the launch record keeps the platform's id of the student, which grade passback addresses
+    record = hub.api("GET", f"/groups/lti-{C8}-students").json()["properties"]["coursehub"]
+    assert record["lms_user_ids"][name] == "sub-1001" and record["course"] == C8
     try:
         opens_assignment(hub, session, name, landed, expected)
         env = server_env(hub, name)

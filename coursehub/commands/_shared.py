@@ -33,9 +33,11 @@ app = _typer("coursehub", "Many courses on one shared JupyterHub, generated from
 hub_app = _typer("hub", "Run the manifest's hub locally.")
 images_app = _typer("images", "Standard images: what each course adds, the pinned standard sets, and checking notebooks run.")
 links_app = _typer("links", "Check the nbgitpuller links a manifest generates.")
+grades_app = _typer("grades", "Grades after `coursehub grade`: export them, push them to the LMS.")
 app.add_typer(hub_app)
 app.add_typer(images_app)
 app.add_typer(links_app)
+app.add_typer(grades_app)
 
 
 @app.callback(invoke_without_command=True)

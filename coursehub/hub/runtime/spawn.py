@@ -342,7 +342,7 @@ class LtiLaunches:
         return state.get(key)
 
     def read(self, state):
-        """``(username, context id, context label, roles)`` of a launch (its auth_state)."""
+        """``(username, context id, context label, roles, LMS user id)`` of a launch (its auth_state)."""
         name = self._claim(state, self.lms["username_claim"])
         if not isinstance(name, str) or not name.strip():
             raise LaunchRefused(f"the launch carries no {self.lms['username_claim']!r} (the tool's custom field is missing)")
@@ -353,9 +353,9 @@ class LtiLaunches:
         if self.lms["version"] == "1.3":
             context = state.get(LTI13_CLAIM + "context") or {}
             roles = state.get(LTI13_CLAIM + "roles") or []
-            return name, context.get("id"), context.get("label"), [r for r in roles if isinstance(r, str)]
+            return name, context.get("id"), context.get("label"), [r for r in roles if isinstance(r, str)], state.get("sub")
         roles = [r.strip() for r in str(state.get("roles") or "").split(",") if r.strip()]
-        return name, state.get("context_id"), state.get("context_label"), roles
+        return name, state.get("context_id"), state.get("context_label"), roles, state.get("user_id")
 
     def check_lti13(self, state):
         """Refuse a replayed id_token and a deployment the manifest does not list."""
@@ -407,7 +407,7 @@ class LtiLaunches:
         try:
             if self.lms["version"] == "1.3":
                 self.check_lti13(state)
-            name, context_id, label, roles = self.read(state)
+            name, context_id, label, roles, lms_user = self.read(state)
         except LaunchRefused as exc:
             log.warning("coursehub: LTI launch refused: %s", exc)
             return None
@@ -426,12 +426,16 @@ class LtiLaunches:
         if today() > self.index.dates[course_id][1]:
             log.warning("coursehub: %s launched %s, which has ended: not joined", name, course_id)
             return auth_model
-        self.join(handler, name, course_id, role)
+        self.join(handler, name, course_id, role, lms_user)
         log.info("coursehub: %s launched %s as %s", name, course_id, role)
         return auth_model
 
-    def join(self, handler, name, course_id, role):
-        """Put ``name`` in the course's groups for ``role`` (and its launch record), out of the others."""
+    def join(self, handler, name, course_id, role, lms_user=None):
+        """Put ``name`` in the course's groups for ``role`` (and its launch record), out of the others.
+
+        The launch record also keeps the user's LMS user id (LTI 1.3 ``sub``, 1.1 ``user_id``) in its
+        ``coursehub.lms_user_ids`` property: grade passback addresses students by it.
+        """
         from jupyterhub import orm
 
         course = self.lms["courses"][course_id]
@@ -449,6 +453,14 @@ class LtiLaunches:
         for group in list(user.groups):
             if group.name in leave:
                 user.groups.remove(group)
+        record = orm.Group.find(db, course["record"][role])
+        meta = dict((record.properties or {}).get("coursehub") or {})
+        ids = dict(meta.get("lms_user_ids") or {})
+        if lms_user and ids.get(name) != lms_user:
+            ids[name] = str(lms_user)
+            meta.update(course=course_id, role=role, lms_user_ids=ids)
+            # a new dict: the JSON column is not mutation-tracked
+            record.properties = {**(record.properties or {}), "coursehub": meta}
         db.commit()
 
 
