@@ -45,6 +45,7 @@ GUIDE_PAGES = [
     "authenticators.md",
     "storage.md",
     "monitoring.md",
+    "lms.md",
 ]
 
 

@@ -128,38 +128,6 @@ DEFAULT_RESOURCES = {
 DEFAULT_HOME_STORAGE = 10 * 1024**3
 
 
-class Hub(_Model):
-    """The shared hub every course runs on."""
-
-    name: Slug = Field(description="Short name of the hub, used in generated file names and the guide site.")
-    url: str = Field(description="Public URL of the hub (https://hub.example.edu); links are built against it.")
-    interface: Interface = Field("lab", description="Default interface: lab, notebook, classic, rstudio, shiny or vscode.")
-    image: str = Field(description="Default image: a key of `images`.")
-    resources: Resources = Field(
-        default_factory=lambda: Resources.model_validate(DEFAULT_RESOURCES),
-        description="Default per-student server resources.",
-    )
-    admins: list[str] = Field(default_factory=list, description="Hub administrators (college IT), by username.")
-    lms: HubLms | None = Field(None, description="Sign-in from the LMS over LTI; without it the hub keeps its own login.")
-
-
-class Image(_Model):
-    """A user environment. Most courses use a standard set unchanged; additions are listed here."""
-
-    standard: Literal["data8", "r", "none"] = Field(
-        "data8", description="The standard package set to start from: data8 (Python), r (R with tidyverse), or none."
-    )
-    packages: list[str] = Field(
-        default_factory=list, description="Extra Python packages as pip requirements, pinned (folium==0.19.6)."
-    )
-    r_packages: list[str] = Field(default_factory=list, description="Extra R packages from CRAN (name or name==version).")
-    apt: list[str] = Field(default_factory=list, description="Extra Debian packages installed with apt.")
-    registry: str | None = Field(
-        None, description="Where the built image is pushed (quay.io/example/data8); default: <hub name>/<image key>."
-    )
-    tag: str | None = Field(None, description="Image tag to deploy; default: derived from the locked package set.")
-
-
 # --- the LMS (LTI) ---------------------------------------------------------------------------------
 
 _LIS = "http://purl.imsglobal.org/vocab/lis/v2/membership"
@@ -305,6 +273,38 @@ class CourseLms(_Model):
         if not (self.context_id or self.context_label):
             raise ValueError("say which LMS course this is: context_id or context_label")
         return self
+
+
+class Hub(_Model):
+    """The shared hub every course runs on."""
+
+    name: Slug = Field(description="Short name of the hub, used in generated file names and the guide site.")
+    url: str = Field(description="Public URL of the hub (https://hub.example.edu); links are built against it.")
+    interface: Interface = Field("lab", description="Default interface: lab, notebook, classic, rstudio, shiny or vscode.")
+    image: str = Field(description="Default image: a key of `images`.")
+    resources: Resources = Field(
+        default_factory=lambda: Resources.model_validate(DEFAULT_RESOURCES),
+        description="Default per-student server resources.",
+    )
+    admins: list[str] = Field(default_factory=list, description="Hub administrators (college IT), by username.")
+    lms: HubLms | None = Field(None, description="Sign-in from the LMS over LTI; without it the hub keeps its own login.")
+
+
+class Image(_Model):
+    """A user environment. Most courses use a standard set unchanged; additions are listed here."""
+
+    standard: Literal["data8", "r", "none"] = Field(
+        "data8", description="The standard package set to start from: data8 (Python), r (R with tidyverse), or none."
+    )
+    packages: list[str] = Field(
+        default_factory=list, description="Extra Python packages as pip requirements, pinned (folium==0.19.6)."
+    )
+    r_packages: list[str] = Field(default_factory=list, description="Extra R packages from CRAN (name or name==version).")
+    apt: list[str] = Field(default_factory=list, description="Extra Debian packages installed with apt.")
+    registry: str | None = Field(
+        None, description="Where the built image is pushed (quay.io/example/data8); default: <hub name>/<image key>."
+    )
+    tag: str | None = Field(None, description="Image tag to deploy; default: derived from the locked package set.")
 
 
 # --- courses ---------------------------------------------------------------------------------------
