@@ -136,7 +136,7 @@ def test_z2jh_values_with_lti11_pass_the_chart_schema_over_its_defaults(example_
     manifest = copy.deepcopy(example_manifest)
     manifest.hub.lms.lti13 = None
     manifest.hub.lms.lti11 = Lti11(consumer_key="uni", secret_env="COURSEHUB_LTI11_SECRET")
-    values = emit.load_yaml_text(emit.to_yaml(z2jh.values(manifest)).decode())
+    values = emit.load_yaml_text(emit.to_yaml(z2jh.values(course_data(manifest))).decode())
     data = Path(repo_root).parent / "shared" / "data"
     schema = json.loads((data / "z2jh-values.schema.json").read_text())
     defaults = emit.load_yaml_text((data / "z2jh-values.defaults.yaml").read_text())
@@ -235,9 +235,11 @@ def test_sync_keeps_launched_users_until_the_term_ends(example_manifest):
     live = {name: LiveGroup(name, set(g.members), {}) for name, g in during.items()}
     live[group].users.add("launched.one")
     live[f"lti-{C8}-students"] = LiveGroup(f"lti-{C8}-students", {"launched.one", "launched.two"}, {})
-    plan = make_plan(example_manifest, HubState(live, users=set().union(*(g.users for g in live.values()))), today=dt.date(2026, 9, 15))
+    users = set().union(*(g.users for g in live.values()))
+    plan = make_plan(example_manifest, HubState(live, users=users), during, today=dt.date(2026, 9, 15))
     assert group not in plan.remove_members  # a launch is not undone by the next sync
     assert plan.add_members.get(group) == ["launched.two"]  # and a launch the hub missed is completed
     assert f"lti-{C8}-students" not in plan.remove_members and f"lti-{C8}-students" not in plan.add_members
-    after = make_plan(example_manifest, HubState(live, users=None), today=dt.date(2026, 12, 19))
+    ended = desired_groups(example_manifest, today=dt.date(2026, 12, 19))
+    after = make_plan(example_manifest, HubState(live, users=users), ended, today=dt.date(2026, 12, 19))
     assert "launched.one" in after.remove_members[group]

@@ -126,10 +126,10 @@ def _check_lms(manifest: Manifest, base: Path) -> Iterator[dict]:
             value = getattr(lms.lti13, key)
             url = urlsplit(value or "")
             if value is not None and (url.scheme not in ("http", "https") or not url.netloc):
-                yield _err(("hub", "lms", "lti13", key), f"{key} {value!r} is not an http(s) URL", "copy it from the LMS's tool registration")
+                yield _err(("hub", "lms", "lti13", key), f"{key} {value!r} is not an http(s) URL", "copy it from the LMS's tool registration", code="lms-url")
         key_file = lms.lti13.tool_public_key
         if key_file is not None and not (base / key_file).is_file():
-            yield _err(("hub", "lms", "lti13", "tool_public_key"), f"public key file {key_file!r} does not exist", "the path is relative to the manifest")
+            yield _err(("hub", "lms", "lti13", "tool_public_key"), f"public key file {key_file!r} does not exist", "the path is relative to the manifest", code="lms-key-missing")
     contexts: dict[str, int] = {}
     labels: dict[str, int] = {}
     for i, course in enumerate(manifest.courses):
@@ -137,14 +137,14 @@ def _check_lms(manifest: Manifest, base: Path) -> Iterator[dict]:
             continue
         loc = ("courses", i, "lms")
         if lms is None:
-            yield _err(loc, f"{course.id} names an LMS course but the hub has no `lms` section", "add `hub.lms` (lti13 or lti11)")
+            yield _err(loc, f"{course.id} names an LMS course but the hub has no `lms` section", "add `hub.lms` (lti13 or lti11)", code="lms-missing")
         if course.lms.context_id is not None:
             if course.lms.context_id in contexts:
                 other = manifest.courses[contexts[course.lms.context_id]].id
-                yield _err(loc + ("context_id",), f"context_id {course.lms.context_id!r} is also {other}'s", "a launch must lead to one course")
+                yield _err(loc + ("context_id",), f"context_id {course.lms.context_id!r} is also {other}'s", "a launch must lead to one course", code="lms-context-twice")
             contexts.setdefault(course.lms.context_id, i)
         if course.lms.context_label is not None:
             if course.lms.context_label in labels:
                 other = manifest.courses[labels[course.lms.context_label]].id
-                yield _err(loc + ("context_label",), f"context_label {course.lms.context_label!r} is also {other}'s", "a launch must lead to one course")
+                yield _err(loc + ("context_label",), f"context_label {course.lms.context_label!r} is also {other}'s", "a launch must lead to one course", code="lms-context-twice")
             labels.setdefault(course.lms.context_label, i)
