@@ -113,8 +113,8 @@ def test_students_start_with_their_courses_settings(students_running):
     env, args = c8.environ(), c8.cmdline()
     assert env["COURSEHUB_COURSE"] == "data-c8-fa26" and env["COURSEHUB_IMAGE"] == "data8"
     assert env["JUPYTERHUB_DEFAULT_URL"] == "/lab"
-    # data-c8 raises the hub's 1G limit to 2G and keeps its other defaults
-    assert (int(env["MEM_LIMIT"]), int(env["MEM_GUARANTEE"])) == (2 * GIB, GIB // 2)
+    # data-c8 raises the hub's 1G limit to 2G with a 1G guarantee (limit at most 2x the guarantee)
+    assert (int(env["MEM_LIMIT"]), int(env["MEM_GUARANTEE"])) == (2 * GIB, GIB)
     assert (float(env["CPU_LIMIT"]), float(env["CPU_GUARANTEE"])) == (1.0, 0.05)
     assert "--ServerApp.shutdown_no_activity_timeout=1800" in args and "--MappingKernelManager.cull_idle_timeout=1800" in args
 
