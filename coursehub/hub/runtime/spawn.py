@@ -23,6 +23,9 @@ It plugs into JupyterHub's own hooks rather than a spawner subclass:
 
 Loaded by JupyterHub as a config file (``c`` in its globals) it configures itself from the JSON file
 beside its folder (or named by ``$COURSEHUB_COURSES``).
+
+One concern, however long: what coursehub does inside the hub. It stays one file because it is shipped
+as one file (the TLJH ``jupyterhub_config.d`` snippet loads a single file, and the z2jh pod mounts one).
 """
 
 import copy
