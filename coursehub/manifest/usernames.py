@@ -9,18 +9,30 @@ those come from spreadsheet accidents, never from a real login.
 
 from __future__ import annotations
 
+import re
 import unicodedata
+
+# Most names are plain ASCII logins; those need none of the character-by-character checks below.
+_PLAIN = re.compile(r"[a-z0-9_.@+][a-z0-9_.@+-]*")
 
 
 def normalize_username(name: str) -> str:
     """The name JupyterHub will store: surrounding blanks removed, lowercased."""
-    return unicodedata.normalize("NFC", str(name).strip()).lower()
+    name = str(name)
+    if name.isascii():  # NFC changes nothing in ASCII, and almost every login is ASCII
+        return name.strip().lower()
+    return unicodedata.normalize("NFC", name.strip()).lower()
 
 
 def username_problem(name: str) -> str | None:
     """Why ``name`` (already normalised) is not a username JupyterHub accepts, or ``None``."""
+    if _PLAIN.fullmatch(name) and name.strip(".") and len(name) <= 253:
+        return None
     if not name:
         return "the username is empty"
+    if len(name) > 253:
+        # the longest name the manifest accepts inline; longer is a spreadsheet accident (a pasted cell)
+        return f"the username is {len(name)} characters long (at most 253)"
     if "/" in name:
         return f"username {name!r} contains '/', which JupyterHub does not allow"
     if set(name) == {"."}:
