@@ -17,6 +17,13 @@ EXIT_USAGE = 2
 EXIT_INTERNAL = 3
 
 
+def excerpt(value: object, width: int = 80) -> str:
+    """A value from an input file as a message quotes it: its repr (so a newline or an escape sequence
+    cannot forge a line or reach the terminal), cut short (a 1 MB title stays one line)."""
+    text = repr(value)
+    return text if len(text) <= width else text[: width - 5] + "…" + text[-4:]
+
+
 @dataclass(frozen=True)
 class Problem:
     """One thing wrong with an input, located as precisely as we can.

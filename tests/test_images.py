@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from coursehub import build as buildmod
-from coursehub.errors import CoursehubError
+from coursehub.errors import ManifestError
 from coursehub.images.drift import drift_report
 from coursehub.images.plan import image_ref
 from coursehub.images.plan import plan_images
@@ -238,10 +238,11 @@ def test_unpinned_additions_are_errors(tmp_path, packages, message):
             }
         )
     )
-    manifest, _ = load_manifest(manifest_path)
-    with pytest.raises(CoursehubError) as info:
-        plan_images(manifest)
-    assert any(message in p.message for p in info.value.problems)
+    # validate finds what the image build would refuse, at the package's line
+    with pytest.raises(ManifestError) as info:
+        load_manifest(manifest_path)
+    found = [p for p in info.value.problems if message in p.message]
+    assert found and found[0].path == "images.x.packages[0]" and found[0].line == 1 and found[0].column
 
 
 def test_changed_version_the_standard_accepts_is_not_a_conflict(tmp_path):
@@ -259,7 +260,7 @@ def test_changed_version_the_standard_accepts_is_not_a_conflict(tmp_path):
     build = plan_images(manifest).for_key("x")
     assert [(c.name, c.standard, c.wanted) for c in build.changes] == [("numpy", "2.4.6", "2.3.5")]
     manifest_path.write_text(manifest_path.read_text().replace("numpy==2.3.5", "numpy==2.7.0"))
-    manifest, _ = load_manifest(manifest_path)
-    with pytest.raises(CoursehubError) as info:
-        plan_images(manifest)
+    with pytest.raises(ManifestError) as info:
+        load_manifest(manifest_path)
     assert "scipy 1.17.1 requires numpy<2.7,>=1.26.4" in info.value.problems[0].message
+    assert info.value.problems[0].path == "images.x.packages"

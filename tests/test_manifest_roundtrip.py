@@ -59,7 +59,8 @@ def manifests(draw):
             "resources": draw(resources(partial=True)),
             "staff": {"instructors": people[:split][:2], "tas": people[:split][2:]},
             "students": people[split:],
-            "environment": draw(st.dictionaries(st.from_regex(r"[A-Z][A-Z_]{0,8}", fullmatch=True), titles, max_size=2)),
+            # names the hub sets itself (JPY_*, MEM_LIMIT) are refused, so they are not generated
+            "environment": draw(st.dictionaries(st.from_regex(r"[A-IK-LN-Z][A-Z_]{0,8}", fullmatch=True), titles, max_size=2)),
         }
         if draw(st.booleans()):
             course["content"] = {"repo": "https://github.com/example-org/" + cid, "branch": draw(st.sampled_from(["main", "fa26/release"]))}
@@ -81,7 +82,8 @@ def test_manifest_survives_dump_and_load(data):
         path = Path(tmp) / "manifest.yaml"
         path.write_bytes(to_yaml(dump(original)))
         loaded, warnings = load_manifest(path)
-    assert warnings == []
+    # the generated assignments have no grader source: graded courses are warned about, nothing else is
+    assert [w for w in warnings if "cannot grade it" not in w.message] == []
     assert loaded.model_dump() == original.model_dump()
     for a, b in zip(loaded.courses, original.courses):
         assert a.roster == list(b.students)

@@ -57,6 +57,6 @@ def test_size_round_trip(n):
     assert parse_size(format_size(n)) == n
 
 
-@given(st.integers(min_value=0, max_value=10**9))
+@given(st.integers(min_value=0, max_value=1000 * 7 * 86400))
 def test_duration_round_trip(n):
     assert parse_duration(format_duration(n)) == n

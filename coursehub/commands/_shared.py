@@ -7,6 +7,7 @@ more than one command takes is defined once below, with one help text.
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 import datetime as dt
@@ -14,6 +15,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.progress import TextColumn
 from coursehub.errors import CoursehubError, Problem
 
 
@@ -49,9 +51,23 @@ def _root(version: Annotated[bool, typer.Option("--version", help="Show the vers
         raise typer.Exit()
 
 #: Messages, warnings and progress go to stderr; stdout carries only the command's data.
-# Tables keep a readable width when piped to a file or a CI log.
-err = Console(stderr=True, highlight=False, soft_wrap=True, width=None if sys.stderr.isatty() else 160)
-out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
+# Tables keep a readable width when piped to a file or a CI log. Most of what is printed comes from a
+# manifest, a roster or a hub, so nothing is read as rich markup or emoji codes: "[/]data8" is an image
+# key, not a closing tag, and "root:x:0" is not an emoji. Every print, table cell and title is literal.
+err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False, emoji=False,
+              width=None if sys.stderr.isatty() else 160)
+out = Console(highlight=False, soft_wrap=True, markup=False, emoji=False, width=None if sys.stdout.isatty() else 160)
+
+
+def print_json(data) -> None:
+    """Print ``data`` as JSON on stdout: the command's data, written as is (rich would re-wrap every line)."""
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def text_column(text_format: str = "{task.description}") -> TextColumn:
+    """A progress bar's text column that shows its text literally (descriptions name repositories,
+    students and notebooks; rich's default column parses them as markup)."""
+    return TextColumn(text_format, markup=False)
 
 
 def show_problems(problems: list[Problem]) -> None:

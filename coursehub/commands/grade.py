@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from coursehub.commands._shared import AssignmentArg, CourseArg, ManifestArg, app, err, load, out
+from coursehub.commands._shared import AssignmentArg, CourseArg, ManifestArg, app, err, load, out, text_column
 
 
 
@@ -30,7 +30,7 @@ def grade(
 ):
     """Grade every submission in a sandbox (own process group, timeout, memory limit, no network,
     read-only files outside its scratch folder); re-running resumes an interrupted batch."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
     from coursehub.errors import CoursehubError
     from coursehub.grading.runner import grade as run
     from coursehub.manifest.units import parse_duration, parse_size
@@ -43,8 +43,8 @@ def grade(
         raise CoursehubError(str(exc)) from None
     out_dir = output or Path("grades") / course / assignment
     # auto_refresh=False: the runner forks, and a refresh thread must not exist when it does
-    progress = Progress(TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                        TextColumn("{task.description}"), console=err, auto_refresh=False, transient=True)
+    progress = Progress(text_column("grading"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                        text_column("{task.description}"), console=err, auto_refresh=False, transient=True)
     task = progress.add_task("", total=None)
 
     def on_start(todo: int, reused: int) -> None:

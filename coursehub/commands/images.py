@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TimeElapsedColumn
 from rich.table import Table
 
-from coursehub.commands._shared import JsonOpt, ManifestArg, err, images_app, load, out
+from coursehub.commands._shared import JsonOpt, ManifestArg, err, images_app, load, out, text_column
 from coursehub.errors import EXIT_CHECK_FAILED, CoursehubError
 
 
@@ -184,7 +184,7 @@ def check(
     results = []
     with Progress(
         SpinnerColumn(),
-        TextColumn("{task.description}"),
+        text_column("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from coursehub.commands._shared import ManifestArg, app, err, links_app, load, out
+from coursehub.commands._shared import ManifestArg, app, err, links_app, load, out, text_column
 
 
 
@@ -82,13 +82,13 @@ def check(
     timeout: Annotated[float, typer.Option("--timeout", min=1, help="Seconds allowed for each git command.")] = 60,
 ):
     """Check every assignment link: repository reachable, branch exists, file on the branch. Exit 1 if any is broken."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress
     from rich.table import Table
     from coursehub.errors import EXIT_CHECK_FAILED, CoursehubError
     from coursehub.links.check import check_links
 
     model, _ = load(manifest)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=err, transient=True) as bar:
+    with Progress(text_column("{task.description}"), BarColumn(), MofNCompleteColumn(), console=err, transient=True) as bar:
         task = bar.add_task("checking content repositories", total=None)
 
         def progress(done: int, total: int, label: str) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -10,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from coursehub.commands._shared import JsonOpt, ManifestArg, StrictOpt, app, err, load, out
+from coursehub.commands._shared import JsonOpt, ManifestArg, StrictOpt, app, err, load, out, print_json
 
 
 def summary_table(summary: dict) -> Table:
@@ -32,7 +31,7 @@ def validate(manifest: ManifestArg, strict: StrictOpt = False, json_out: JsonOpt
     model, _ = load(manifest, strict=strict)
     summary = summarize(model)
     if json_out:
-        out.print(json.dumps(summary, indent=2, sort_keys=True), markup=False)
+        print_json(summary)
     else:
         out.print(summary_table(summary))
         err.print(f"{manifest}: valid", style="green", markup=False)

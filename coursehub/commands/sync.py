@@ -6,10 +6,10 @@ import json
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
-from coursehub.commands._shared import parse_today, HubApiOpt, JsonOpt, ManifestArg, StrictOpt, TodayOpt, TokenFileOpt, app, err, load, out
+from coursehub.commands._shared import parse_today, HubApiOpt, JsonOpt, ManifestArg, StrictOpt, TodayOpt, TokenFileOpt, app, err, load, out, text_column
 
 STATUS_TEXT = {"upcoming": "upcoming (provisioned early)", "ended": "ended (groups emptied)"}
 #: How many names of a long list the table shows before "and N more" (--json has them all).
@@ -84,7 +84,7 @@ def sync(
     client = HubClient(hub_api, token=read_token(token_file=token_file), concurrency=concurrency)
 
     progress = Progress(
-        TextColumn("applying"),
+        text_column("applying"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),

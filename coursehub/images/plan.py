@@ -162,7 +162,9 @@ def _parse_pins(key: str, specs: list[str], std_lock: dict[str, Pin], problems: 
         try:
             req = Requirement(spec)
         except InvalidRequirement as exc:
-            problems.append(Problem(f"{spec!r} is not a pip requirement ({exc})", path=path, file=file, code="image-requirement"))
+            # packaging's message draws a caret under the spec on extra lines; a problem is one line
+            reason = str(exc).splitlines()[0] if str(exc) else "unreadable"
+            problems.append(Problem(f"{spec!r} is not a pip requirement ({reason})", path=path, file=file, code="image-requirement"))
             continue
         name_key = canonicalize_name(req.name)
         known = std_lock.get(name_key)

@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlsplit, urlunsplit
 
-from coursehub.errors import EXIT_USAGE, CoursehubError
+from coursehub.errors import EXIT_USAGE, CoursehubError, excerpt
 from coursehub.manifest import INTERFACE_PATHS
 
 LAUNCHES = ("hub", "lti", "binder")
@@ -48,6 +48,10 @@ _SERVER_NAME_RE = re.compile(r"[a-z](?:[a-z0-9]|-(?!-)){0,29}\Z")
 # git check-ref-format's rules, minus the ones that only matter for creating refs.
 _BAD_REF_RE = re.compile(r"(\.\.|@\{|[\x00-\x20\x7f~^:?*\[\\]|//|/\.|\.lock(/|$)|^/|/$|^\.|\.$|^@$)")
 _SCP_LIKE_RE = re.compile(r"^(?:(?P<user>[^@/:]+)@)?(?P<host>[A-Za-z0-9.-]+):(?P<path>(?!//).+)$")
+# RFC 3986: the characters a URL can hold as written (everything else must be percent-encoded).
+_URL_CHARS_RE = re.compile(r"^[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]*$")
+_BLANK_OR_CONTROL_RE = re.compile(r"[\x00-\x20\x7f\s]")
+_BAD_PERCENT_RE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _GITHUB_PAGE_RE = re.compile(r"^/(?P<owner>[^/]+)/(?P<repo>[^/]+)/(?P<kind>tree|blob)/(?P<rest>.+)$")
 
 
@@ -61,7 +65,28 @@ def _split(url: str, what: str, original: str):
     try:
         return urlsplit(url)
     except ValueError:
-        raise _fail(f"the {what} URL {original!r} has a malformed host") from None
+        raise _fail(f"the {what} URL {excerpt(original)} has a malformed host") from None
+
+
+def url_syntax_problem(url: str) -> str | None:
+    """Why ``url`` cannot be a URL as written (characters outside RFC 3986, a bad %-escape, a bad
+    port), or ``None``. Whitespace and control characters are reported here too."""
+    if not _URL_CHARS_RE.match(url):
+        bad = next(ch for ch in url if not _URL_CHARS_RE.match(ch))
+        if ord(bad) > 0x7E:
+            return f"contains {bad!r}, which a URL cannot hold (use the xn-- form of the host and %-encode the path)"
+        return f"contains {bad!r}, which a URL cannot hold as written (%-encode it)"
+    if _BAD_PERCENT_RE.search(url):
+        return "has a '%' that is not followed by two hex digits"
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None  # a malformed host: _split says so
+    try:
+        parts.port
+    except ValueError:
+        return "has a port that is not a number from 0 to 65535"
+    return None
 
 
 @dataclass(frozen=True)
@@ -147,8 +172,11 @@ def check_repo(repo: str, *, what: str = "repository") -> tuple[str, list[str], 
         # CVE-2021-39160: nbgitpuller < 0.10.2 passed the repo to git without "--", so a repo such as
         # "--upload-pack=..." ran commands on the student's server. Never build such a link.
         raise _fail(f"the {what} URL {original!r} starts with '-' and would be read by git as an option")
-    if any(ord(ch) < 0x20 or ord(ch) == 0x7F or ch.isspace() for ch in repo):
+    if _BLANK_OR_CONTROL_RE.search(repo):
         raise _fail(f"the {what} URL {original!r} contains whitespace or control characters")
+    problem = url_syntax_problem(repo) if "://" in repo else None
+    if problem:
+        raise _fail(f"the {what} URL {excerpt(original)} {problem}")
     if "::" in repo.split("/")[0]:
         # git's <transport>::<address> syntax runs a remote helper (ext:: runs any command)
         raise _fail(f"the {what} {original!r} uses git's transport::address syntax, which is not allowed")
@@ -270,7 +298,10 @@ def check_hub_url(hub: str, *, what: str = "hub") -> tuple[str, list[str]]:
     warnings: list[str] = []
     parts = _split(hub, what, original)
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise _fail(f"the {what} URL {original!r} must start with https:// (or http://)")
+        raise _fail(f"the {what} URL {excerpt(original)} must start with https:// (or http://) and name a host")
+    problem = url_syntax_problem(hub)
+    if problem:
+        raise _fail(f"the {what} URL {excerpt(original)} {problem}")
     if parts.username is not None or parts.password is not None:
         raise _fail(f"the {what} URL must not contain credentials")
     if parts.query or parts.fragment:

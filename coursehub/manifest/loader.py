@@ -1,8 +1,12 @@
-"""Reading a manifest file: YAML with line numbers, pydantic validation, rosters, and the checks.
+"""Reading a manifest file: bounded YAML with line numbers, pydantic validation, rosters, and the checks.
 
 Every problem found is collected and reported at once, each with ``file:line:column``, the dotted
 path, what is wrong and what would fix it. Nothing here raises a raw pydantic or YAML exception to
 the caller: :func:`load_manifest` raises :class:`~coursehub.errors.ManifestError` with the list.
+
+The manifest and its rosters are untrusted input: files are read only inside the manifest's folder
+(:mod:`coursehub.manifest.files`), within size limits, and YAML is parsed with bounds on nesting and
+aliases (:mod:`coursehub.manifest.yamldoc`). No error about a file quotes the file.
 """
 
 from __future__ import annotations
@@ -10,18 +14,18 @@ from __future__ import annotations
 import csv
 import difflib
 import io
+import types
+import typing
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.constructor import RoundTripConstructor
-from ruamel.yaml.error import MarkedYAMLError
 
-from coursehub.errors import ManifestError, Problem, Report
+from coursehub.errors import ManifestError, Problem, Report, excerpt
 from coursehub.manifest import Manifest, RosterCSV
+from coursehub.manifest.files import FileProblem, Limits, read_text, resolve, shown
 from coursehub.manifest.usernames import normalize_username, username_problem
+from coursehub.manifest.yamldoc import YamlDoc, parse
 
 Loc = tuple[Any, ...]
 
@@ -37,52 +41,8 @@ def format_path(loc: Loc) -> str:
     return out
 
 
-class Positions:
-    """Maps a path inside the YAML document to the line and column it was written at."""
-
-    def __init__(self, root: Any):
-        self.root = root
-
-    def find(self, loc: Loc) -> tuple[int | None, int | None]:
-        node = self.root
-        line = col = None
-        for part in loc:
-            if isinstance(node, CommentedMap) and part in node:
-                pos = node.lc.key(part) if isinstance(part, str) else node.lc.value(part)
-                line, col = pos
-                node = node[part]
-            elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
-                line, col = node.lc.item(part)
-                node = node[part]
-            else:
-                break
-        if line is None:
-            return (None, None)
-        return (line + 1, col + 1)
-
-    def parent_keys(self, loc: Loc) -> list[str]:
-        node = self.root
-        for part in loc:
-            try:
-                node = node[part]
-            except (KeyError, IndexError, TypeError):
-                return []
-        return list(node.keys()) if isinstance(node, dict) else []
-
-
-def _plain(node: Any) -> Any:
-    """ruamel's round-trip containers as plain dicts and lists."""
-    if isinstance(node, dict):
-        return {str(k): _plain(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_plain(v) for v in node]
-    return node
-
-
 def _model_for(loc: Loc) -> type[BaseModel] | None:
     """The pydantic model class that holds the value at ``loc`` (for listing allowed keys)."""
-    import typing
-
     annotation: Any = Manifest
     for part in loc:
         annotation = _strip_optional(annotation)
@@ -102,9 +62,6 @@ def _model_for(loc: Loc) -> type[BaseModel] | None:
 
 def _strip_optional(annotation: Any) -> Any:
     """``X | None`` -> ``X``; for a union of a model and something else, the model."""
-    import types
-    import typing
-
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(annotation) if a is not type(None)]
         models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
@@ -112,35 +69,111 @@ def _strip_optional(annotation: Any) -> Any:
     return annotation
 
 
-def _hint_for(err: dict, loc: Loc, positions: Positions) -> tuple[str, str]:
+def _union_members(annotation: Any) -> list[Any]:
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return [a for a in typing.get_args(annotation) if a is not type(None)]
+    return [annotation]
+
+
+def _step(annotation: Any, part: Any) -> Any:
+    """The annotation of the value at ``part`` inside a value of type ``annotation`` (None if unknown)."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _step(typing.get_args(annotation)[0], part)
+    if origin is list and isinstance(part, int):
+        return typing.get_args(annotation)[0]
+    if origin is dict:
+        return str if part == "[key]" else typing.get_args(annotation)[1]
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel) and part in annotation.model_fields:
+        return annotation.model_fields[part].annotation
+    return None
+
+
+def _without_union_tags(loc: Loc) -> Loc:
+    """``loc`` without the member tags pydantic inserts after a union field (``RosterCSV``, ``list[str]``).
+
+    The walk follows the models, so a dict key that merely looks like a tag (``PATH``) is kept.
+    """
+    out: list[Any] = []
+    annotation: Any = Manifest
+    parts = list(loc)
+    while parts:
+        part = parts.pop(0)
+        members = _union_members(annotation) if annotation is not None else []
+        if len(members) > 1 and isinstance(part, str):
+            # pydantic names the member that failed before the path inside it
+            annotation = next((m for m in members if getattr(m, "__name__", None) == part or repr(m) == part), None)
+            continue
+        if len(members) == 1:
+            annotation = members[0]
+        out.append(part)
+        annotation = _step(annotation, part) if annotation is not None else None
+    return tuple(out)
+
+
+#: What each pattern in the models means, for the hint of a value that does not match it.
+_PATTERN_HINTS = {
+    "a-z0-9-": "use lowercase letters, digits and dashes, starting and ending with a letter or digit",
+    "a-z0-9._-": "use lowercase letters, digits, '.', '_' and '-', starting and ending with a letter or digit",
+    "A-Za-z_": "environment variable names are letters, digits and '_', not starting with a digit",
+    "-A-Za-z0-9_.": "Kubernetes labels are at most 63 letters, digits, '-', '_' and '.' (keys may have a 'prefix/')",
+    "a-z0-9._:/-": "write a registry image name such as quay.io/example/data8 (lowercase)",
+    "A-Za-z0-9_.-": "a tag is at most 128 letters, digits, '_', '.' and '-'",
+}
+
+
+def _pattern_hint(pattern: str) -> str:
+    for marker, hint in _PATTERN_HINTS.items():
+        if f"[{marker}]" in pattern:
+            return hint
+    return f"it must match {pattern}"
+
+
+def _hint_for(err: dict, loc: Loc) -> tuple[str, str]:
     """A readable message and a fix for one pydantic error."""
     kind = err["type"]
     msg = err["msg"]
+    ctx = err.get("ctx", {})
+    value = excerpt(err.get("input"))
+    what = "the key " if loc and loc[-1] == "[key]" else ""
     if kind == "extra_forbidden":
         key = loc[-1]
         model = _model_for(loc[:-1])
         allowed = sorted(model.model_fields) if model else []
         close = difflib.get_close_matches(str(key), allowed, n=1)
         hint = f"did you mean {close[0]!r}?" if close else f"allowed keys: {', '.join(allowed)}"
-        return f"unknown key {key!r}", hint
+        return f"unknown key {excerpt(key)}", hint
     if kind == "missing":
         return f"required key {loc[-1]!r} is missing", f"add `{loc[-1]}:` here"
     if kind == "literal_error":
-        expected = err.get("ctx", {}).get("expected", "")
-        return f"{err.get('input')!r} is not allowed", f"use one of {expected}"
+        return f"{value} is not allowed", f"use one of {ctx.get('expected', '')}"
     if kind == "string_pattern_mismatch":
-        return (
-            f"{err.get('input')!r} is not a valid identifier",
-            "use lowercase letters, digits and dashes, starting and ending with a letter or digit",
-        )
+        hint = _pattern_hint(str(ctx.get("pattern", "")))
+        if what:
+            return f"the key {value} is not allowed", hint
+        return f"{value} is not a valid {'identifier' if '[a-z0-9-]' in str(ctx.get('pattern')) else 'value here'}", hint
+    if kind == "string_too_long":
+        length = len(err.get("input") or "")
+        return f"{'the key is' if what else 'the text is'} {length:,} characters long, too long (at most {ctx.get('max_length')})", "shorten it"
+    if kind == "string_too_short":
+        return "the text is empty", "write something here or leave the key out"
+    if kind == "finite_number":
+        number = err.get("input")
+        name = ".nan (not a number)" if number != number else ".inf (infinity)"
+        return f"{name} is not allowed here", "write a finite number such as 0.5"
+    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        return f"{msg} (it is {value})", ""
     if kind == "value_error":
         return msg.removeprefix("Value error, "), ""
     if kind in ("date_from_datetime_parsing", "date_parsing", "date_type"):
-        return f"{err.get('input')!r} is not a date", "write dates as YYYY-MM-DD"
+        return f"{value} is not a date", "write dates as YYYY-MM-DD"
     if kind == "model_type" or kind == "dict_type":
         return f"expected a mapping of keys, got {type(err.get('input')).__name__}", ""
     if kind == "list_type":
         return f"expected a list, got {type(err.get('input')).__name__}", "write a YAML list: [a, b] or '- a' lines"
+    if kind in ("string_type", "int_type", "float_type", "bool_type"):
+        wanted = {"string_type": "text", "int_type": "a whole number", "float_type": "a number", "bool_type": "true or false"}[kind]
+        return f"expected {wanted}, got {type(err.get('input')).__name__}", ""
     return msg, ""
 
 
@@ -152,10 +185,7 @@ def _collapse_union_errors(errors: list[dict]) -> list[dict]:
     """
     out = []
     for err in errors:
-        loc = err["loc"]
-        # drop the union tag pydantic inserts ('RosterCSV' / 'list[str]')
-        clean = tuple(p for p in loc if not (isinstance(p, str) and ("[" in p or p[:1].isupper())))
-        err = {**err, "loc": clean}
+        err = {**err, "loc": _without_union_tags(tuple(err["loc"]))}
         out.append(err)
     # if several errors share a path, and some are "wrong type" noise from the other union member,
     # keep the informative ones
@@ -163,6 +193,7 @@ def _collapse_union_errors(errors: list[dict]) -> list[dict]:
     for err in out:
         by_path.setdefault(err["loc"], []).append(err)
     result = []
+    seen = set()
     for err in out:
         siblings = by_path[err["loc"]]
         noise = {"list_type", "model_type", "dict_type"}
@@ -172,180 +203,200 @@ def _collapse_union_errors(errors: list[dict]) -> list[dict]:
             o["loc"][: len(err["loc"])] == err["loc"] and len(o["loc"]) > len(err["loc"]) for o in out
         ):
             continue
-        if err not in result:
+        key = (err["loc"], err["type"], err["msg"])
+        if key not in seen:
+            seen.add(key)
             result.append(err)
     return result
 
 
-class _Constructor(RoundTripConstructor):
-    """Leaves an impossible date (2026-13-01) as text, so validation reports it at its line."""
-
-    def construct_yaml_timestamp(self, node, values=None):
-        try:
-            return super().construct_yaml_timestamp(node, values)
-        except ValueError:
-            return node.value
 
 
-_Constructor.add_constructor("tag:yaml.org,2002:timestamp", _Constructor.construct_yaml_timestamp)
-
-
-def read_yaml(path: Path, report: Report) -> Any:
-    """Parse ``path`` keeping line numbers; YAML syntax errors become problems."""
-    yaml = YAML(typ="rt")
-    yaml.Constructor = _Constructor
-    yaml.allow_duplicate_keys = False
+def read_yaml(path: Path, report: Report, *, limits: Limits | None = None) -> YamlDoc | None:
+    """Parse ``path`` keeping line numbers, within the limits; every problem is added to ``report``."""
+    limits = limits or Limits.from_env()
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        report.error("the manifest file does not exist", code="manifest-missing", file=str(path))
+        text = read_text(path, limit=limits.manifest, limit_var=limits.env_var("manifest"), what="manifest file")
+    except FileProblem as exc:
+        code = "manifest-unreadable" if exc.code == "unreadable" else f"manifest-{exc.code}"
+        report.error(exc.message, code=code, file=str(path), line=exc.line, column=exc.column, hint=exc.hint)
         return None
-    except (OSError, UnicodeDecodeError) as exc:
-        report.error(f"cannot read the manifest: {exc}", code="manifest-unreadable", file=str(path))
-        return None
-    try:
-        return yaml.load(io.StringIO(text))
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        report.error(
-            f"YAML syntax: {exc.problem or exc.context}",
-            code="yaml-syntax",
-            file=str(path),
-            line=mark.line + 1 if mark else None,
-            column=mark.column + 1 if mark else None,
-            hint="check indentation and quoting near here",
-        )
-        return None
-    except Exception as exc:  # ruamel raises a handful of unrelated types for odd input
-        report.error(f"YAML: {exc}", code="yaml", file=str(path))
-        return None
+    doc, problems = parse(text, limits=limits)
+    for p in problems:
+        report.error(p.message, code=p.code, file=str(path), line=p.line, column=p.column, hint=p.hint)
+    return doc
 
 
-def read_roster(csv_path: Path, column: str, *, where: dict, report: Report) -> list[tuple[str, int]]:
-    """Usernames and their line numbers from a roster CSV; bad rows become problems."""
+def read_roster(
+    csv_path: Path, column: str, *, where: dict, report: Report, limits: Limits | None = None, name: str | None = None
+) -> list[tuple[str, int]]:
+    """Usernames and their line numbers from a roster CSV; bad rows become problems.
+
+    ``where`` locates the roster's entry in the manifest; ``name`` is the path as the manifest writes
+    it (default: ``csv_path``). Problems about the file as a whole (too
+    large, not UTF-8, no such column) never quote it: it may be a file that was never a roster.
+    """
+    limits = limits or Limits.from_env()
+    name = name or str(csv_path)
     try:
-        text = csv_path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        report.error(f"roster file {csv_path} does not exist", code="roster-missing", hint="fix the path (it is relative to the manifest)", **where)
+        text = read_text(csv_path, limit=limits.roster, limit_var=limits.env_var("roster"), what=f"roster {shown(name)}")
+    except FileProblem as exc:
+        if exc.line is not None:
+            report.error(exc.message, code=f"roster-{exc.code}", file=str(csv_path), line=exc.line, column=exc.column, hint=exc.hint)
+        else:
+            report.error(exc.message, code=f"roster-{exc.code}", hint=exc.hint, **where)
         return []
-    except (OSError, UnicodeDecodeError) as exc:
-        report.error(f"cannot read roster {csv_path}: {exc}", code="roster-unreadable", **where)
+    if "\0" in text:
+        # NUL never occurs in a CSV export; the file is binary (or not a roster at all)
+        nul = text.index("\0")
+        report.error(f"the roster {shown(name)} contains NUL bytes: it is not a text file", code="roster-binary", file=str(csv_path),
+                     line=text.count("\n", 0, nul) + 1, hint="export the roster again as CSV UTF-8")
         return []
-    reader = csv.DictReader(io.StringIO(text))
-    if reader.fieldnames is None or column not in reader.fieldnames:
-        report.error(
-            f"roster {csv_path} has no column {column!r}",
-            code="roster-column",
-            hint=f"columns are: {', '.join(reader.fieldnames or []) or 'none'}; set `column:` to one of them",
-            **where,
-        )
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader, None)
+        if header is None or column not in header:
+            same = [f for f in header or [] if f.strip().lower() == column.strip().lower()]
+            report.error(
+                f"roster {shown(name)} has no column {excerpt(column)} (its first row has {len(header or [])} column(s))",
+                code="roster-column",
+                hint=f"did you mean {same[0]!r}?" if same else
+                "set `column:` to the name of the column holding hub usernames, as written in the roster's first row",
+                **where,
+            )
+            return []
+        index = header.index(column)
+        rows = []
+        for row in reader:
+            if not row:
+                continue  # a blank line, as DictReader skips it
+            # line_num is the physical line just read, so multi-line quoted cells still point right
+            rows.append((row[index] if index < len(row) else "", reader.line_num))
+    except csv.Error as exc:
+        # csv's messages describe the syntax ("field larger than field limit", "line contains NUL"), not the data
+        report.error(f"the roster is not valid CSV ({exc})", code="roster-csv", file=str(csv_path), line=max(reader.line_num, 1),
+                     hint="export it again as CSV UTF-8")
         return []
-    rows = []
-    for row in reader:
-        # DictReader's line_num is the physical line just read, so multi-line quoted cells still point right
-        rows.append((row.get(column) or "", reader.line_num))
     return rows
 
 
-def _check_usernames(
-    names: list[tuple[str, Problem]], report: Report, *, strict: bool, what: str, code: str
-) -> list[str]:
+
+def _check_usernames(names: list[tuple], report: Report, *, strict: bool, what: str, code: str) -> list[str]:
     """Normalise and check usernames; returns the valid ones, de-duplicated, in order.
 
-    Problems get the code ``<code>-invalid`` or ``<code>-duplicate`` (``student-…`` or ``staff-…``)."""
-    seen: dict[str, Problem] = {}
+    ``names`` holds ``(raw name, file, line, column, path)`` tuples (tuples: a roster has thousands).
+    Problems get the code ``<code>-invalid`` or ``<code>-duplicate`` (``student-…`` or ``staff-…``).
+    """
+    seen: dict[str, int | None] = {}
     out = []
-    for raw, where in names:
+    severity = report.error if strict else report.warning
+    for raw, file, line, column, path in names:
         name = normalize_username(raw)
         problem = username_problem(name)
-        loc = dict(file=where.file, line=where.line, column=where.column, path=where.path)
-        severity = report.error if strict else report.warning
         if problem:
-            severity(f"{what}: {problem}", code=f"{code}-invalid", hint="fix or remove this row" if where.line else "", **loc)
+            severity(f"{what}: {problem}", code=f"{code}-invalid", hint="fix or remove this row" if line else "",
+                     file=file, line=line, column=column, path=path)
             continue
         if name in seen:
             first = seen[name]
             severity(
-                f"{what}: {name!r} is listed twice (first at line {first.line})" if first.line else f"{what}: {name!r} is listed twice",
-                hint="remove the duplicate",
-                code=f"{code}-duplicate",
-                **loc,
+                f"{what}: {name!r} is listed twice (first at line {first})" if first else f"{what}: {name!r} is listed twice",
+                hint="remove the duplicate", code=f"{code}-duplicate", file=file, line=line, column=column, path=path,
             )
             continue
-        seen[name] = where
+        seen[name] = line
         out.append(name)
     return out
 
 
-def load_manifest(path: str | Path, *, strict: bool = True) -> tuple[Manifest, list[Problem]]:
+def load_manifest(path: str | Path, *, strict: bool = True, limits: Limits | None = None) -> tuple[Manifest, list[Problem]]:
     """Load and check a manifest. Returns the model and the warnings; raises ManifestError on errors.
 
     With ``strict`` (the default), bad roster rows (invalid or duplicate usernames) are errors;
     without it they are skipped and returned as warnings, which is what ``sync`` wants by default.
+    ``limits`` bound what may be read (default: :meth:`Limits.from_env`).
     """
     from coursehub.manifest.rules import rule_problems
 
     path = Path(path)
+    limits = limits or Limits.from_env()
     report = Report()
-    doc = read_yaml(path, report)
+    doc = read_yaml(path, report, limits=limits)
     if report.errors:
         raise ManifestError(f"{path}: the manifest could not be read", problems=report.problems)
-    if not isinstance(doc, dict):
+    if doc is None or not isinstance(doc.data, dict):
         report.error("the manifest must be a mapping with `hub`, `images` and `courses`", code="not-a-mapping", file=str(path), line=1, column=1)
         raise ManifestError(f"{path}: invalid manifest", problems=report.problems)
 
-    positions = Positions(doc)
     try:
-        manifest = Manifest.model_validate(_plain(doc))
+        manifest = Manifest.model_validate(doc.data)
     except ValidationError as exc:
         for err in _collapse_union_errors(exc.errors(include_url=False)):
             loc = tuple(err["loc"])
-            message, hint = _hint_for(err, loc, positions)
-            line, col = positions.find(loc)
-            report.error(message, code=f"schema-{err['type']}", file=str(path), line=line, column=col, path=format_path(loc), hint=hint)
+            message, hint = _hint_for(err, loc)
+            line, col = doc.find(loc)
+            shown_loc = loc[:-1] if loc and loc[-1] == "[key]" else loc
+            report.error(message, code=f"schema-{err['type']}", file=str(path), line=line, column=col, path=format_path(shown_loc), hint=hint)
         raise ManifestError(f"{path}: {len(report.errors)} problem(s) in the manifest", problems=report.problems)
 
     manifest._source = str(path.resolve())
     base = path.resolve().parent
     for i, course in enumerate(manifest.courses):
-        course._roster = _load_students(course, i, base, path, positions, report, strict=strict)
+        course._roster = _load_students(course, i, base, path, doc, report, strict=strict, limits=limits)
         # staff usernames are normalised in place; they are few and always inline
         for role in ("instructors", "tas"):
             loc = ("courses", i, "staff", role)
             entries = []
             for j, name in enumerate(getattr(course.staff, role)):
-                line, col = positions.find(loc + (j,))
-                entries.append((name, Problem("", file=str(path), line=line, column=col, path=format_path(loc + (j,)))))
+                line, col = doc.find(loc + (j,))
+                entries.append((name, str(path), line, col, format_path(loc + (j,))))
             setattr(course.staff, role, _check_usernames(entries, report, strict=True, what=f"{role[:-1] if role != 'tas' else 'TA'}", code="staff"))
 
-    for problem in rule_problems(manifest):
+    for problem in rule_problems(manifest, limits=limits):
         loc = problem.pop("loc")
-        line, col = positions.find(loc)
+        line, col = doc.find(loc)
         severity = problem.pop("severity", "error")
-        getattr(report, severity)(file=str(path), line=line, column=col, path=format_path(loc), **problem)
+        file = problem.pop("file", None) or str(path)
+        if problem.get("line") is not None:  # a problem inside another file (a grader notebook) has its own line
+            line, col = problem.pop("line"), problem.pop("column", None)
+        getattr(report, severity)(file=file, line=line, column=col, path=format_path(loc), **problem)
 
     if report.errors:
         raise ManifestError(f"{path}: {len(report.errors)} problem(s) in the manifest", problems=report.problems)
     return manifest, report.warnings
 
 
-def _load_students(course, index: int, base: Path, path: Path, positions: Positions, report: Report, *, strict: bool):
+def read_students(course, base: Path, limits: Limits, *, where: dict, report: Report) -> list[tuple]:
+    """The raw (unnormalised) usernames of a course's roster file as ``(name, file, line, column, path)``.
+
+    The one place a roster file is found and read: another roster format (an LMS export) is added here.
+    """
+    roster = course.students
+    try:
+        csv_path = resolve(base, roster.csv, limits=limits, what="roster file")
+    except FileProblem as exc:
+        report.error(exc.message, code=f"roster-{exc.code}", hint=exc.hint, **where)
+        return []
+    if roster.format == "canvas":
+        from coursehub.manifest.rosters_lms import read_canvas_roster as read
+    else:
+        read = read_roster
+    rows = read(csv_path, roster.login_column, where=where, report=report, limits=limits, name=roster.csv)
+    file = str(csv_path)
+    return [(name, file, n, None, "") for name, n in rows]
+
+
+def _load_students(course, index: int, base: Path, path: Path, doc: YamlDoc, report: Report, *, strict: bool, limits: Limits):
     loc = ("courses", index, "students")
-    line, col = positions.find(loc)
+    line, col = doc.find(loc)
     where = dict(file=str(path), line=line, column=col, path=format_path(loc))
     if isinstance(course.students, RosterCSV):
-        csv_path = (base / course.students.csv).resolve()
-        if course.students.format == "canvas":
-            from coursehub.manifest.rosters_lms import read_canvas_roster as read
-        else:
-            read = read_roster
-        rows = read(csv_path, course.students.login_column, where=where, report=report)
-        entries = [(name, Problem("", file=str(csv_path), line=n)) for name, n in rows]
+        entries = read_students(course, base, limits, where=where, report=report)
     else:
         entries = []
         for j, name in enumerate(course.students):
-            line, col = positions.find(loc + (j,))
-            entries.append((name, Problem("", file=str(path), line=line, column=col, path=format_path(loc + (j,)))))
+            line, col = doc.find(loc + (j,))
+            entries.append((name, str(path), line, col, format_path(loc + (j,))))
     return _check_usernames(entries, report, strict=strict, what=f"course {course.id} student", code="student")
 
 

@@ -15,9 +15,11 @@ overrides are merged with the hub's defaults, a term that ends before it starts)
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, ClassVar, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -61,8 +63,57 @@ Duration = Annotated[
     ),
 ]
 
+def _not_zero(n: int) -> int:
+    if n == 0:
+        raise ValueError("a size of 0 leaves a server nothing to run in; leave the key out to use the default")
+    return n
+
+
+#: A memory amount a server or machine really gets: a size, and never 0.
+MemorySize = Annotated[ByteSize, AfterValidator(_not_zero)]
+
 SLUG_RE = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
 Slug = Annotated[str, Field(pattern=SLUG_RE, max_length=48)]
+#: Image keys become folder names under images/ and image names in a registry (lowercase, '.', '_', '-').
+IMAGE_KEY_RE = r"^[a-z0-9]([a-z0-9._-]*[a-z0-9])?$"
+ImageKey = Annotated[str, Field(pattern=IMAGE_KEY_RE, max_length=48)]
+
+# Bounds on free text: manifest text is copied into every generated page and file, so a 1 MB title
+# would make a tree of tens of MB. Each bound is far above any real value of its kind.
+#: C0 and C1 control characters and the Unicode line separators.
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _control_free(allowed: str = ""):
+    keep = set(allowed)
+
+    def check(text: str) -> str:
+        # An escape sequence in a title would reach every terminal that prints a summary, and a newline
+        # in a name would start a forged line in a log or a CSV file.
+        for found in _CONTROL_RE.finditer(text):
+            if found.group() not in keep:
+                raise ValueError(f"the text contains the control character {found.group()!r}; remove it")
+        return text
+
+    return AfterValidator(check)
+
+
+_no_control = _control_free()
+
+
+# A title may span lines (YAML's folded `>` ends it with a newline); no other control characters.
+Title = Annotated[str, Field(min_length=1, max_length=200), _control_free("\n\t")]
+#: usernames, branches, columns, node and label names
+Name = Annotated[str, Field(max_length=253), _no_control]
+Url = Annotated[str, Field(max_length=2048), _no_control]  # what browsers and servers reliably accept
+FilePath = Annotated[str, Field(max_length=1024), _no_control]
+#: POSIX environment variable names; the values are at most 32K (far below the kernel's limits).
+EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=128)]
+EnvValue = Annotated[str, Field(max_length=32768)]
+# Kubernetes label keys ([prefix/]name) and values.
+LabelKey = Annotated[str, Field(pattern=r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$", max_length=317)]
+LabelValue = Annotated[str, Field(pattern=r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$", max_length=63)]
+Requirement = Annotated[str, Field(max_length=200), _no_control]
 Interface = Literal["lab", "notebook", "classic", "rstudio", "shiny", "vscode"]
 
 #: The URL path a single-user server opens for each interface (what nbgitpuller's ``urlpath`` starts
@@ -78,7 +129,8 @@ INTERFACE_PATHS: dict[str, str] = {
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, validate_default=True)
+    # .inf/.nan are never a number of cores, points or prices
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, validate_default=True, allow_inf_nan=False)
 
 
 # --- hub-wide pieces -------------------------------------------------------------------------------
@@ -88,8 +140,8 @@ class GuaranteeLimit(_Model):
     """A guarantee (reserved for the server, used to pack servers onto machines) and a limit (the
     most the server may use)."""
 
-    guarantee: ByteSize | None = Field(None, description="Reserved for each server; what the scheduler packs by.")
-    limit: ByteSize | None = Field(None, description="The most one server may use; above it the kernel is killed.")
+    guarantee: MemorySize | None = Field(None, description="Reserved for each server; what the scheduler packs by.")
+    limit: MemorySize | None = Field(None, description="The most one server may use; above it the kernel is killed.")
 
 
 class CpuGuaranteeLimit(_Model):
@@ -279,14 +331,14 @@ class Hub(_Model):
     """The shared hub every course runs on."""
 
     name: Slug = Field(description="Short name of the hub, used in generated file names and the guide site.")
-    url: str = Field(description="Public URL of the hub (https://hub.example.edu); links are built against it.")
+    url: Url = Field(description="Public URL of the hub (https://hub.example.edu); links are built against it.")
     interface: Interface = Field("lab", description="Default interface: lab, notebook, classic, rstudio, shiny or vscode.")
-    image: str = Field(description="Default image: a key of `images`.")
+    image: Name = Field(description="Default image: a key of `images`.")
     resources: Resources = Field(
         default_factory=lambda: Resources.model_validate(DEFAULT_RESOURCES),
         description="Default per-student server resources.",
     )
-    admins: list[str] = Field(default_factory=list, description="Hub administrators (college IT), by username.")
+    admins: list[Name] = Field(default_factory=list, description="Hub administrators (college IT), by username.")
     lms: HubLms | None = Field(None, description="Sign-in from the LMS over LTI; without it the hub keeps its own login.")
 
 
@@ -296,15 +348,15 @@ class Image(_Model):
     standard: Literal["data8", "r", "none"] = Field(
         "data8", description="The standard package set to start from: data8 (Python), r (R with tidyverse), or none."
     )
-    packages: list[str] = Field(
+    packages: list[Requirement] = Field(
         default_factory=list, description="Extra Python packages as pip requirements, pinned (folium==0.19.6)."
     )
-    r_packages: list[str] = Field(default_factory=list, description="Extra R packages from CRAN (name or name==version).")
-    apt: list[str] = Field(default_factory=list, description="Extra Debian packages installed with apt.")
-    registry: str | None = Field(
-        None, description="Where the built image is pushed (quay.io/example/data8); default: <hub name>/<image key>."
+    r_packages: list[Requirement] = Field(default_factory=list, description="Extra R packages from CRAN (name or name==version).")
+    apt: list[Requirement] = Field(default_factory=list, description="Extra Debian packages installed with apt.")
+    registry: Name | None = Field(
+        None, pattern=r"^[a-z0-9]([a-z0-9._:/-]*[a-z0-9])?$", description="Where the built image is pushed (quay.io/example/data8); default: <hub name>/<image key>."
     )
-    tag: str | None = Field(None, description="Image tag to deploy; default: derived from the locked package set.")
+    tag: str | None = Field(None, pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", description="Image tag to deploy; default: derived from the locked package set.")
 
 
 # --- courses ---------------------------------------------------------------------------------------
@@ -320,20 +372,20 @@ class Term(_Model):
 class Staff(_Model):
     """Course staff, by hub username."""
 
-    instructors: list[str] = Field(default_factory=list, description="Instructors: see and open their students' servers.")
-    tas: list[str] = Field(default_factory=list, description="Teaching assistants: at most what instructors get.")
+    instructors: list[Name] = Field(default_factory=list, description="Instructors: see and open their students' servers.")
+    tas: list[Name] = Field(default_factory=list, description="Teaching assistants: at most what instructors get.")
 
 
 class RosterCSV(_Model):
     """Students from a CSV file, one per row."""
 
-    csv: str = Field(description="Path of the CSV file, relative to the manifest.")
+    csv: FilePath = Field(description="Path of the CSV file, relative to the manifest.")
     format: Literal["plain", "canvas"] = Field(
         "plain",
         description="plain: one row per student; canvas: a Canvas gradebook export as downloaded "
         "(its Points Possible row and the Test Student are skipped).",
     )
-    column: str | None = Field(
+    column: Name | None = Field(
         None, description="The column holding hub usernames; default: username (plain) or SIS Login ID (canvas)."
     )
 
@@ -346,12 +398,12 @@ class RosterCSV(_Model):
 class Content(_Model):
     """The git repository students pull assignments from with nbgitpuller."""
 
-    repo: str = Field(description="Clone URL of the content repository (https://github.com/org/repo).")
-    branch: str = Field("main", description="Branch students pull.")
-    local: str | None = Field(
+    repo: Url = Field(description="Clone URL of the content repository (https://github.com/org/repo).")
+    branch: Name = Field("main", description="Branch students pull.")
+    local: FilePath | None = Field(
         None, description="A local folder holding the same content (relative to the manifest), for checks and demos."
     )
-    targetpath: str | None = Field(
+    targetpath: FilePath | None = Field(
         None, description="Folder in the student's home to clone into; default: the repository's name."
     )
 
@@ -360,11 +412,11 @@ class Assignment(_Model):
     """One assignment of a course."""
 
     id: Slug = Field(description="Identifier, unique within the course (lab01, hw02).")
-    path: str = Field(description="Path of the notebook (or app folder) inside the content repository.")
+    path: FilePath = Field(description="Path of the notebook (or app folder) inside the content repository.")
     due: dt.date | None = Field(None, description="Due date, shown in generated link pages.")
     points: float | None = Field(None, ge=0, description="Points the assignment is worth.")
-    title: str | None = Field(None, description="Human title for link pages; default: the id.")
-    source: str | None = Field(
+    title: Title | None = Field(None, description="Human title for link pages; default: the id.")
+    source: FilePath | None = Field(
         None,
         description="Grader master notebook (otter assign format or nbgrader source), relative to the manifest.",
     )
@@ -373,16 +425,16 @@ class Assignment(_Model):
 class SharedData(_Model):
     """A read-only (by default) data folder mounted into every student server of the course."""
 
-    volume: str = Field(description="On Kubernetes, a PersistentVolumeClaim name; on a single machine, a directory.")
-    mount_path: str = Field("/home/jovyan/shared", description="Where the data appears inside the server.")
+    volume: FilePath = Field(description="On Kubernetes, a PersistentVolumeClaim name; on a single machine, a directory.")
+    mount_path: FilePath = Field("/home/jovyan/shared", description="Where the data appears inside the server.")
     read_only: bool = Field(True, description="Mount read-only (the usual choice for course data).")
 
 
 class Grading(_Model):
     """Grader settings for the course; command-line options override them for one run."""
 
-    timeout: Duration = Field("10m", description="Wall-clock limit for grading one submission.")
-    memory: ByteSize = Field("2G", description="Memory limit for grading one submission.")
+    timeout: Duration = Field("10m", gt=0, description="Wall-clock limit for grading one submission.")
+    memory: MemorySize = Field("2G", description="Memory limit for grading one submission.")
 
 
 class Usage(_Model):
@@ -421,25 +473,25 @@ class Course(_Model):
     """One course (or a time-bounded event such as a hackweek) on the hub."""
 
     id: Slug = Field(description="Lowercase slug; the key for groups, folders and links (data-c8-fa26).")
-    title: str = Field(description="Human title of the course.")
+    title: Title = Field(description="Human title of the course.")
     kind: Literal["course", "event"] = Field("course", description="course, or event for a hackweek or workshop.")
     term: Term = Field(description="When the course runs.")
-    image: str | None = Field(None, description="Image key; default: the hub's image.")
+    image: Name | None = Field(None, description="Image key; default: the hub's image.")
     interface: Interface | None = Field(None, description="Interface students open; default: the hub's.")
     resources: Resources = Field(default_factory=Resources, description="Overrides of the hub's default resources.")
     staff: Staff = Field(default_factory=Staff, description="Instructors and TAs.")
-    students: RosterCSV | list[str] = Field(
+    students: RosterCSV | list[Name] = Field(
         default_factory=list, description="Students: a CSV roster ({csv, column}) or an inline list of usernames."
     )
     content: Content | None = Field(None, description="Where assignments come from.")
     grader: Literal["otter", "nbgrader", "none"] = Field("none", description="Auto-grader: otter, nbgrader or none.")
     grading: Grading = Field(default_factory=Grading, description="Grader limits for this course.")
     assignments: list[Assignment] = Field(default_factory=list, description="Assignments, in order.")
-    environment: dict[str, str] = Field(
+    environment: dict[EnvName, EnvValue] = Field(
         default_factory=dict, description="Extra environment variables in the course's student servers."
     )
     shared_data: SharedData | None = Field(None, description="A course data folder mounted into student servers.")
-    node_selector: dict[str, str] = Field(
+    node_selector: dict[LabelKey, LabelValue] = Field(
         default_factory=dict, description="Kubernetes node labels the course's pods must run on (a node pool)."
     )
     usage: Usage = Field(default_factory=Usage, description="Usage assumptions for cost planning; default: the hub's.")
@@ -470,12 +522,12 @@ class Course(_Model):
 class NodeType(_Model):
     """A machine type servers are packed onto."""
 
-    name: str = Field(description="Machine type name (n2-highmem-4).")
-    memory: ByteSize = Field(description="Memory allocatable to user servers on one node (after system reservations).")
+    name: Name = Field(description="Machine type name (n2-highmem-4).")
+    memory: MemorySize = Field(description="Memory allocatable to user servers on one node (after system reservations).")
     cpu: float = Field(gt=0, description="Cores allocatable to user servers on one node.")
     price_per_hour: float = Field(ge=0, description="What one node costs per hour (cloud), in `capacity.currency`.")
-    pool: str | None = Field(None, description="Node pool name, shown in the output; select it with `labels`.")
-    labels: dict[str, str] = Field(
+    pool: Name | None = Field(None, description="Node pool name, shown in the output; select it with `labels`.")
+    labels: dict[LabelKey, LabelValue] = Field(
         default_factory=dict,
         description="Kubernetes labels of the pool's nodes; a course runs here only if its `node_selector` is a subset.",
     )
@@ -542,7 +594,7 @@ class Capacity(_Model):
         description="cloud: pay per node hour, an autoscaler follows the load; on-prem: a fixed fleet sized for "
         "the busiest day, written off over its lifetime.",
     )
-    currency: str = Field("USD", description="Currency of all prices.")
+    currency: str = Field("USD", max_length=16, description="Currency of all prices.")
     node_types: list[NodeType] = Field(
         default_factory=list, description="Machines available; default: one n2-highmem-4 at its cloud list price."
     )
@@ -593,7 +645,7 @@ class Manifest(_Model):
     """A university's courses on one shared JupyterHub."""
 
     hub: Hub = Field(description="The shared hub.")
-    images: dict[str, Image] = Field(description="User environments by key; courses refer to them by key.")
+    images: dict[ImageKey, Image] = Field(description="User environments by key; courses refer to them by key.")
     courses: list[Course] = Field(default_factory=list, description="Courses and events on the hub.")
     capacity: Capacity = Field(default_factory=Capacity, description="Cost and capacity planning.")
 

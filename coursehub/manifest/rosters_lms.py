@@ -31,16 +31,17 @@ def is_student_row(name: str) -> bool:
     return key not in _NOT_STUDENTS and key not in _TEST_STUDENT
 
 
-def read_canvas_roster(csv_path: Path, column: str, *, where: dict, report: Report) -> list[tuple[str, int]]:
+def read_canvas_roster(csv_path: Path, column: str, *, where: dict, report: Report, **read) -> list[tuple[str, int]]:
     """Login ids and their line numbers from a Canvas gradebook export, skipping non-student rows.
 
     The file is read by :func:`coursehub.manifest.loader.read_roster` (its encoding, bounds and error
-    messages), once for the login column and once for the names, and the two are matched by line.
+    messages; ``read`` passes its options on), once for the login column and once for the names, and the
+    two are matched by line.
     """
     from coursehub.manifest.loader import read_roster
 
-    logins = read_roster(csv_path, column, where=where, report=report)
+    logins = read_roster(csv_path, column, where=where, report=report, **read)
     if not logins:
         return []
-    names = dict((line, name) for name, line in read_roster(csv_path, NAME_COLUMN, where=where, report=report))
+    names = dict((line, name) for name, line in read_roster(csv_path, NAME_COLUMN, where=where, report=report, **read))
     return [(login, line) for login, line in logins if is_student_row(names.get(line, ""))]

@@ -1,18 +1,25 @@
 """Rules that span several fields of a valid-looking manifest.
 
 Each check yields ``dict(loc=..., message=..., hint=..., severity=..., code=...)`` (``code`` is stable, see
-:class:`coursehub.errors.Problem`); the loader turns ``loc``
-into ``file:line:column``. Checks run after rosters are loaded, so they can compare students with staff.
+:class:`coursehub.errors.Problem`); the loader turns ``loc`` into ``file:line:column``. Checks run after rosters are loaded, so they can compare students with staff.
+The checks the build makes (links, images) are in :mod:`coursehub.manifest.buildrules`, the ones on
+files the manifest names in :mod:`coursehub.manifest.filerules`; :func:`rule_problems` runs them all.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
-from coursehub.manifest import Manifest
+from coursehub.errors import excerpt
+from coursehub.links.url import url_syntax_problem
+from coursehub.manifest import Manifest, SharedData
+from coursehub.manifest.buildrules import hub_url_problems, image_problems, link_problems
 from coursehub.manifest.effective import course_settings
+from coursehub.manifest.filerules import file_problems
+from coursehub.manifest.files import FileProblem, Limits, resolve
 from coursehub.manifest.units import format_size
 
 
@@ -20,16 +27,18 @@ def _err(loc, message, hint="", severity="error", *, code: str):
     return dict(loc=tuple(loc), message=message, hint=hint, severity=severity, code=code)
 
 
-def rule_problems(manifest: Manifest) -> Iterator[dict]:
-    """Every problem the cross-field rules find in a manifest whose fields are individually valid."""
+def rule_problems(manifest: Manifest, *, limits: Limits | None = None) -> Iterator[dict]:
+    """Every problem the cross-field rules, the build's checks and the file checks find in a manifest
+    whose fields are individually valid."""
+    limits = limits or Limits.from_env()
     base = Path(manifest.source).parent if manifest.source else Path.cwd()
     images = sorted(manifest.images)
 
-    url = urlsplit(manifest.hub.url)
-    if url.scheme not in ("http", "https") or not url.netloc:
-        yield _err(("hub", "url"), f"hub URL {manifest.hub.url!r} is not an http(s) URL", "write it like https://hub.example.edu", code="hub-url")
+    url_problems = list(hub_url_problems(manifest))
+    hub_ok = not any(p["severity"] == "error" for p in url_problems)  # before the loader consumes them
+    yield from url_problems
     if manifest.hub.image not in manifest.images:
-        yield _err(("hub", "image"), f"unknown image {manifest.hub.image!r}", f"use one of the keys of `images`: {', '.join(images)}", code="unknown-image")
+        yield _err(("hub", "image"), f"unknown image {excerpt(manifest.hub.image)}", f"use one of the keys of `images`: {', '.join(images)}", code="unknown-image")
     if not manifest.images:
         yield _err(("images",), "no images are defined", "add at least one, e.g. `data8: {standard: data8}`", code="no-images")
 
@@ -52,7 +61,7 @@ def rule_problems(manifest: Manifest) -> Iterator[dict]:
             yield _err(loc + ("id",), f"course id {course.id!r} is used twice (also courses[{seen_ids[course.id]}])", "give each course its own id", code="duplicate-course")
         seen_ids.setdefault(course.id, i)
         if course.image is not None and course.image not in manifest.images:
-            yield _err(loc + ("image",), f"unknown image {course.image!r}", f"use one of the keys of `images`: {', '.join(images)}", code="unknown-image")
+            yield _err(loc + ("image",), f"unknown image {excerpt(course.image)}", f"use one of the keys of `images`: {', '.join(images)}", code="unknown-image")
         if course.term.end < course.term.start:
             yield _err(
                 loc + ("term", "end"),
@@ -82,17 +91,110 @@ def rule_problems(manifest: Manifest) -> Iterator[dict]:
             assignment_ids.setdefault(a.id, j)
             p = PurePosixPath(a.path)
             if a.path.startswith("/") or ".." in p.parts or not a.path.strip():
-                yield _err(aloc + ("path",), f"assignment path {a.path!r} must be relative to the content repository", "drop the leading / and any ..", code="assignment-path")
+                yield _err(aloc + ("path",), f"assignment path {excerpt(a.path)} must be relative to the content repository", "drop the leading / and any ..", code="assignment-path")
             if a.due and not (course.term.start <= a.due <= course.term.end):
                 yield _err(aloc + ("due",), f"due date {a.due} is outside the term", "", "warning", code="due-outside-term")
-            if a.source and not (base / a.source).exists():
-                yield _err(aloc + ("source",), f"grader source {a.source!r} does not exist", "the path is relative to the manifest", code="grader-source-missing")
         if course.assignments and course.content is None:
             yield _err(loc + ("assignments",), f"{course.id} has assignments but no `content` repository", "add `content: {repo: ..., branch: main}`", code="assignments-without-content")
-        if course.content and course.content.local and not (base / course.content.local).is_dir():
-            yield _err(loc + ("content", "local"), f"content folder {course.content.local!r} does not exist", "the path is relative to the manifest", code="content-local-missing")
+        yield from link_problems(manifest, i, hub_ok=hub_ok)
+        yield from _check_environment(course.environment, loc + ("environment",))
+        if course.shared_data is not None:
+            yield from _check_shared_data(course.shared_data, loc + ("shared_data",))
         if course.grader != "none" and not course.assignments:
             yield _err(loc + ("grader",), f"{course.id} uses {course.grader} but lists no assignments", "", "warning", code="grader-without-assignments")
+
+    yield from _check_node_fit(manifest)
+    yield from file_problems(manifest, base, limits)
+    yield from image_problems(manifest)
+
+
+#: Variables the hub and coursehub set in every server: a course must not replace them (a course's
+#: JUPYTERHUB_API_URL would send each student's token elsewhere).
+RESERVED_ENV_PREFIXES = ("JUPYTERHUB_", "COURSEHUB_", "JPY_")
+RESERVED_ENV = {"MEM_LIMIT", "CPU_LIMIT", "MEM_GUARANTEE", "CPU_GUARANTEE"}
+
+
+def _check_environment(environment: dict[str, str], loc: tuple) -> Iterator[dict]:
+    for name, value in environment.items():
+        if name.upper().startswith(RESERVED_ENV_PREFIXES) or name.upper() in RESERVED_ENV:
+            yield _err(loc + (name,), f"{name} is set by the hub or coursehub in every server; a course cannot change it",
+                       "remove it, or use another name", code="env-reserved")
+        if "\0" in value:
+            yield _err(loc + (name,), f"the value of {name} contains a NUL character, which no environment can hold", "remove it", code="env-nul")
+
+
+# Folders a course's shared data must never be mounted from or over: the system, the hub's state, and
+# whole home trees (another user's files).
+_SYSTEM_DIRS = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/opt/tljh", "/proc", "/root", "/run",
+                "/sbin", "/srv/jupyterhub", "/sys", "/usr", "/var/lib/jupyterhub", "/var/run")
+_WHOLE_TREES = ("/", "/home", "/home/jovyan", "/tmp", "/var", "/srv", "/mnt", "/opt", "/media")
+# A Kubernetes PersistentVolumeClaim name: a DNS-1123 subdomain.
+_PVC_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+
+
+def _path_problem(path: str) -> str | None:
+    """Why ``path`` cannot be a mount point or bind source: must be absolute and plain."""
+    if not path.startswith("/"):
+        return "must be an absolute path"
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in path) or ":" in path:
+        return "must not contain ':' or control characters (systemd and Kubernetes split on them)"
+    if path != "/" and (path.endswith("/") or "//" in path or any(p in (".", "..") for p in path.split("/")[1:])):
+        return "must be written plainly (no '.', '..', '//' or trailing '/')"
+    if path in _WHOLE_TREES or any(path == d or path.startswith(d + "/") for d in _SYSTEM_DIRS):
+        return "is a system folder or a whole tree of other users' files"
+    return None
+
+
+def _check_shared_data(shared: SharedData, loc: tuple) -> Iterator[dict]:
+    problem = _path_problem(shared.mount_path)
+    if problem:
+        yield _err(loc + ("mount_path",), f"the mount path {excerpt(shared.mount_path)} {problem}",
+                   "mount the data in its own folder, e.g. /home/jovyan/shared", code="shared-data-mount-path")
+    volume = shared.volume
+    if volume.startswith("/"):
+        problem = _path_problem(volume)
+        if problem:
+            yield _err(loc + ("volume",), f"the shared data folder {excerpt(volume)} {problem}",
+                       "give the course's own data folder, e.g. /srv/data/<course>", code="shared-data-folder")
+    elif not (_PVC_NAME.match(volume) and len(volume) <= 253):
+        yield _err(loc + ("volume",), f"{excerpt(volume)} is neither a Kubernetes volume claim name nor an absolute folder",
+                   "give a PersistentVolumeClaim name (lowercase, digits, '-') or, on a single machine, an absolute folder",
+                   code="shared-data-volume")
+
+
+def _check_node_fit(manifest: Manifest) -> Iterator[dict]:
+    """Guarantees no node can hold (the server never starts) and limits above every node (never reached).
+
+    Without ``capacity.node_types`` the default node type is only a guess at the hub's machines, so
+    only a guarantee above it, or a limit far above it (a typo in the unit), is worth a warning.
+    """
+    nodes = manifest.capacity.effective_node_types()
+    configured = bool(manifest.capacity.node_types)
+    mem = max(nodes, key=lambda t: t.memory)
+    cpu = max(nodes, key=lambda t: t.cpu)
+    where = "" if configured else ", the default node type; list yours in capacity.node_types"
+    slack = 1 if configured else 16
+    sides = [(("hub", "resources"), manifest.hub.resources)]
+    sides += [(("courses", i, "resources"), c.resources) for i, c in enumerate(manifest.courses)]
+    for loc, res in sides:
+        for kind, values, node, largest, shown in (
+            ("memory", res.memory, mem, mem.memory, format_size),
+            ("cpu", res.cpu, cpu, cpu.cpu, lambda v: f"{v:g}"),
+        ):
+            label = "memory" if kind == "memory" else "CPU"
+            for side in ("guarantee", "limit"):
+                value = getattr(values, side)
+                bound = largest if side == "guarantee" else largest * slack
+                if value is None or value <= bound:
+                    continue
+                severity = "error" if side == "guarantee" and configured else "warning"
+                yield _err(
+                    loc + (kind, side),
+                    f"{label} {side} {shown(value)} is more than the largest node has ({shown(largest)} on {node.name}{where})",
+                    "no node can hold such a server" if side == "guarantee" else "the limit can never be reached; check the unit",
+                    severity,
+                    code=f"{kind}-{side}-above-nodes",
+                )
 
 
 def _check_resources(manifest: Manifest, i: int) -> Iterator[dict]:
@@ -124,12 +226,18 @@ def _check_lms(manifest: Manifest, base: Path) -> Iterator[dict]:
     if lms is not None and lms.lti13 is not None:
         for key in ("issuer", "auth_url", "jwks_url", "token_url"):
             value = getattr(lms.lti13, key)
-            url = urlsplit(value or "")
-            if value is not None and (url.scheme not in ("http", "https") or not url.netloc):
-                yield _err(("hub", "lms", "lti13", key), f"{key} {value!r} is not an http(s) URL", "copy it from the LMS's tool registration", code="lms-url")
+            if value is None:
+                continue
+            problem = url_syntax_problem(value) if value.lower().startswith(("http://", "https://")) else "is not an http(s) URL"
+            if problem or not urlsplit(value).hostname:
+                yield _err(("hub", "lms", "lti13", key), f"{key} {excerpt(value)} {problem or 'has no host'}",
+                           "copy it from the LMS's tool registration", code="lms-url")
         key_file = lms.lti13.tool_public_key
-        if key_file is not None and not (base / key_file).is_file():
-            yield _err(("hub", "lms", "lti13", "tool_public_key"), f"public key file {key_file!r} does not exist", "the path is relative to the manifest", code="lms-key-missing")
+        if key_file is not None:
+            try:
+                resolve(base, key_file, limits=Limits.from_env(), what="public key file")
+            except FileProblem as exc:
+                yield _err(("hub", "lms", "lti13", "tool_public_key"), exc.message, exc.hint, code=f"lms-key-{exc.code}")
     contexts: dict[str, int] = {}
     labels: dict[str, int] = {}
     for i, course in enumerate(manifest.courses):

@@ -12,8 +12,15 @@ from __future__ import annotations
 import math
 import re
 
+from coursehub.errors import excerpt
+
 _SIZE_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(i?)B?\s*$", re.IGNORECASE)
+
+#: 1024T (a pebibyte): more memory than any machine has, so a bigger size is a typo, not a plan.
+MAX_SIZE = 1024**5
+#: A thousand weeks: longer than any term, any timeout, any lead time.
+MAX_DURATION = 1000 * 7 * 86400
 
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$", re.IGNORECASE)
@@ -24,14 +31,27 @@ def parse_size(value: str | int | float) -> int:
     if isinstance(value, bool):
         raise ValueError("a size must be a number of bytes or a string such as 512M, 1.5G or 2Gi")
     if isinstance(value, (int, float)):
-        if value < 0 or (isinstance(value, float) and not math.isfinite(value)):
+        _finite(value, "size")
+        if value < 0:
             raise ValueError("a size cannot be negative")
-        return int(value)
-    m = _SIZE_RE.match(str(value))
-    if not m:
-        raise ValueError(f"{value!r} is not a size; write it like 512M, 1.5G or 2Gi")
-    number, unit, _binary = m.groups()
-    return int(round(float(number) * _SIZE_UNITS[unit.upper()]))
+        size = int(value)
+    else:
+        m = _SIZE_RE.match(str(value))
+        if not m:
+            raise ValueError(f"{excerpt(value)} is not a size; write it like 512M, 1.5G or 2Gi")
+        number, unit, _binary = m.groups()
+        size = int(round(float(number) * _SIZE_UNITS[unit.upper()]))
+    if size > MAX_SIZE:
+        raise ValueError(f"{excerpt(value)} is larger than any machine (at most {format_size(MAX_SIZE)}); check the unit")
+    return size
+
+
+def _finite(value: float, what: str) -> None:
+    # YAML's .inf and .nan are floats; int() of them raises an unrelated OverflowError/ValueError
+    if isinstance(value, float) and math.isnan(value):
+        raise ValueError(f".nan (not a number) is not a {what}")
+    if isinstance(value, float) and math.isinf(value):
+        raise ValueError(f"{'-' if value < 0 else ''}.inf (infinity) is not a {what}; write a finite value")
 
 
 def format_size(n: int) -> str:
@@ -57,14 +77,19 @@ def parse_duration(value: str | int | float) -> int:
     if isinstance(value, bool):
         raise ValueError("a duration must be seconds or a string such as 30m, 1h or 2d")
     if isinstance(value, (int, float)):
+        _finite(value, "duration")
         if value < 0:
             raise ValueError("a duration cannot be negative")
-        return int(value)
-    m = _DURATION_RE.match(str(value))
-    if not m:
-        raise ValueError(f"{value!r} is not a duration; write it like 45s, 30m, 1h or 2d")
-    number, unit = m.groups()
-    return int(round(float(number) * _DURATION_UNITS[(unit or "s").lower()]))
+        seconds = int(value)
+    else:
+        m = _DURATION_RE.match(str(value))
+        if not m:
+            raise ValueError(f"{excerpt(value)} is not a duration; write it like 45s, 30m, 1h or 2d")
+        number, unit = m.groups()
+        seconds = int(round(float(number) * _DURATION_UNITS[(unit or "s").lower()]))
+    if seconds > MAX_DURATION:
+        raise ValueError(f"{excerpt(value)} is longer than {format_duration(MAX_DURATION)}; check the unit")
+    return seconds
 
 
 def format_duration(seconds: int) -> str:

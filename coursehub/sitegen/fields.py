@@ -77,7 +77,8 @@ def type_text(node: dict) -> str:
     if kind == "array":
         return "list of " + type_text(node.get("items", {}))
     if kind == "object":
-        return "map of text to " + type_text(node.get("additionalProperties", {}))
+        values = node.get("additionalProperties") or next(iter(node.get("patternProperties", {}).values()), {})
+        return "map of text to " + type_text(values)
     if kind == "string" and node.get("format") == "date":
         return "date (YYYY-MM-DD)"
     return {"string": "text", "integer": "integer", "number": "number", "boolean": "true/false"}.get(kind, "any")

@@ -34,6 +34,7 @@ import fnmatch
 import html
 import json
 import os
+import re
 import time
 import unicodedata
 
@@ -282,15 +283,27 @@ def apply_settings(spawner, course_id, settings):
 # coursehub.manifest.usernames re-exports them for rosters, so both normalise a name the same way.
 
 
+# Most names are plain ASCII logins; those need none of the character-by-character checks below.
+_PLAIN_USERNAME = re.compile(r"[a-z0-9_.@+][a-z0-9_.@+-]*")
+
+
 def normalize_username(name):
     """The name JupyterHub will store: surrounding blanks removed, lowercased."""
-    return unicodedata.normalize("NFC", str(name).strip()).lower()
+    name = str(name)
+    if name.isascii():  # NFC changes nothing in ASCII, and almost every login is ASCII
+        return name.strip().lower()
+    return unicodedata.normalize("NFC", name.strip()).lower()
 
 
 def username_problem(name):
     """Why ``name`` (already normalised) is not a username JupyterHub accepts, or ``None``."""
+    if _PLAIN_USERNAME.fullmatch(name) and name.strip(".") and len(name) <= 253:
+        return None
     if not name:
         return "the username is empty"
+    if len(name) > 253:
+        # the longest name the manifest accepts inline; longer is a spreadsheet accident (a pasted cell)
+        return f"the username is {len(name)} characters long (at most 253)"
     if "/" in name:
         return f"username {name!r} contains '/', which JupyterHub does not allow"
     if set(name) == {"."}:
