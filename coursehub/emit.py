@@ -13,6 +13,8 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
+from coursehub.escape import csv_cell
+
 
 def to_json(data: Any) -> bytes:
     return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
@@ -30,10 +32,11 @@ def to_yaml(data: Any) -> bytes:
 
 
 def to_csv(header: list[str], rows: list[list[Any]]) -> bytes:
+    """CSV with every cell (the header too) made safe to open in a spreadsheet (:func:`coursehub.escape.csv_cell`)."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
+    writer.writerow([csv_cell(c) for c in header])
+    writer.writerows([csv_cell(c) for c in row] for row in rows)
     return buf.getvalue().encode("utf-8")
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -23,12 +24,30 @@ from vendor import vendored  # noqa: E402  (the site's pinned JavaScript, and th
 __all__ = ["build_site", "offline_browser", "serve", "vendored"]
 
 
-def build_site(out: Path) -> Path:
-    """``mkdocs build --strict`` of the repository's site into ``out``; fails the test with mkdocs' stderr."""
+#: The line of mkdocs.yml naming the manifest the catalogue is generated from.
+MANIFEST_SETTING = "coursehub_manifest: course-templates/example-university/manifest.yaml"
+
+
+def build_site(out: Path, *, manifest: Path | None = None) -> Path:
+    """``mkdocs build --strict`` of the repository's site into ``out``; fails the test with mkdocs' stderr.
+
+    With ``manifest``, the site's catalogue is generated from that manifest instead of the example's
+    (a copy of the site's sources beside ``out`` points at it; the repository is not touched).
+    """
+    config, cwd = REPO / "mkdocs.yml", REPO
+    if manifest is not None:
+        cwd = out.parent / f"{out.name}-sources"
+        cwd.mkdir(parents=True)
+        for folder in ("guides", "guides_gen"):
+            shutil.copytree(REPO / folder, cwd / folder)
+        text = config.read_text(encoding="utf-8")
+        assert MANIFEST_SETTING in text, "mkdocs.yml no longer names the catalogue's manifest this way"
+        config = cwd / "mkdocs.yml"
+        config.write_text(text.replace(MANIFEST_SETTING, f"coursehub_manifest: {manifest.resolve()}"), encoding="utf-8")
     env = dict(os.environ, NO_MKDOCS_2_WARNING="1", DISABLE_MKDOCS_2_WARNING="true")
     result = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(REPO / "mkdocs.yml"), "-d", str(out)],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(config), "-d", str(out)],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stderr[-4000:]
     return out

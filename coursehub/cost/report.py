@@ -6,6 +6,7 @@ import datetime as dt
 import math
 
 from coursehub.build import BuildContext
+from coursehub.escape import markdown
 from coursehub.cost.model import _capacity_at, _day_rate, _money, _Packer, _weeks, simulate, warnings_for
 from coursehub.cost.packing import node_shares, recommended_share
 from coursehub.cost.storage import retain_days
@@ -176,9 +177,9 @@ def report(manifest: Manifest) -> dict:
 
 def to_markdown(data: dict) -> str:
     """The report as a Markdown page (the guide site's sizing page embeds the charts beside it)."""
-    cur = data["currency"]
+    cur = markdown(data["currency"])
     lines = [
-        f"# Cost and capacity: {data['hub']}",
+        f"# Cost and capacity: {markdown(data['hub'])}",
         "",
         f"Cost model: **{data['cost_model']}**. Total over the calendar ({data['calendar']['start']} to "
         f"{data['calendar']['end']}, {data['calendar']['weeks']} weeks): **{data['total_cost']:,.2f} {cur}**"
@@ -192,7 +193,7 @@ def to_markdown(data: dict) -> str:
         per_week = "—" if c["cost_per_student_per_week"] is None else f"{c['cost_per_student_per_week']:,.2f}"
         disk = "—" if c["storage_cost_per_student"] is None else f"{c['storage_cost_per_student']:,.2f}"
         lines.append(
-            f"| {c['id']} | {c['students']} | {c['peak_servers']} | {format_size(c['home_size_bytes'])} | {per_term} | "
+            f"| {markdown(c['id'])} | {c['students']} | {c['peak_servers']} | {format_size(c['home_size_bytes'])} | {per_term} | "
             f"{per_week} | {disk} | {c['total_cost']:,.2f} |"
         )
     st = data["storage"]
@@ -209,7 +210,7 @@ def to_markdown(data: dict) -> str:
         "|---|---|---:|---:|---:|---|---:|---:|",
     ]
     for w in data["weeks"]:
-        nodes = ", ".join(f"{n}× {t}" for t, n in w["nodes_at_peak"].items()) or "—"
+        nodes = ", ".join(f"{n}× {markdown(t)}" for t, n in w["nodes_at_peak"].items()) or "—"
         lines.append(
             f"| {w['week_start']} | {len(w['courses'])} | {w['concurrent_servers']} | "
             f"{_gib(w['reserved_memory_bytes'])} | {_gib(w['limit_memory_bytes'])} | {nodes} | "
@@ -219,12 +220,12 @@ def to_markdown(data: dict) -> str:
         p = e["prescale"]
         lines += [
             "",
-            f"**{e['id']}** ({e['start']} to {e['end']}): {e['peak_servers']} servers at once, "
+            f"**{markdown(e['id'])}** ({e['start']} to {e['end']}): {e['peak_servers']} servers at once, "
             f"{e['spike']['extra_nodes']} extra node{'' if e['spike']['extra_nodes'] == 1 else 's'}. Pre-scale with {p['placeholders']} placeholder servers "
             f"({_gib(p['memory_guarantee_bytes'])} each) from {p['from']} until {p['until']}.",
         ]
     if data["warnings"]:
-        lines += ["", "Warnings:", ""] + [f"- {w}" for w in data["warnings"]]
+        lines += ["", "Warnings:", ""] + [f"- {markdown(w)}" for w in data["warnings"]]
     lines += [
         "",
         "![Cost per student by course](cost-per-student.svg)",

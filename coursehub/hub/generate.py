@@ -8,6 +8,7 @@ runtime (:mod:`coursehub.hub.runtime.spawn`) on the same data (:func:`course_dat
 
 from __future__ import annotations
 
+from coursehub.escape import markdown
 from coursehub.hub import singlemachine, z2jh
 from coursehub.hub.data import course_data
 from coursehub.lms import tool as lms_tool
@@ -61,8 +62,8 @@ def _row(course_id: str, c: dict) -> str:
 
     idle = format_duration(s["idle_timeout"]) if s["idle_timeout"] else "-"
     return (
-        f"| {course_id} | {c['start']} – {c['end']} | {s['image_key']} | {s['interface']} | "
-        f"{size(s['mem_guarantee'])} / {size(s['mem_limit'])} | {cpu(s['cpu_guarantee'])} / {cpu(s['cpu_limit'])} | {idle} | {s['storage_capacity']} |"
+        f"| {markdown(course_id)} | {c['start']} – {c['end']} | {markdown(s['image_key'])} | {s['interface']} | "
+        f"{size(s['mem_guarantee'])} / {size(s['mem_limit'])} | {cpu(s['cpu_guarantee'])} / {cpu(s['cpu_limit'])} | {idle} | {markdown(s['storage_capacity'])} |"
     )
 
 
@@ -76,5 +77,5 @@ def generate(ctx) -> None:
         else:
             ctx.add(f"hub/single-machine/{rel}", content)
     rows = "\n".join(_row(cid, c) for cid, c in data["courses"].items())
-    ctx.add("hub/README.md", README.format(name=ctx.manifest.hub.name, rows=rows))
+    ctx.add("hub/README.md", README.format(name=markdown(ctx.manifest.hub.name), rows=rows))
     lms_tool.generate(ctx)

@@ -9,6 +9,7 @@ import json
 from packaging.utils import canonicalize_name
 
 from coursehub.build import BuildContext
+from coursehub.escape import markdown, markdown_code
 from coursehub.images.drift import drift_markdown, drift_report, headline
 from coursehub.images.plan import ImageBuild, plan_images
 from coursehub.images.standard import load_standard
@@ -52,9 +53,9 @@ def runtime_txt(build: ImageBuild) -> str:
 
 def readme(build: ImageBuild) -> str:
     std = load_standard(build.standard) if build.standard != "none" else None
-    lines = [f"# Image `{build.name}`", ""]
-    lines.append(f"Reference: `{build.ref}`. Image keys: {', '.join(f'`{k}`' for k in build.keys)}.")
-    lines.append(f"Courses: {', '.join(build.courses) or 'none (available as a hub default)'}.")
+    lines = [f"# Image {markdown_code(build.name)}", ""]
+    lines.append(f"Reference: {markdown_code(build.ref)}. Image keys: {', '.join(markdown_code(k) for k in build.keys)}.")
+    lines.append(f"Courses: {', '.join(markdown(c) for c in build.courses) or 'none (available as a hub default)'}.")
     lines.append("")
     if std:
         lines += [f"Starts from the **{std.name}** standard set: {std.description}", ""]
@@ -70,13 +71,13 @@ def readme(build: ImageBuild) -> str:
         lines += ["| R package | why |", "|---|---|"] + [f"| {p.name} | {p.why} |" for p in std.r_packages] + [""]
     if build.additions or build.r_packages or build.apt:
         lines.append("Added by the manifest:")
-        lines += [f"- `{p.line}`" for p in build.additions]
-        lines += [f"- R `{r.text}`" for r in build.r_packages]
-        lines += [f"- apt `{a}`" for a in build.apt]
+        lines += [f"- {markdown_code(p.line)}" for p in build.additions]
+        lines += [f"- R {markdown_code(r.text)}" for r in build.r_packages]
+        lines += [f"- apt {markdown_code(a)}" for a in build.apt]
         lines.append("")
     if build.changes:
         lines.append("Versions changed from the standard:")
-        lines += [f"- {c.name}: {c.standard} → {c.wanted}" for c in build.changes]
+        lines += [f"- {markdown(c.name)}: {markdown(c.standard)} → {markdown(c.wanted)}" for c in build.changes]
         lines.append("")
     lines += [
         "## Files",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from coursehub.escape import markdown, markdown_code
 from coursehub.images.plan import ImagePlan, plan_images
 from coursehub.manifest import Manifest
 
@@ -80,12 +81,11 @@ def drift_markdown(drift: dict) -> str:
     lines += ["| course | image | standard | adds | changes |", "|---|---|---|---|---|"]
     for c in drift["courses"]:
         r = course_row(c)
-        lines.append(
-            f"| {r['course']} | {r['image']} | {r['standard']} | {', '.join(r['adds']) or '—'} | {', '.join(r['changes']) or '—'} |"
-        )
+        adds, changes = (", ".join(markdown(x) for x in r[k]) or "—" for k in ("adds", "changes"))
+        standard = markdown(c["standard"]) + (" (unchanged)" if c["unchanged"] else "")
+        lines.append(f"| {markdown(r['course'])} | {markdown(r['image'])} | {standard} | {adds} | {changes} |")
     lines += ["", "| image | reference | keys | courses | Python packages |", "|---|---|---|---|---|"]
     for b in drift["images"]:
-        lines.append(
-            f"| {b['build']} | `{b['ref']}` | {', '.join(b['keys'])} | {', '.join(b['courses']) or '—'} | {b['python_packages']} |"
-        )
+        keys, courses = (", ".join(markdown(x) for x in b[k]) for k in ("keys", "courses"))
+        lines.append(f"| {markdown(b['build'])} | {markdown_code(b['ref'])} | {keys} | {courses or '—'} | {b['python_packages']} |")
     return "\n".join(lines) + "\n"

@@ -10,14 +10,13 @@ repository, branch and target path, and the course's effective interface.
 from __future__ import annotations
 
 import dataclasses
-import html
 import io
 from dataclasses import dataclass
 from pathlib import Path
 
 import segno
 
-from coursehub import emit
+from coursehub import emit, escape
 from coursehub.build import BuildContext
 from coursehub.errors import CoursehubError
 from coursehub.links.url import Link, build_link, link_url
@@ -98,17 +97,12 @@ def write_qr(url: str, target: Path) -> None:
     tmp.replace(target)  # never leave half a file behind
 
 
-def _md(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("[", "\\[").replace("]", "\\]")
-
-
 def _md_table(items: list[AssignmentLink]) -> list[str]:
     lines = ["| Assignment | Due | Opens | Link |", "| --- | --- | --- | --- |"]
     for item in items:
-        opens = f"`{item.link.folder}/{item.assignment.path}`"
-        lines.append(
-            f"| {_md(item.title)} | {item.due} | {opens} | [Open in {INTERFACE_TITLES[item.interface]}]({item.link.url}) |"
-        )
+        opens = escape.markdown_code(f"{item.link.folder}/{item.assignment.path}")
+        link = f"[Open in {INTERFACE_TITLES[item.interface]}]({escape.markdown_url(item.link.url)})"
+        lines.append(f"| {escape.markdown(item.title)} | {item.due} | {opens} | {link} |")
     return lines
 
 
@@ -125,12 +119,12 @@ def _lti_table(items: list[AssignmentLink]) -> list[str]:
         "| Assignment | Launch URL |",
         "| --- | --- |",
     ]
-    lines += [f"| {_md(i.title)} | `{i.lti_url}` |" for i in items]
+    lines += [f"| {escape.markdown(i.title)} | {escape.markdown_code(i.lti_url)} |" for i in items]
     return lines + [""]
 
 
 def _html_page(course: Course, items: list[AssignmentLink]) -> str:
-    esc = html.escape
+    esc = escape.html
     cards = []
     for item in items:
         svg = qr_svg(item.link.url, title=item.title).decode("utf-8")
@@ -139,7 +133,7 @@ def _html_page(course: Course, items: list[AssignmentLink]) -> str:
             "<section class=\"card\">"
             f"<h2>{esc(item.title)}</h2>{due}"
             f"<div class=\"qr\">{svg}</div>"
-            f"<p><a href=\"{esc(item.link.url)}\">Open in {esc(INTERFACE_TITLES[item.interface])}</a></p>"
+            f"<p><a href=\"{escape.html_url(item.link.url)}\">Open in {esc(INTERFACE_TITLES[item.interface])}</a></p>"
             f"<p class=\"url\">{esc(item.link.url)}</p>"
             "</section>"
         )
@@ -190,10 +184,10 @@ def generate(ctx: BuildContext) -> None:
                 ],
             ),
         )
-        ctx.add(f"{base}/links.md", "\n".join([f"# {_md(course.title)}", "", *_md_table(items), "", *_lti_table(items)]))
+        ctx.add(f"{base}/links.md", "\n".join([f"# {escape.markdown(course.title)}", "", *_md_table(items), "", *_lti_table(items)]))
         ctx.add(f"{base}/index.html", _html_page(course, items))
         for item in items:
             ctx.add(f"{base}/qr/{item.assignment.id}.svg", qr_svg(item.link.url, title=item.title))
-        index += [f"## {_md(course.title)} (`{course.id}`)", "", *_md_table(items), "",
+        index += [f"## {escape.markdown(course.title)} (`{course.id}`)", "", *_md_table(items), "",
                   f"Printable page with QR codes: [{course.id}/index.html]({course.id}/index.html)", ""]
     ctx.add("links/index.md", "\n".join(index))

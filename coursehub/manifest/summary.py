@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from coursehub.build import BuildContext
+from coursehub.escape import markdown
 from coursehub.manifest import Manifest
 from coursehub.manifest.effective import course_settings
 from coursehub.manifest.units import format_duration, human_size
@@ -74,7 +75,7 @@ def rows(summary: dict) -> list[list[str]]:
 
 
 def to_markdown(summary: dict) -> str:
-    lines = [f"# {summary['hub']['name']}", ""]
+    lines = [f"# {markdown(summary['hub']['name'])}", ""]
     t = summary["totals"]
     lines.append(
         f"{t['courses']} courses and {t['events']} events, {t['students']} enrolments "
@@ -82,9 +83,9 @@ def to_markdown(summary: dict) -> str:
     )
     lines += ["", "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     for r in rows(summary):
-        lines.append("| " + " | ".join(r) + " |")
+        lines.append("| " + " | ".join(markdown(cell) for cell in r) + " |")
     idle = {c["id"]: c["idle_timeout"] for c in summary["courses"]}
-    lines += ["", "Idle timeouts: " + ", ".join(f"{k} {format_duration(v) if v else 'none'}" for k, v in idle.items())]
+    lines += ["", "Idle timeouts: " + ", ".join(f"{markdown(k)} {format_duration(v) if v else 'none'}" for k, v in idle.items())]
     return "\n".join(lines) + "\n"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from coursehub.access.groups import course_group_members
+from coursehub.escape import markdown_code as code
 from coursehub.manifest import Manifest
 from coursehub.access.roles import SYNC_APPLY_SCOPES, SYNC_PLAN_SCOPES, staff_roles, sync_service_role
 
@@ -22,14 +23,14 @@ def access_reference(manifest: Manifest) -> str:
     ]
     for course in manifest.courses:
         for group, members in course_group_members(course).items():
-            lines.append(f"| `{course.id}` | `{group}` | {len(members)} |")
+            lines.append(f"| {code(course.id)} | {code(group)} | {len(members)} |")
     lines.append("")
     if manifest.courses:
         course = manifest.courses[0]
         lines += [
             "## Staff roles",
             "",
-            f"For `{course.id}`. Apart from `admin-ui` (the admin page itself), each scope is filtered to the",
+            f"For {code(course.id)}. Apart from `admin-ui` (the admin page itself), each scope is filtered to the",
             "course's students group, so staff reach those students and nobody else. A course's roles are",
             "granted only between its term dates.",
             "",
@@ -37,9 +38,9 @@ def access_reference(manifest: Manifest) -> str:
             "|---|---|---|",
         ]
         for role in staff_roles(course):
-            groups = ", ".join(f"`{g}`" for g in role.get("groups", []))
-            scopes = "<br>".join(f"`{s}`" for s in role["scopes"])
-            lines.append(f"| `{role['name']}` | {groups} | {scopes} |")
+            groups = ", ".join(code(g) for g in role.get("groups", []))
+            scopes = "<br>".join(code(s) for s in role["scopes"])
+            lines.append(f"| {code(role['name'])} | {groups} | {scopes} |")
         lines.append("")
     sync = sync_service_role()
     lines += [

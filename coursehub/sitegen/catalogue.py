@@ -13,11 +13,15 @@ import io
 import json
 
 from coursehub.build import families, render
+from coursehub.escape import markdown as _text
+from coursehub.escape import markdown_code as _code
+from coursehub.escape import markdown_code_block
+from coursehub.escape import markdown_url as _url
+from coursehub.escape import page_title
 from coursehub.manifest import Course, Manifest
 from coursehub.manifest.effective import course_settings
-from coursehub.sitegen.markdown import cell as _cell
-from coursehub.sitegen.markdown import prose as _text
 from coursehub.manifest.units import format_duration, human_size
+from coursehub.sitegen.markdown import cell as _cell
 
 #: The build families the catalogue reads, and what a reader misses without them.
 SOURCES = {
@@ -38,7 +42,7 @@ def _count(n: int, noun: str) -> str:
 def _plain(value) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
-    return str(value)
+    return _text(value)
 
 
 def _cores(value: float | None) -> str:
@@ -66,15 +70,15 @@ def course_page(manifest: Manifest, course: Course, files: dict[str, bytes], ava
     """Markdown for one course: effective settings, then every assignment with its link and QR code."""
     s = course_settings(manifest, course)
     image = manifest.images.get(s.image)
-    image_text = f"`{s.image}`"
+    image_text = _code(s.image)
     if image is not None:
-        extras = [*image.packages, *image.r_packages, *image.apt]
+        extras = [_text(x) for x in (*image.packages, *image.r_packages, *image.apt)]
         image_text += f" (standard {image.standard}" + (f" + {', '.join(extras)}" if extras else "") + ")"
     rows = [
         ("Kind", course.kind),
         ("Term", f"{course.term.start.isoformat()} to {course.term.end.isoformat()}"),
         ("Image", image_text),
-        ("Interface", f"{s.interface} (opens `{s.default_url}`)"),
+        ("Interface", f"{s.interface} (opens {_code(s.default_url)})"),
         ("Memory", f"{_size(s.mem_guarantee)} guaranteed, {_size(s.mem_limit)} limit"),
         ("CPU", f"{_cores(s.cpu_guarantee)} cores guaranteed, {_cores(s.cpu_limit)} limit"),
         ("Idle timeout", format_duration(s.idle_timeout) if s.idle_timeout else "none"),
@@ -84,11 +88,13 @@ def course_page(manifest: Manifest, course: Course, files: dict[str, bytes], ava
         ("Staff", f"{_count(len(course.staff.instructors), 'instructor')}, {_count(len(course.staff.tas), 'TA')}"),
     ]
     if course.content is not None:
-        rows.append(("Content", f"{course.content.repo} (branch `{course.content.branch}`)"))
+        rows.append(("Content", f"{_text(course.content.repo)} (branch {_code(course.content.branch)})"))
     if s.shared_data is not None:
         mode = "read-only" if s.shared_data.read_only else "read-write"
-        rows.append(("Shared data", f"`{s.shared_data.volume}` at `{s.shared_data.mount_path}` ({mode})"))
-    lines = [f"# {_text(course.title)}", "", f"`{course.id}` on {manifest.hub.url}", ""]
+        rows.append(("Shared data", f"{_code(s.shared_data.volume)} at {_code(s.shared_data.mount_path)} ({mode})"))
+    # The front matter's title is what mkdocs shows in <title> and the header (as HTML, unescaped).
+    lines = ["---", f"title: {json.dumps(page_title(course.title))}", "---", ""]
+    lines += [f"# {_text(course.title)}", "", f"{_code(course.id)} on {_text(manifest.hub.url)}", ""]
     lines += ["| setting | value |", "|---|---|"] + [f"| {k} | {_cell(v)} |" for k, v in rows] + [""]
     lines += ["## Assignments", ""]
     if not course.assignments:
@@ -103,7 +109,7 @@ def course_page(manifest: Manifest, course: Course, files: dict[str, bytes], ava
     for a in course.assignments:
         title = _text(a.title or a.id)
         lines += [f"### {title}", ""]
-        facts = [f"`{a.id}`", f"`{a.path}`"]
+        facts = [_code(a.id), _code(a.path)]
         if a.due:
             facts.append(f"due {a.due.isoformat()}")
         if a.points is not None:
@@ -113,10 +119,10 @@ def course_page(manifest: Manifest, course: Course, files: dict[str, bytes], ava
         if row is None:
             continue
         url = row["url"]
-        lines += [f"[Open {title} on the hub]({url})", "", "```text", url, "```", ""]
+        lines += [f"[Open {title} on the hub]({_url(url)})", "", markdown_code_block(_url(url)), ""]
         qr = f"links/{course.id}/qr/{a.id}.svg"
         if qr in files:
-            lines += [f'![QR code for {_cell(title)}](qr/{a.id}.svg){{ width="160" .coursehub-qr }}', ""]
+            lines += [f'![QR code for {title}](qr/{a.id}.svg){{ width="160" .coursehub-qr }}', ""]
     return "\n".join(lines)
 
 
@@ -139,7 +145,7 @@ def index_page(manifest: Manifest) -> str:
         *_WIDE_PAGE,
         f"# Course catalogue: {manifest.hub.name}",
         "",
-        f"Generated from the manifest when this site was built; the hub is {manifest.hub.url}.",
+        f"Generated from the manifest when this site was built; the hub is {_text(manifest.hub.url)}.",
         "Each course page lists the effective settings (the hub's defaults with the course's overrides)",
         "and every assignment's link and QR code.",
         "",
@@ -153,7 +159,7 @@ def index_page(manifest: Manifest) -> str:
             course.kind,
             f"{course.term.start.isoformat()} to {course.term.end.isoformat()}",
             len(course.roster),
-            f"`{s.image}`",
+            _code(s.image),
             s.interface,
             _size(s.mem_limit),
             course.grader,
@@ -170,7 +176,7 @@ def index_page(manifest: Manifest) -> str:
 
 
 def _money(value, currency: str) -> str:
-    return f"{value:,.2f} {currency}" if isinstance(value, (int, float)) else "—"
+    return f"{value:,.2f} {_text(currency)}" if isinstance(value, (int, float)) else "—"
 
 
 def _table(header: list[str], rows: list[list[object]]) -> list[str]:
@@ -183,7 +189,7 @@ def _share(share) -> str:
     """A node share (guarantee = limit) as '1/8 of n2-highmem-4: 3.5G'."""
     if not isinstance(share, dict) or not share.get("share"):
         return "—"
-    return f"{share['share']} of {share.get('node_type', 'a node')}: {_size(share.get('memory_limit_bytes'))}"
+    return f"{share['share']} of {_text(share.get('node_type', 'a node'))}: {_size(share.get('memory_limit_bytes'))}"
 
 
 def _cost_tables(cost: dict) -> list[str]:
@@ -192,7 +198,7 @@ def _cost_tables(cost: dict) -> list[str]:
     lines: list[str] = []
     if isinstance(cost.get("total_cost"), (int, float)):
         peak = sorted((cost.get("max_nodes_at_peak") or {}).items())
-        nodes = ", ".join(f"{n} × {name}" for name, n in peak)
+        nodes = ", ".join(f"{n} × {_text(name)}" for name, n in peak)
         total = f"Total for the calendar: **{_money(cost['total_cost'], currency)}**"
         lines += [total + (f"; at the busiest moment {nodes}." if nodes else "."), ""]
     st = cost.get("storage")
@@ -246,7 +252,7 @@ def _cost_tables(cost: dict) -> list[str]:
         rows = []
         for e in events:
             pre = e.get("prescale") or {}
-            rows.append([e.get("id", ""), f"{e.get('start', '')} to {e.get('end', '')}", e.get("peak_servers", ""),
+            rows.append([_text(e.get("id", "")), f"{e.get('start', '')} to {e.get('end', '')}", e.get("peak_servers", ""),
                          pre.get("placeholders", ""), pre.get("from", ""), pre.get("until", "")])
         lines += ["## Events: spike and pre-scaling", ""] + _table(header, rows)
     warnings = [w for w in cost.get("warnings") or [] if isinstance(w, str)]
@@ -263,7 +269,7 @@ def sizing_page(manifest: Manifest, files: dict[str, bytes], available: set[str]
         "",
         "Generated by the `cost` build family (the figures `coursehub cost` prints) from the manifest's",
         "resources, rosters and usage assumptions (`capacity` in the manifest: cost model",
-        f"{manifest.capacity.cost_model}, prices in {manifest.capacity.currency}).",
+        f"{manifest.capacity.cost_model}, prices in {_text(manifest.capacity.currency)}).",
         "These are planning figures from stated assumptions, not measurements.",
         "",
     ]
@@ -337,7 +343,8 @@ def catalogue_nav(manifest: Manifest, prefix: str = "catalogue") -> list:
     """mkdocs ``nav`` entries for the catalogue section: its index, each course, sizing, standard images."""
     return [
         f"{prefix}/index.md",
-        *({course.title: f"{prefix}/{course.id}/index.md"} for course in manifest.courses),
+        # mkdocs and Material write nav titles into the page as HTML
+        *({page_title(course.title): f"{prefix}/{course.id}/index.md"} for course in manifest.courses),
         {"Sizing and cost": f"{prefix}/sizing.md"},
         {"Standard images": f"{prefix}/standard.md"},
     ]
