@@ -296,3 +296,63 @@ def _apply_expecting_failure(client, plan) -> bool:
     except HubUnavailable:
         return True
     return False
+
+
+#: ``coursehub sync`` in a process that SIGKILLs itself the moment the hub has answered its first
+#: user-creation request: the users of that batch exist, none is marked as sync's own yet.
+DIE_AFTER_FIRST_CREATE = """
+import os, signal, sys
+from coursehub.sync import hubclient
+original = hubclient.HubClient.request
+def request(self, method, path, **kw):
+    answer = original(self, method, path, **kw)
+    if method == "POST" and path == "/users":
+        os.kill(os.getpid(), signal.SIGKILL)
+    return answer
+hubclient.HubClient.request = request
+from coursehub.cli import main
+main(sys.argv[1:])
+"""
+
+
+def _pending(hub) -> set[str]:
+    return set(groups(hub)[MANAGED_GROUP]["properties"]["coursehub"].get("pending") or ())
+
+
+def test_two_interrupted_applies_in_a_row_lose_no_created_user(hub, tmp_path):
+    """The record of users sync created only grows until they are marked: the second killed apply keeps
+    the first one's names, so a later --delete-users still finds users the roster change dropped."""
+    import subprocess
+    import sys
+
+    first = _big_manifest(tmp_path / "first", courses=2, students=20, shift=0)
+    second = _big_manifest(tmp_path / "second", courses=2, students=20, shift=25)
+    env = dict(os.environ, JUPYTERHUB_API_TOKEN=hub.api_token)
+
+    def killed_apply(manifest: Path) -> None:
+        args = ["sync", str(manifest), "--hub-api", hub.api_url, "--today", MID_TERM.isoformat(), "--apply",
+                "--batch-size", "10"]
+        proc = subprocess.run([sys.executable, "-c", DIE_AFTER_FIRST_CREATE, *args], env=env, capture_output=True,
+                              text=True, timeout=120)
+        assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+
+    killed_apply(first)
+    created_first = users(hub) - {"hubadmin"}
+    assert len(created_first) == 10 and not members(hub)[MANAGED_GROUP]
+    assert created_first <= _pending(hub)
+
+    killed_apply(second)  # a roster change, and killed again before anything is marked
+    created_second = users(hub) - {"hubadmin"} - created_first
+    assert len(created_second) == 10 and not members(hub)[MANAGED_GROUP]
+    assert created_first | created_second <= _pending(hub)
+
+    wanted = set().union(*expected(load_manifest(second)[0], MID_TERM).values())
+    dropped = created_first - wanted
+    assert dropped  # users the first run created that the second roster no longer lists
+    client = HubClient(hub.api_url, token=hub.api_token)
+    plan, result = sync(load_manifest(second)[0], client=client, today=MID_TERM, apply=True, delete_users=True)
+    assert result.failures == [] and set(plan.delete_users) == dropped
+    assert users(hub) - {"hubadmin"} == wanted
+    assert members(hub)[MANAGED_GROUP] == wanted
+    assert not _pending(hub)
+    assert sync(load_manifest(second)[0], client=client, today=MID_TERM, delete_users=True)[0].empty

@@ -19,6 +19,7 @@ from coursehub.sync.plan import (
     check_token,
     desired_groups,
     make_plan,
+    managed_properties,
     read_hub_state,
 )
 
@@ -71,7 +72,7 @@ def planned_steps(plan: Plan, *, batch: int = DEFAULT_BATCH) -> int:
     n += sum(len(_chunks(v, batch)) for v in plan.add_members.values())
     n += sum(len(_chunks(v, batch)) for v in plan.remove_members.values())
     n += len(plan.set_properties) + (len(plan.delete_users) if plan.delete_enabled else 0)
-    return n + bool(plan.create_users and MANAGED_GROUP not in plan.set_properties)  # clearing ``pending``
+    return n + bool((plan.create_users or plan.pending) and MANAGED_GROUP not in plan.set_properties)  # ``pending``
 
 
 def apply_plan(
@@ -79,8 +80,9 @@ def apply_plan(
 ) -> ApplyResult:
     """Make the changes in ``plan``, in an order that is safe to interrupt.
 
-    Groups first, then users (announced in ``coursehub-managed``'s ``pending`` property before they
-    are created one request at a time, then marked as managed), then members added and properties
+    Groups first, then users (announced in ``coursehub-managed``'s ``pending`` property, added to the
+    names an earlier interrupted apply left there, before they are created one request at a time,
+    then marked as managed), then members added and properties
     set, and only then members removed and, if enabled, users deleted. Refused items are collected
     in the result; the hub becoming unreachable raises :class:`~coursehub.sync.hubclient.HubUnavailable`.
     """
@@ -164,10 +166,12 @@ def apply_plan(
         for chunk in _chunks(plan.create_groups, batch):
             result.failures += create_groups(chunk)
             tick(1)
+        # The record of users being created only grows until they are marked: an earlier apply that
+        # was interrupted left its names there, and they stay until this one has marked them.
+        recorded = set(plan.pending) | set(plan.create_users)
+        base = {k: v for k, v in plan.set_properties.get(MANAGED_GROUP, MANAGED_PROPERTIES).items() if k != OWNER_PROPERTY}
         if plan.create_users:
-            pending = {**MANAGED_PROPERTIES[OWNER_PROPERTY], "pending": plan.create_users}
-            props = {**plan.set_properties.get(MANAGED_GROUP, MANAGED_PROPERTIES), OWNER_PROPERTY: pending}
-            client.request("PUT", f"/groups/{MANAGED_GROUP}/properties", json=props)
+            client.request("PUT", f"/groups/{MANAGED_GROUP}/properties", json=managed_properties(base, recorded))
             tick(1)
             for chunk in _chunks(plan.create_users, min(batch, CREATE_BATCH)):
                 result.failures += create_users(chunk)
@@ -175,12 +179,18 @@ def apply_plan(
         # request at a time: each makes the hub load the whole marker group (20,000 members), and
         # concurrent ones only queue up inside the single-threaded hub until the proxy times out.
         marks = [u for u in plan.create_users if u not in failed_users] + plan.mark_users
+        unmarked: set[str] = set()
         for chunk in _chunks(marks, batch):
-            result.failures += members("POST", "add members to")((MANAGED_GROUP, chunk))
+            failures = members("POST", "add members to")((MANAGED_GROUP, chunk))
+            unmarked.update(u for f in failures for u in f.items)
+            result.failures += failures
         run_all(members("POST", "add members to"), jobs(plan.add_members))
         properties = dict(plan.set_properties)
-        if plan.create_users and MANAGED_GROUP not in properties:
-            properties[MANAGED_GROUP] = MANAGED_PROPERTIES  # clear ``pending`` now every user is marked
+        if recorded:
+            # A name leaves the record once its user is marked, the hub refused to create it, or the plan
+            # found it already marked or never created (the rest of plan.pending).
+            settled = (set(marks) - unmarked) | failed_users | (set(plan.pending) - set(plan.mark_users) - set(plan.create_users))
+            properties[MANAGED_GROUP] = managed_properties(base, recorded - settled)
         run_all(set_properties, sorted(properties.items()))
         run_all(members("DELETE", "remove members from"), jobs(plan.remove_members))
         if plan.delete_enabled:

@@ -13,8 +13,11 @@ group it does not own is reported as a conflict and left alone.
 Users. JupyterHub users have no properties, so the users sync created are the members of the
 ``coursehub-managed`` group. Before creating users, sync writes their names into that group's
 ``coursehub.pending`` property; if the apply is interrupted between creating a user and marking it,
-the next run finds the name there and marks it. Users are deleted only with ``delete_users=True``, and
-only managed users no active course needs (never a hub admin).
+the next run finds the name there and marks it. That record only grows until its users are marked: an
+apply adds its own names to the ones already there, and removes a name only once the user is marked
+(or the hub refused to create it, or the plan found it never created), so any number of interrupted
+applies in a row lose no name. Users are deleted only with ``delete_users=True``, and only managed
+users no active course needs (never a hub admin).
 
 LMS launches. A user the LMS launched into a course is recorded by the hub in ``lti-<course>-<role>``
 (a group sync never changes) and kept in the course's groups like a roster member until the term ends.
@@ -208,6 +211,16 @@ def _pending(group: LiveGroup) -> list[str]:
     return list(meta.get("pending") or []) if isinstance(meta, dict) else []
 
 
+def managed_properties(base: dict, pending: Iterable[str]) -> dict:
+    """The ``coursehub-managed`` group's properties (``base`` plus coursehub's own) recording ``pending``
+    as the users being created; with no names, no record."""
+    owner = dict(MANAGED_PROPERTIES[OWNER_PROPERTY])
+    names = sorted(set(pending))
+    if names:
+        owner["pending"] = names
+    return {**base, OWNER_PROPERTY: owner}
+
+
 @dataclass
 class Plan:
     """Every change that would bring the hub to the manifest; empty when the hub already matches."""
@@ -217,6 +230,8 @@ class Plan:
     create_users: list[str] = field(default_factory=list)
     #: Existing users an interrupted apply created but did not get to mark as managed.
     mark_users: list[str] = field(default_factory=list)
+    #: The hub's record of users being created (``coursehub.pending``) when the plan was made.
+    pending: list[str] = field(default_factory=list)
     add_members: dict[str, list[str]] = field(default_factory=dict)
     remove_members: dict[str, list[str]] = field(default_factory=dict)
     #: The complete new properties of each group that needs them changed.
@@ -325,7 +340,8 @@ def make_plan(
         plan.create_groups.sort()
         plan.set_properties[MANAGED_GROUP] = dict(MANAGED_PROPERTIES)
     else:
-        plan.mark_users = sorted(u for u in _pending(managed) if u not in managed_users and state.user_exists(u))
+        plan.pending = sorted(set(_pending(managed)))
+        plan.mark_users = sorted(u for u in plan.pending if u not in managed_users and state.user_exists(u))
         if managed.properties.get(OWNER_PROPERTY) != MANAGED_PROPERTIES[OWNER_PROPERTY]:
             plan.set_properties[MANAGED_GROUP] = {**managed.properties, **MANAGED_PROPERTIES}
     admins = set(manifest.hub.admins)
