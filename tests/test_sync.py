@@ -157,3 +157,50 @@ def test_bad_today_and_unreachable_hub_are_clear_errors(run_cli, monkeypatch):
     monkeypatch.setattr(HubClient, "DEFAULT_BACKOFF", 0.01)
     code, _, err = run_cli("sync", FIXTURE, "--hub-api", "http://127.0.0.1:9/hub/api")
     assert code == 1 and "did not answer" in err and "unused" not in err
+
+
+def test_a_hub_that_accepts_and_never_answers_fails_in_bounded_time(run_cli, monkeypatch):
+    """A real loopback server that takes the connection and says nothing: sync gives up after its
+    per-request --timeout and its retries, with a message saying what to check, in seconds."""
+    import time
+
+    from silentserver import silent_server
+
+    monkeypatch.setenv("JUPYTERHUB_API_TOKEN", "s3cret-token")
+    monkeypatch.setattr(HubClient, "DEFAULT_BACKOFF", 0.05)
+    with silent_server() as server:
+        started = time.monotonic()
+        code, out, err = run_cli("sync", FIXTURE, "--hub-api", server.url + "/hub/api", "--timeout", "1")
+        elapsed = time.monotonic() - started
+        assert server.accepted == HubClient.DEFAULT_RETRIES + 1  # every attempt reached it and waited
+    assert code == 1 and out == ""
+    message = " ".join(err.split())
+    assert "did not answer GET /user: 5 attempt(s)" in message and "no answer within 1 s" in message
+    assert "--timeout" in message and "Traceback" not in err and "s3cret" not in err
+    assert 5 <= elapsed < 15, elapsed  # five 1-second timeouts and short pauses
+
+
+def test_the_retries_of_one_request_stop_at_the_total_time(monkeypatch):
+    import time
+
+    from silentserver import silent_server
+
+    from coursehub.sync.hubclient import HubUnavailable
+
+    with silent_server() as server:
+        client = HubClient(server.url + "/hub/api", token="t", retries=50, backoff=0.1, timeout=1, retry_time=2.5)
+        started = time.monotonic()
+        with pytest.raises(HubUnavailable, match=r"did not answer GET /user: [23] attempt\(s\) in [23] s"):
+            client.request("GET", "/user")
+        assert time.monotonic() - started < 3.5  # 50 retries allowed, but the 2.5 s budget ends them
+        assert server.accepted in (2, 3)  # 1 s, 1 s, then (unless the machine is slow) the 0.2 s left
+
+
+def test_the_cli_timeout_default_is_the_clients():
+    """``--timeout``'s default is written in the command (which must not import requests to start)."""
+    import inspect
+
+    from coursehub.commands.sync import sync as command
+
+    assert inspect.signature(command).parameters["timeout"].default == HubClient.DEFAULT_TIMEOUT
+    assert HubClient.DEFAULT_TIMEOUT <= 30 and HubClient.DEFAULT_RETRY_TIME <= 120  # seconds, not minutes

@@ -46,6 +46,14 @@ DeleteOpt = Annotated[
     ),
 ]
 ConcurrencyOpt = Annotated[int, typer.Option("--concurrency", min=1, max=32, help="Requests in flight at once.")]
+TimeoutOpt = Annotated[
+    float,
+    typer.Option(
+        "--timeout", min=1, max=600,
+        help="Seconds to wait for the hub to answer one request; a request is retried for at most "
+        "a minute in all (or one timeout, if longer).",
+    ),
+]
 BatchOpt = Annotated[
     int,
     typer.Option(
@@ -66,6 +74,7 @@ def sync(
     strict: StrictOpt = False,
     concurrency: ConcurrencyOpt = 4,
     batch_size: BatchOpt = 500,
+    timeout: TimeoutOpt = 15,
 ):
     """Bring a live hub's users and coursehub's groups to the manifest (a plan; --apply makes it so).
 
@@ -81,7 +90,10 @@ def sync(
     day = parse_today(today)
     model, warnings = load(manifest, strict=strict)
     skipped = [w for w in warnings if w.code in ("student-invalid", "student-duplicate")]
-    client = HubClient(hub_api, token=read_token(token_file=token_file), concurrency=concurrency)
+    client = HubClient(
+        hub_api, token=read_token(token_file=token_file), concurrency=concurrency,
+        timeout=timeout, retry_time=max(HubClient.DEFAULT_RETRY_TIME, timeout),
+    )
 
     progress = Progress(
         text_column("applying"),

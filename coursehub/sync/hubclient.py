@@ -5,8 +5,11 @@ place:
 
 - the token comes from ``JUPYTERHUB_API_TOKEN`` or a file (:func:`read_token`) and is never printed,
   logged or shown in a ``repr``;
-- connection errors and 5xx answers are retried with exponential backoff, a bounded number of times;
-  a 4xx answer is the hub refusing the request and is raised at once as :class:`HubRequestError`;
+- every request waits at most :attr:`HubClient.timeout` seconds for the hub (``--timeout``); connection
+  errors, timeouts and 5xx answers are retried with exponential backoff, at most
+  :attr:`HubClient.retries` times and for at most :attr:`HubClient.retry_time` seconds in all, so a hub
+  that accepts connections and never answers costs about a minute, not ten; a 4xx answer is the hub
+  refusing the request and is raised at once as :class:`HubRequestError`;
 - list endpoints are read with JupyterHub's pagination (``Accept: application/jupyterhub-pagination+json``)
   and every page is followed, so a hub with 20,000 users is read completely;
 - :meth:`HubClient.map` runs requests on a small thread pool (one ``requests.Session`` per thread);
@@ -83,6 +86,12 @@ class HubClient:
     #: Five attempts over 7.5 s: rides out a hub restart behind a proxy, gives up on a dead one.
     DEFAULT_RETRIES = 4
     DEFAULT_BACKOFF = 0.5
+    #: Seconds one request may wait for the hub. Sync's bulk requests are sized to take a few seconds
+    #: (:data:`coursehub.sync.plan.CREATE_BATCH`), and a proxy gives up on a request after about 40 s.
+    DEFAULT_TIMEOUT = 15.0
+    #: Seconds all the attempts at one request may take together: the hub restart the retries ride out
+    #: takes seconds; a hub silent for a minute is down, and waiting longer only hides it.
+    DEFAULT_RETRY_TIME = 60.0
 
     def __init__(
         self,
@@ -92,14 +101,16 @@ class HubClient:
         concurrency: int = 4,
         retries: int | None = None,
         backoff: float | None = None,
-        timeout: float = 120,
+        timeout: float | None = None,
+        retry_time: float | None = None,
     ):
         self.api_url = api_url.rstrip("/")
         self._token = token
         self.concurrency = max(1, concurrency)
         self.retries = max(0, self.DEFAULT_RETRIES if retries is None else retries)
         self.backoff = self.DEFAULT_BACKOFF if backoff is None else backoff
-        self.timeout = timeout
+        self.timeout = self.DEFAULT_TIMEOUT if timeout is None else timeout
+        self.retry_time = self.DEFAULT_RETRY_TIME if retry_time is None else retry_time
         self._local = threading.local()
         self._lock = threading.Lock()
         self.requests_made = 0
@@ -120,22 +131,34 @@ class HubClient:
     ) -> Any:
         """Send one request; return the decoded JSON body (``None`` if empty).
 
-        Retries connection errors and 5xx with exponential backoff; raises :class:`HubRequestError`
-        on 4xx and :class:`HubUnavailable` when retries run out.
+        Retries connection errors, timeouts and 5xx with exponential backoff, within :attr:`retries`
+        and :attr:`retry_time`; raises :class:`HubRequestError` on 4xx and :class:`HubUnavailable` when
+        the retries or the time run out.
         """
         url = self.api_url + path
         last = ""
+        started = time.monotonic()
+        attempts = 0
         for attempt in range(self.retries + 1):
             if attempt:
-                time.sleep(self.backoff * 2 ** (attempt - 1))
+                pause = self.backoff * 2 ** (attempt - 1)
+                if time.monotonic() - started + pause >= self.retry_time:
+                    break
+                time.sleep(pause)
+            left = self.retry_time - (time.monotonic() - started)
+            if left <= 0:
+                break
+            wait = min(self.timeout, left)
             with self._lock:
                 self.requests_made += 1
+            attempts += 1
             try:
-                response = self._session().request(
-                    method, url, json=json, params=params, headers=headers, timeout=self.timeout
-                )
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                last = type(exc).__name__
+                response = self._session().request(method, url, json=json, params=params, headers=headers, timeout=wait)
+            except requests.Timeout:  # before ConnectionError: a connect timeout is both
+                last = f"no answer within {wait:g} s"
+                continue
+            except requests.ConnectionError as exc:
+                last = f"could not connect ({type(exc).__name__})"
                 continue
             if response.status_code in self.RETRY_STATUSES:
                 last = f"{response.status_code} {_error_message(response)}"
@@ -151,7 +174,9 @@ class HubClient:
                     f"{method} {self.api_url}{path} did not answer with JSON; is --hub-api the hub's /hub/api URL?"
                 ) from None
         raise HubUnavailable(
-            f"the hub at {self.api_url} did not answer {method} {path} after {self.retries + 1} attempts ({last})"
+            f"the hub at {self.api_url} did not answer {method} {path}: {attempts} attempt(s) in "
+            f"{time.monotonic() - started:.0f} s, the last: {last}. Check --hub-api and that the hub is running; "
+            f"a hub that is only slow needs a longer --timeout (now {self.timeout:g} s a request)"
         )
 
     def paginate(self, path: str, params: dict | None = None) -> list[dict]:
