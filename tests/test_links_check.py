@@ -108,3 +108,111 @@ def test_cli_check_passes_for_a_good_course(tmp_path, check_repos, run_cli):
     code, out, err = run_cli("links", "check", path, "--course", "c8-release", "--cache-dir", tmp_path / "c")
     assert code == 0, err
     assert "1 assignment links, 0 broken" in out
+
+
+# --- a git host that hangs -----------------------------------------------------------------------------
+
+
+def _hung_manifest(tmp_path, url: str):
+    path = tmp_path / "hung.yaml"
+    path.write_text(textwrap.dedent(f"""\
+        hub: {{name: test-hub, url: https://hub.example.edu, image: data8}}
+        images: {{data8: {{standard: data8}}}}
+        courses:
+          - id: c1
+            title: C1
+            term: {{start: 2026-08-26, end: 2026-12-18}}
+            content: {{repo: "{url}/org/hung-repo"}}
+            assignments:
+              - {{id: lab01, path: lab01.ipynb}}
+        """), encoding="utf-8")
+    return path
+
+
+def _git_processes_for(url: str) -> list:
+    """Live processes whose command line names ``url`` (git, git-remote-http), zombies excluded."""
+    import psutil
+
+    found = []
+    for proc in psutil.process_iter(["cmdline", "status"]):
+        try:
+            if proc.info["status"] != psutil.STATUS_ZOMBIE and any(url in part for part in proc.info["cmdline"] or ()):
+                found.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return found
+
+
+def _kill_leftovers(procs) -> None:
+    # only the processes this test found by its own server's URL, so a failure leaves nothing running
+    for proc in procs:
+        try:
+            proc.kill()
+        except Exception:
+            pass
+
+
+def _no_git_left(url: str, within: float = 5.0) -> list:
+    import time
+
+    deadline = time.monotonic() + within
+    while (left := _git_processes_for(url)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return left
+
+
+def test_a_hung_git_host_times_out_and_leaves_no_git_running(tmp_path):
+    import time
+
+    from silentserver import silent_server
+
+    with silent_server() as server:
+        manifest, _ = load_manifest(_hung_manifest(tmp_path, server.url))
+        started = time.monotonic()
+        [result] = check_links(manifest, cache_dir=tmp_path / "cache", timeout=2)
+        elapsed = time.monotonic() - started
+        left = _no_git_left(server.url)
+        _kill_leftovers(left)
+        assert server.accepted >= 1  # git really connected and waited
+    assert not result.ok and "timed out after 2s" in result.reason
+    assert elapsed < 10
+    assert not left, [(p.pid, p.info["cmdline"]) for p in left]
+
+
+@pytest.mark.parametrize("to", ["process-group", "process"])
+def test_ctrl_c_during_a_check_leaves_no_git_running(tmp_path, to):
+    """SIGINT while git waits on a hung host: sent the way a terminal's Ctrl-C is (to the foreground
+    process group), and to coursehub alone (``kill -INT``, a CI job cancelled)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from silentserver import silent_server
+
+    with silent_server() as server:
+        manifest = _hung_manifest(tmp_path, server.url)
+        env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+        # its own session stands in for the terminal's process group
+        cli = subprocess.Popen([sys.executable, "-m", "coursehub", "links", "check", str(manifest), "--timeout", "120"],
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+        try:
+            deadline = time.monotonic() + 30
+            while not any("remote-http" in " ".join(p.info["cmdline"]) for p in _git_processes_for(server.url)):
+                assert cli.poll() is None and time.monotonic() < deadline, "git never reached the hung host"
+                time.sleep(0.1)
+            if to == "process-group":
+                os.killpg(cli.pid, signal.SIGINT)
+            else:
+                os.kill(cli.pid, signal.SIGINT)
+            _, err = cli.communicate(timeout=15)
+        finally:
+            if cli.poll() is None:
+                cli.kill()
+                cli.wait()
+        left = _no_git_left(server.url)
+        _kill_leftovers(left)
+    assert cli.returncode == 130, err.decode()[-2000:]
+    assert "interrupted" in err.decode()
+    assert not left, [(p.pid, p.info["cmdline"]) for p in left]

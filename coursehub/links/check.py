@@ -5,13 +5,20 @@ branches exist; a shallow, blob-less fetch of each branch into a cache (``~/.cac
 brings the trees but no file contents, so checking a path is cheap even for large repositories; then
 ``git ls-tree`` says whether the assignment's path is on the branch. User-controlled strings only ever
 reach git after ``--`` or as values, never where git would read them as options.
+
+Every git starts in its own process group (its own session), and the whole group is killed when a
+command times out and when the check is interrupted (Ctrl-C): killing git alone would leave its
+``git-remote-http`` child hanging on the host. A group of its own also keeps the terminal's Ctrl-C
+from reaching git, so :class:`_Gits` is the one place that stops them.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import subprocess
+import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -56,13 +63,55 @@ def _git_env() -> dict[str, str]:
             "GIT_ASKPASS": "", "SSH_ASKPASS": ""}
 
 
-def _git(args: list[str], *, cwd: Path | None = None, timeout: float) -> subprocess.CompletedProcess:
-    try:
-        return subprocess.run(
-            ["git", *args], cwd=cwd, env=_git_env(), capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL
-        )
-    except subprocess.TimeoutExpired:
-        return subprocess.CompletedProcess(args, 124, b"", f"git {args[0]} timed out after {timeout:.0f}s".encode())
+class _Stopped(Exception):
+    """The check was interrupted: no more git may start."""
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    # Only while git is not yet reaped: its pid (the group's id) cannot have been reused.
+    if proc.returncode is None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+class _Gits:
+    """The git processes one check runs: each in its own process group, all killed at once by :meth:`stop`."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._live: set[subprocess.Popen] = set()
+        self._stopped = False
+
+    def run(self, args: list[str], *, cwd: Path | None = None, timeout: float) -> subprocess.CompletedProcess:
+        """``git args`` with its output; a timeout kills git's whole process group and returns status 124."""
+        with self._lock:
+            if self._stopped:
+                raise _Stopped
+            proc = subprocess.Popen(
+                ["git", *args], cwd=cwd, env=_git_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, start_new_session=True,
+            )
+            self._live.add(proc)
+        try:
+            try:
+                out, errout = proc.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                _kill_group(proc)
+                proc.communicate()
+                return subprocess.CompletedProcess(args, 124, b"", f"git {args[0]} timed out after {timeout:.0f}s".encode())
+            return subprocess.CompletedProcess(args, proc.returncode, out, errout)
+        finally:
+            with self._lock:
+                self._live.discard(proc)
+
+    def stop(self) -> None:
+        """Kill every running git's process group; later :meth:`run` calls raise :class:`_Stopped`."""
+        with self._lock:
+            self._stopped = True
+            for proc in self._live:
+                _kill_group(proc)
 
 
 def _last_line(proc: subprocess.CompletedProcess) -> str:
@@ -70,20 +119,22 @@ def _last_line(proc: subprocess.CompletedProcess) -> str:
     return lines[-1] if lines else f"git exited with status {proc.returncode}"
 
 
-def _ensure_cache(cache: Path, timeout: float) -> None:
+def _ensure_cache(gits: _Gits, cache: Path, timeout: float) -> None:
     if (cache / "HEAD").exists():
         return
     cache.mkdir(parents=True, exist_ok=True)
-    init = _git(["init", "--bare", "--quiet", str(cache)], timeout=timeout)
+    init = gits.run(["init", "--bare", "--quiet", str(cache)], timeout=timeout)
     if init.returncode != 0:
         raise CoursehubError(f"cannot create the link-check cache in {cache}: {_last_line(init)}")
 
 
-def _check_repo_targets(repo: str, targets: list[_Target], cache_root: Path, timeout: float) -> list[LinkCheck]:
+def _check_repo_targets(
+    gits: _Gits, repo: str, targets: list[_Target], cache_root: Path, timeout: float
+) -> list[LinkCheck]:
     def verdict(t: _Target, ok: bool, reason: str = "") -> LinkCheck:
         return LinkCheck(t.course, t.assignment, t.repo, t.branch, t.path, ok, reason)
 
-    remote = _git(["ls-remote", "--heads", "--tags", "--", repo], timeout=timeout)
+    remote = gits.run(["ls-remote", "--heads", "--tags", "--", repo], timeout=timeout)
     if remote.returncode != 0:
         reason = f"repository unreachable: {_last_line(remote)}"
         return [verdict(t, False, reason) for t in targets]
@@ -103,8 +154,8 @@ def _check_repo_targets(repo: str, targets: list[_Target], cache_root: Path, tim
                 errors[t.branch] = f"branch {t.branch!r} does not exist"
             else:
                 local = f"refs/coursehub/{hashlib.sha256(ref.encode()).hexdigest()[:16]}"
-                _ensure_cache(cache, timeout)
-                fetch = _git(
+                _ensure_cache(gits, cache, timeout)
+                fetch = gits.run(
                     ["fetch", "--quiet", "--no-tags", "--depth", "1", "--filter=blob:none", "--", repo, f"+{ref}:{local}"],
                     cwd=cache,
                     timeout=timeout,
@@ -118,7 +169,7 @@ def _check_repo_targets(repo: str, targets: list[_Target], cache_root: Path, tim
         if local is None:
             results.append(verdict(t, False, errors[t.branch]))
             continue
-        listing = _git(["ls-tree", "-z", local, "--", t.path], cwd=cache, timeout=timeout)
+        listing = gits.run(["ls-tree", "-z", local, "--", t.path], cwd=cache, timeout=timeout)
         names = {entry.partition("\t")[2] for entry in listing.stdout.decode("utf-8", "replace").split("\0") if entry}
         if listing.returncode == 0 and t.path in names:
             results.append(verdict(t, True))
@@ -166,12 +217,24 @@ def check_links(
     total, done = len(by_repo), 0
     if progress:
         progress(0, total, "")
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = {pool.submit(_check_repo_targets, repo, targets, cache_root, timeout): repo for repo, targets in by_repo.items()}
+    gits = _Gits()
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+    try:
+        futures = {
+            pool.submit(_check_repo_targets, gits, repo, targets, cache_root, timeout): repo
+            for repo, targets in by_repo.items()
+        }
         for future in as_completed(futures):
             for result in future.result():
                 verdicts[(result.course, result.assignment)] = result
             done += 1
             if progress:
                 progress(done, total, futures[future])
+    except BaseException:
+        # Ctrl-C reaches only this (main) thread, and git's own process group never sees it: stop every
+        # git before waiting for the workers, or they would wait out their timeouts first.
+        gits.stop()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     return [verdicts[key] for key in order]
