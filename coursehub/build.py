@@ -5,11 +5,16 @@ family folder (``images/``, ``links/``, ``hub/``, ...). The build renders the wh
 first, so a generator that fails leaves nothing on disk; then it writes the tree beside the output
 folder and swaps each family folder in with a rename. ``--check`` renders the same tree and compares
 it with what is on disk instead of writing.
+
+The staging folders beside the output (``.<out>.coursehub-new-<pid>`` and ``-old-<pid>``) carry the
+id of the process that made them. A build killed part-way leaves them behind; the next build beside
+the same output removes those of every build that is no longer running, never a running build's.
 """
 
 from __future__ import annotations
 
 import difflib
+import glob
 import importlib
 import os
 import shutil
@@ -107,6 +112,39 @@ def _select(only: list[str] | None) -> list[str]:
     return list(only)
 
 
+_STAGING_KINDS = ("new", "old")
+
+
+def _builder_running(pid: int, folder: Path) -> bool:
+    """Whether the build that made ``folder`` (named with its process id) may still be running."""
+    import psutil
+
+    if pid == os.getpid():
+        return False  # an earlier build in this very process, which has finished or failed
+    try:
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return False
+        started = proc.create_time()
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.AccessDenied:
+        return True  # someone else's process: leave its folders alone
+    # Process ids are reused: a process started after the folder was last written is not its builder.
+    return started <= folder.stat().st_mtime + 1
+
+
+def stale_staging(out_dir: Path) -> list[Path]:
+    """The staging folders beside ``out_dir`` left by builds that are no longer running."""
+    found = []
+    for kind in _STAGING_KINDS:
+        for folder in sorted(out_dir.parent.glob(f".{glob.escape(out_dir.name)}.coursehub-{kind}-*")):
+            pid = folder.name.rsplit("-", 1)[1]
+            if pid.isdigit() and folder.is_dir() and not folder.is_symlink() and not _builder_running(int(pid), folder):
+                found.append(folder)
+    return found
+
+
 def write(files: dict[str, bytes], out_dir: Path, selected: list[str]) -> None:
     """Write ``files`` beside ``out_dir``, then swap each selected family folder in.
 
@@ -115,11 +153,9 @@ def write(files: dict[str, bytes], out_dir: Path, selected: list[str]) -> None:
     """
     out_dir = out_dir.resolve()
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = out_dir.parent / f".{out_dir.name}.coursehub-new-{os.getpid()}"
-    trash = out_dir.parent / f".{out_dir.name}.coursehub-old-{os.getpid()}"
-    for leftover in (staging, trash):
-        if leftover.exists():
-            shutil.rmtree(leftover)
+    staging, trash = (out_dir.parent / f".{out_dir.name}.coursehub-{kind}-{os.getpid()}" for kind in _STAGING_KINDS)
+    for leftover in stale_staging(out_dir):
+        shutil.rmtree(leftover, ignore_errors=True)
     try:
         staging.mkdir()
         for family in selected:

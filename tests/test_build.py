@@ -105,3 +105,92 @@ def test_generators_cannot_write_outside_their_family(example_manifest):
     for bad in ("../escape.txt", "/etc/passwd", "links/x.csv"):
         with pytest.raises(ValueError):
             ctx.add(bad, "x")
+
+
+#: ``coursehub build`` with a hook on the moment it swaps its first family folder in: ``die`` SIGKILLs the
+#: process there (its staging folders stay behind, as after a kill or a power cut), ``pause`` waits there
+#: until the flag file says ``go`` (a build that is still running).
+BUILD_DRIVER = """
+import os, signal, sys, time
+from pathlib import Path
+mode, flag = sys.argv[1], Path(sys.argv[2])
+original = Path.rename
+def rename(self, target):
+    if ".coursehub-new-" in self.parent.name and not flag.exists():
+        flag.write_text("paused")
+        if mode == "die":
+            os.kill(os.getpid(), signal.SIGKILL)
+        while flag.read_text() != "go":
+            time.sleep(0.05)
+    return original(self, target)
+Path.rename = rename
+from coursehub.cli import main
+main(sys.argv[3:])
+"""
+
+
+def _driven_build(mode: str, flag: Path, manifest: Path, out: Path) -> subprocess.Popen:
+    args = [sys.executable, "-c", BUILD_DRIVER, mode, str(flag), "build", str(manifest), "-o", str(out), "--only", "summary"]
+    return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _staging(parent: Path, out: str = "out") -> list[str]:
+    return sorted(p.name for p in parent.iterdir() if p.name.startswith(f".{out}.coursehub-"))
+
+
+def test_a_build_removes_what_killed_builds_left_and_never_a_running_builds(example_manifest_path, tmp_path):
+    out = tmp_path / "out"
+    buildmod.build(buildmod_manifest(example_manifest_path), out, only=["summary"])
+    # a build killed while it swapped its output in: both staging folders stay behind, with its pid
+    killed = _driven_build("die", tmp_path / "killed.flag", example_manifest_path, out)
+    killed.wait(120)
+    assert killed.returncode == -9, killed.stderr.read().decode()[-2000:]
+    assert _staging(tmp_path) == [f".out.coursehub-new-{killed.pid}", f".out.coursehub-old-{killed.pid}"]
+
+    # the next build removes them; while it is still running (paused at the same moment) another build
+    # leaves its folders alone, and folders that are not a build's or belong to another output
+    flag = tmp_path / "running.flag"
+    running = _driven_build("pause", flag, example_manifest_path, out)
+    try:
+        deadline = time.monotonic() + 120
+        while not flag.exists():
+            assert running.poll() is None and time.monotonic() < deadline, running.stderr.read().decode()[-2000:]
+            time.sleep(0.05)
+        mine = [f".out.coursehub-new-{running.pid}", f".out.coursehub-old-{running.pid}"]
+        assert _staging(tmp_path) == mine
+        other = tmp_path / f".other.coursehub-new-{killed.pid}"
+        other.mkdir()
+        not_ours = tmp_path / ".out.coursehub-new-notapid"
+        not_ours.mkdir()
+        assert buildmod.stale_staging(out) == []
+        buildmod.build(buildmod_manifest(example_manifest_path), out, only=["hub"])  # another family: no clash
+        assert _staging(tmp_path) == sorted([".out.coursehub-new-notapid", *mine])
+        assert other.is_dir() and (out / "hub" / "README.md").is_file()
+    finally:
+        flag.write_text("go")
+        running.wait(120)
+    assert running.returncode == 0, running.stderr.read().decode()[-2000:]
+    assert _staging(tmp_path) == [".out.coursehub-new-notapid"]
+    assert (out / "summary" / "summary.md").is_file()
+
+
+def test_a_reused_pid_does_not_keep_a_dead_builds_folder(tmp_path):
+    """The id in a folder's name now belongs to a process started after the folder was last written."""
+    out = tmp_path / "out"
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        folder = tmp_path / f".out.coursehub-new-{sleeper.pid}"
+        folder.mkdir()
+        assert buildmod.stale_staging(out) == []  # made while that process ran: maybe its build
+        old = time.time() - 3600
+        os.utime(folder, (old, old))
+        assert buildmod.stale_staging(out) == [folder]  # written an hour before that process started
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def buildmod_manifest(path: Path):
+    from coursehub.manifest.loader import load_manifest
+
+    return load_manifest(path)[0]
