@@ -29,10 +29,12 @@ from coursehub.errors import CoursehubError
 __all__ = ["csv_cell", "html", "html_url", "markdown", "markdown_code", "markdown_code_block", "markdown_url", "page_title"]
 
 # Characters that mean something to Markdown or one of the site's extensions (attr_list's "{:",
-# footnotes' "[^", tables' "|", emphasis, strikethrough, links, images, code spans, HTML and entities),
-# written as character references. "&<>\"'" are html.escape's; the rest are numeric references.
-# Parentheses stay: they only make a link after a "]", and "]" is always referenced.
-_MARKDOWN_SPECIAL = {ch: f"&#{ord(ch)};" for ch in "\\`*_{}[]|~^"}
+# footnotes' "[^", tables' "|", emphasis, strikethrough, links, images, code spans, HTML and entities).
+# A backslash escape where Python-Markdown and CommonMark both honour one (it reads better in a raw
+# file), a character reference otherwise; "&<>\"'" are html.escape's. "|" is a reference, never "\|":
+# a table cell is split on every "|" before escapes are read. Parentheses stay: they only make a link
+# after a "]", and "]" is always escaped.
+_MARKDOWN_SPECIAL = {**{ch: "\\" + ch for ch in "\\`*_{}[]"}, **{ch: f"&#{ord(ch)};" for ch in "|~^"}}
 # At the start of a line these open a block (heading, list, quote, admonition "!!!", details "???",
 # tabs "===", definition ":", setext rule), so a text's first character is referenced too if it is one.
 _LINE_START = set("#+-=!?:.")
@@ -83,13 +85,22 @@ def markdown(text: object) -> str:
 
 
 def markdown_code(text: object) -> str:
-    """Text shown as inline code in Markdown rendered to HTML.
+    """Text shown as inline code in Markdown rendered to HTML, on one line.
 
-    A ``<code>`` element around :func:`markdown` text rather than a backtick code span: a backtick in
-    the text cannot end it, and a "|" in it cannot split a table cell (GitHub splits cells on "|" even
-    inside backticks, which would turn the rest of the span into live Markdown).
+    A backtick code span (nothing inside one is markup) whose fence is longer than any run of backticks
+    in the text, so the text cannot end it. Text holding a "|" becomes a ``<code>`` element around
+    :func:`markdown` text instead: GitHub splits a table cell on "|" even inside backticks, which would
+    turn the rest of the span into live Markdown.
     """
-    return f"<code>{markdown(text)}</code>"
+    line = _one_line(text)
+    if not line:
+        return ""
+    if "|" in line:
+        return f"<code>{markdown(line)}</code>"
+    longest = max((len(run) for run in re.findall(r"`+", line)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if line.startswith("`") or line.endswith("`") else ""  # renderers strip one space each side
+    return f"{fence}{pad}{line}{pad}{fence}"
 
 
 def markdown_code_block(text: str, language: str = "text") -> str:

@@ -130,9 +130,24 @@ def test_markdown_round_trips_any_text(text):
         assert parsed.text.strip() == _shown(text).strip(), (renderer, out)
 
 
+@settings(max_examples=300, deadline=None)
+@given(_TEXT)
+def test_markdown_code_round_trips_any_text_in_a_table_cell(text):
+    table = f"| a | b |\n|---|---|\n| {markdown_code(text)} | after |\n"
+    for renderer, out in _renders(table).items():
+        parsed = _parse(out)
+        tags = [t for t, _ in parsed.tags]
+        assert tags.count("td") == 2 and set(tags) <= {"table", "thead", "tbody", "tr", "th", "td", "code"}, (renderer, out)
+        cells = out.split("<td>")[1:]
+        assert _parse(cells[0].split("</td>")[0]).text.strip() == _shown(text).strip(), (renderer, out)
+
+
 def test_ordinary_text_is_written_unchanged():
     for text in ("Lab 1: Tables", "Homework 1: Causality and expressions", "Statistics (R)", "2026-08-26 to 2026-12-18"):
         assert markdown(text) == text
+    # code reads as code in the raw file too
+    assert markdown_code("https://hub.example.edu/hub/lti13/oauth_callback") == "`https://hub.example.edu/hub/lti13/oauth_callback`"
+    assert markdown_code("a `b` c") == "``a `b` c``" and markdown_code("`x") == "`` `x ``"
 
 
 def test_markdown_code_block_cannot_be_closed_by_its_text():

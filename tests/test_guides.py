@@ -320,14 +320,14 @@ def test_catalogue_shows_each_course_and_each_assignment_link_with_its_qr(exampl
 def test_catalogue_course_page_shows_effective_settings(catalogue):
     page = catalogue["data-c88-fa26/index.md"].decode()
     # The hub's image and guarantee-defaults merged with the course's overrides.
-    assert "| Image | <code>data8</code> (standard data8) |" in page
-    assert "| Interface | notebook (opens <code>/tree</code>) |" in page
+    assert "| Image | `data8` (standard data8) |" in page
+    assert "| Interface | notebook (opens `/tree`) |" in page
     assert "| Memory | 1G guaranteed, 2G limit |" in page
     assert "| CPU | 0.05 cores guaranteed, 2 limit |" in page
     assert "| Idle timeout | 1h |" in page
     assert "| Grader | nbgrader |" in page
     hack = catalogue["climate-hackweek-26/index.md"].decode()
-    assert "xarray==" in hack and "<code>climate-hackweek-data</code> at <code>/home/jovyan/shared</code> (read-only)" in hack
+    assert "xarray==" in hack and "`climate-hackweek-data` at `/home/jovyan/shared` (read-only)" in hack
 
 
 @pytest.mark.slow  # builds the site or renders the links and cost families

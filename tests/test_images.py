@@ -178,7 +178,7 @@ def test_additions_sharing_and_changes(tmp_path, offline_r):
     assert plan.build_of_key == {"data8": "data8", "intro": "data8", "geo": "geo", "econ": "econ"}
     assert image_ref(manifest, "intro") == image_ref(manifest, "data8")
     assert sorted(p.name for p in (tmp_path / "images").iterdir() if p.is_dir()) == ["data8", "econ", "geo"]
-    assert "<code>data8</code>, <code>intro</code>" in files["images/data8/README.md"].decode()
+    assert "`data8`, `intro`" in files["images/data8/README.md"].decode()
 
     drift = {c["course"]: c for c in drift_report(manifest)["courses"]}
     assert drift["intro-ds"]["unchanged"] and drift["intro-ds"]["build"] == "data8"

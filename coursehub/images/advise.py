@@ -36,7 +36,7 @@ from coursehub.images.measure import Facts, pin_key
 from coursehub.images.plan import ImagePlan, plan_images
 from coursehub.images.standard import load_standard
 from coursehub.manifest import Manifest
-from coursehub.sitegen.markdown import cell, prose
+from coursehub.escape import markdown
 
 
 @dataclass(frozen=True)
@@ -258,20 +258,16 @@ def _mb(n: int | None) -> str:
     return "—" if n is None else f"{n / 1e6:,.1f} MB"
 
 
-def _cell(text: object) -> str:
-    return cell(prose(text))
-
-
 def advice_markdown(data: dict, *, title: str = "The next standard", chart: str | None = "advise.svg") -> str:
     """The proposal as a Markdown page: per standard, a table of stages, the removable pins, what is blocked."""
     from coursehub.images.charts import stages
 
     lines = [
-        f"# {prose(title)}",
+        f"# {markdown(title)}",
         "",
         "Students on a standard image unchanged (roster sizes summed), now and after each proposed step. A step",
         "folds the listed packages into the standard; *brings along* are the packages they pull in that the",
-        f"standard lacks. Sizes are what the step adds to the image, from the wheels on the package index ({_cell(data['platform'])}).",
+        f"standard lacks. Sizes are what the step adds to the image, from the wheels on the package index ({markdown(data['platform'])}).",
         "Nothing here changes a standard: taking a step is a reviewed change (add the packages to the set, then",
         "`coursehub images standard NAME --relock`).",
         "",
@@ -289,36 +285,39 @@ def advice_markdown(data: dict, *, title: str = "The next standard", chart: str 
         lines.append(f"| now | — | — | — | {counts['now']} | | |")
         if "stale pins removed" in counts:
             moved = ", ".join(a["after_removals"]["courses"]) or "—"
-            lines.append(f"| stale pins removed | — | — | {_cell(moved)} | {counts['stale pins removed']} | | |")
+            lines.append(f"| stale pins removed | — | — | {markdown(moved)} | {counts['stale pins removed']} | | |")
         for s in a["steps"]:
             moved = ", ".join(f"{c['course']} ({c['students']})" for c in s["courses"])
             if s["unmeasured"]:
                 unknown = f"{', '.join(s['unmeasured'])} not measured"
-                download = _cell(unknown if not s["download_bytes"] else f"{_mb(s['download_bytes'])} + {unknown}")
+                download = markdown(unknown if not s["download_bytes"] else f"{_mb(s['download_bytes'])} + {unknown}")
                 installed = "—" if not s["installed_bytes"] else f"{_mb(s['installed_bytes'])} + ?"
             else:
                 download, installed = _mb(s["download_bytes"]), _mb(s["installed_bytes"])
             lines.append(
-                f"| step {s['step']} | {_cell(', '.join(s['adds']) or '—')} | {_cell(', '.join(s['brings']) or '—')} | "
-                f"{_cell(moved)} | {s['students_on_standard']} | {download} | {installed} |"
+                f"| step {s['step']} | {markdown(', '.join(s['adds']) or '—')} | {markdown(', '.join(s['brings']) or '—')} | "
+                f"{markdown(moved)} | {s['students_on_standard']} | {download} | {installed} |"
             )
         lines.append("")
         if a["removable"]:
             lines += ["Stale pins, removable from the manifest now:", ""]
-            lines += [f"- {r['course']}: {prose(r['pin'])}" for r in a["removable"]] + [""]
+            lines += [f"- {markdown(r['course'])}: {markdown(r['pin'])}" for r in a["removable"]] + [""]
         if a["blocked"]:
             lines += ["Courses no step moves, and why:", ""]
             for b in a["blocked"]:
-                lines.append(f"- {b['course']} ({b['students']} students, image {b['image']}): " + prose("; ".join(b["reasons"])))
+                lines.append(
+                    f"- {markdown(b['course'])} ({b['students']} students, image {markdown(b['image'])}): "
+                    + markdown("; ".join(b["reasons"]))
+                )
             lines.append("")
         if a["unmeasured"]:
             lines += [
                 "Not measured (run `coursehub images advise MANIFEST --record` where the package index is reachable): "
-                + prose(", ".join(a["unmeasured"])),
+                + markdown(", ".join(a["unmeasured"])),
                 "",
             ]
     if data["not_on_a_standard"]:
-        lines += ["Courses on no standard set: " + ", ".join(data["not_on_a_standard"]) + ".", ""]
+        lines += ["Courses on no standard set: " + ", ".join(markdown(c) for c in data["not_on_a_standard"]) + ".", ""]
     if chart:
         lines += [f"![Students on each standard, now and after each step]({chart})", ""]
     return "\n".join(lines)

@@ -1,4 +1,8 @@
-"""Small Markdown helpers shared by the generated pages."""
+"""Small Markdown helpers for the reference pages, whose text is coursehub's own (help, field descriptions).
+
+That text is Markdown on purpose (`code` in backticks), so it is kept as Markdown. Text from a manifest is
+never passed here: it goes through :mod:`coursehub.escape`, which shows it exactly as written.
+"""
 
 from __future__ import annotations
 
@@ -11,5 +15,5 @@ def cell(text: object) -> str:
 
 
 def prose(text: object) -> str:
-    """Help, description or manifest text as Markdown: ``<student>`` is shown, not taken for an HTML tag."""
+    """Help or description text as Markdown: ``<student>`` is shown, not taken for an HTML tag."""
     return html.escape(str(text), quote=False)
