@@ -87,6 +87,15 @@ def _shown(text: str) -> str:
     return " ".join(text.split())
 
 
+def _in_a_table(cell: str, then: str = "") -> dict[str, tuple[str, list[str], _Text]]:
+    """``cell`` as the first of two cells of a table row (then ``then``), by renderer: (HTML, tag names, parse)."""
+    results = {}
+    for renderer, out in _renders(f"| a | b |\n|---|---|\n| {cell} | after |\n{then}").items():
+        parsed = _parse(out)
+        results[renderer] = (out, [t for t, _ in parsed.tags], parsed)
+    return results
+
+
 @pytest.mark.parametrize("text", HOSTILE)
 def test_markdown_text_is_shown_as_written_in_a_paragraph(text):
     for renderer, out in _renders(markdown(text)).items():
@@ -97,10 +106,7 @@ def test_markdown_text_is_shown_as_written_in_a_paragraph(text):
 
 @pytest.mark.parametrize("text", HOSTILE)
 def test_markdown_text_stays_in_its_table_cell_and_heading(text):
-    table = f"| a | b |\n|---|---|\n| {markdown(text)} | after |\n\n# {markdown(text)}\n"
-    for renderer, out in _renders(table).items():
-        parsed = _parse(out)
-        tags = [t for t, _ in parsed.tags]
+    for renderer, (out, tags, parsed) in _in_a_table(markdown(text), f"\n# {markdown(text)}\n").items():
         assert tags.count("td") == 2 and tags.count("h1") == 1, (renderer, out)
         assert set(tags) <= {"table", "thead", "tbody", "tr", "th", "td", "h1"}, (renderer, out)
         assert not any(attrs for tag, attrs in parsed.tags if tag != "h1"), (renderer, out)
@@ -109,10 +115,7 @@ def test_markdown_text_stays_in_its_table_cell_and_heading(text):
 
 @pytest.mark.parametrize("text", HOSTILE)
 def test_markdown_code_is_one_code_element_even_in_a_table(text):
-    table = f"| a | b |\n|---|---|\n| {markdown_code(text)} | after |\n"
-    for renderer, out in _renders(table).items():
-        parsed = _parse(out)
-        tags = [t for t, _ in parsed.tags]
+    for renderer, (out, tags, parsed) in _in_a_table(markdown_code(text)).items():
         assert tags.count("td") == 2 and tags.count("code") == 1, (renderer, out)
         assert _shown(text) in parsed.text, (renderer, out)
 
@@ -133,10 +136,7 @@ def test_markdown_round_trips_any_text(text):
 @settings(max_examples=300, deadline=None)
 @given(_TEXT)
 def test_markdown_code_round_trips_any_text_in_a_table_cell(text):
-    table = f"| a | b |\n|---|---|\n| {markdown_code(text)} | after |\n"
-    for renderer, out in _renders(table).items():
-        parsed = _parse(out)
-        tags = [t for t, _ in parsed.tags]
+    for renderer, (out, tags, _) in _in_a_table(markdown_code(text)).items():
         assert tags.count("td") == 2 and set(tags) <= {"table", "thead", "tbody", "tr", "th", "td", "code"}, (renderer, out)
         cells = out.split("<td>")[1:]
         assert _parse(cells[0].split("</td>")[0]).text.strip() == _shown(text).strip(), (renderer, out)
@@ -167,11 +167,9 @@ def test_markdown_code_block_cannot_be_closed_by_its_text():
     "http://127.0.0.1:8000/hub/user-redirect/git-pull?repo=https%3A%2F%2Fexample.org%2Fr",
 ])
 def test_markdown_url_keeps_the_link_whole(url):
-    md = f"| a | b |\n|---|---|\n| [open]({markdown_url(url)}) | after |\n"
-    for renderer, out in _renders(md).items():
-        parsed = _parse(out)
+    for renderer, (out, tags, parsed) in _in_a_table(f"[open]({markdown_url(url)})").items():
         links = [dict(attrs)["href"] for tag, attrs in parsed.tags if tag == "a"]
-        assert len(links) == 1 and [t for t, _ in parsed.tags].count("td") == 2, (renderer, out)
+        assert len(links) == 1 and tags.count("td") == 2, (renderer, out)
         assert links[0].startswith(url.split("/", 3)[0] + "//") and "javascript:" not in links[0].split("/", 3)[2]
     plain = "http://127.0.0.1:8000/hub/user-redirect/git-pull?repo=https%3A%2F%2Fexample.org%2Fr&branch=main"
     assert markdown_url(plain) == plain  # an ordinary link is written unchanged
