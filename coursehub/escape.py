@@ -14,7 +14,8 @@ formula), so it is escaped where it *leaves* coursehub, for the format it lands 
   renderer passes through as text, so nothing a manifest says can open a tag, a link, an attribute
   list (``{: onclick=...}``) or a table cell. :func:`page_title` is the one value mkdocs reads as HTML
   outside the Markdown (navigation, ``<title>``, the search index).
-- CSV: :func:`csv_cell`, OWASP's CSV-injection rule, applied to every cell by :func:`coursehub.emit.to_csv`.
+- CSV: :func:`csv_cell`, OWASP's CSV-injection rule, applied to every cell by :func:`coursehub.emit.to_csv`;
+  :func:`csv_value` undoes it for coursehub's own readers of those files.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from urllib.parse import quote
 
 from coursehub.errors import CoursehubError
 
-__all__ = ["csv_cell", "html", "html_url", "markdown", "markdown_code", "markdown_code_block", "markdown_url", "page_title"]
+__all__ = ["csv_cell", "csv_value", "html", "html_url", "markdown", "markdown_code", "markdown_code_block", "markdown_url", "page_title"]
 
 # Characters that mean something to Markdown or one of the site's extensions (attr_list's "{:",
 # footnotes' "[^", tables' "|", emphasis, strikethrough, links, images, code spans, HTML and entities).
@@ -90,12 +91,13 @@ def markdown_code(text: object) -> str:
     A backtick code span (nothing inside one is markup) whose fence is longer than any run of backticks
     in the text, so the text cannot end it. Text holding a "|" becomes a ``<code>`` element around
     :func:`markdown` text instead: GitHub splits a table cell on "|" even inside backticks, which would
-    turn the rest of the span into live Markdown.
+    turn the rest of the span into live Markdown. So does text holding "&#" (Python-Markdown adds a ";"
+    to a numeric reference inside a code span, changing the text).
     """
     line = _one_line(text)
     if not line:
         return ""
-    if "|" in line:
+    if "|" in line or "&#" in line:
         return f"<code>{markdown(line)}</code>"
     longest = max((len(run) for run in re.findall(r"`+", line)), default=0)
     fence = "`" * (longest + 1)
@@ -135,6 +137,17 @@ def csv_cell(value: Any) -> Any:
     and text that is just a number (a negative score), are left alone: a spreadsheet reads them as
     numbers either way.
     """
-    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _NUMBER.match(value):
+    if isinstance(value, str) and _formula_after_quotes(value) and not _NUMBER.match(value):
         return "'" + value
     return value
+
+
+def csv_value(cell: str) -> str:
+    """The text :func:`csv_cell` was given, from the cell it wrote (a reader's inverse)."""
+    return cell[1:] if cell.startswith("'") and _formula_after_quotes(cell) else cell
+
+
+def _formula_after_quotes(text: str) -> bool:
+    # Text already starting with quotes and then a formula starter gets one more quote, so that
+    # csv_value can always take exactly one off: "'=x" is written "''=x" and read back as "'=x".
+    return text.lstrip("'").startswith(_FORMULA_START)

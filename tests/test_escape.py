@@ -20,7 +20,7 @@ from markdown_it import MarkdownIt
 
 from coursehub import emit
 from coursehub.errors import CoursehubError
-from coursehub.escape import csv_cell, html, html_url, markdown, markdown_code, markdown_code_block, markdown_url, page_title
+from coursehub.escape import csv_cell, csv_value, html, html_url, markdown, markdown_code, markdown_code_block, markdown_url, page_title
 
 #: The guide site's Markdown extensions (mkdocs.yml), so attr_list, md_in_html, footnotes, admonitions and
 #: definition lists each get their chance to read the text as markup.
@@ -38,6 +38,7 @@ HOSTILE = [
     "`code` and ``more``",
     "**bold** _em_ ~~del~~",
     "&lt;b&gt; &amp; &#60;",
+    "&#0 &#65 x&#x41 (no semicolons)",
     "!!! warning",
     "??? note",
     "=== tab",
@@ -205,9 +206,29 @@ def test_html_escapes_text_and_attributes():
     ("1e-3", "1e-3"),
     (-2, -2),
     ("", ""),
+    ("'=1", "''=1"),  # so that reading it back gives "'=1", not "=1"
+    ("'plain", "'plain"),
 ])
 def test_csv_cell_follows_owasp(cell, written):
     assert csv_cell(cell) == written
+    if isinstance(cell, str):
+        assert csv_value(written) == cell
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.sampled_from("'=+-@\t\r1.a "), max_size=8))
+def test_csv_value_reads_back_what_csv_cell_was_given(text):
+    written = csv_cell(text)
+    assert csv_value(written) == text
+    assert not written.startswith(("=", "+", "-", "@", "\t", "\r")) or csv_cell(text) == text and _is_number(text)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
 
 
 def test_every_csv_coursehub_writes_goes_through_the_rule():

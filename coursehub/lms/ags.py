@@ -32,6 +32,7 @@ import requests
 
 from coursehub.access.groups import launch_group_name
 from coursehub.errors import CoursehubError
+from coursehub.escape import csv_value
 from coursehub.grading.results import GRADES_CSV
 from coursehub.lms.keys import public_jwk
 
@@ -76,7 +77,8 @@ def read_grades(path: Path) -> list[Grade]:
     grades = []
     for row in reader:
         try:
-            grades.append(Grade(row["student"], float(row["score"]), float(row["max"]), row["status"], row.get("reason") or ""))
+            cell = {k: csv_value(v) for k, v in row.items() if isinstance(v, str)}
+            grades.append(Grade(cell["student"], float(cell["score"]), float(cell["max"]), cell["status"], cell.get("reason") or ""))
         except ValueError:
             raise CoursehubError(f"{path}:{reader.line_num}: score and max must be numbers") from None
     return grades

@@ -13,6 +13,7 @@ import io
 import json
 
 from coursehub.build import families, render
+from coursehub.escape import csv_value
 from coursehub.escape import markdown as _text
 from coursehub.escape import markdown_code as _code
 from coursehub.escape import markdown_code_block
@@ -55,7 +56,8 @@ def read_links(files: dict[str, bytes], course_id: str) -> dict[str, dict[str, s
     if data is None:
         return {}
     reader = csv.DictReader(io.StringIO(data.decode("utf-8")))
-    return {row["assignment"]: row for row in reader}
+    rows = [{k: csv_value(v) for k, v in row.items()} for row in reader]
+    return {row["assignment"]: row for row in rows}
 
 
 def _missing_note(family: str) -> list[str]:
