@@ -1,0 +1,218 @@
+"""How long `coursehub validate` and `coursehub build` take for a university: prints figures, asserts nothing.
+
+    .venv/bin/python benchmarks/bench_build.py [--courses 1000] [--students-per-course 40] [--no-site]
+
+Writes a synthetic university into a temporary folder (1,000 courses of 40 students each by default,
+every roster a CSV file, two assignments per course, a few images and node pools, some events), then
+measures, each as the real command line in its own process:
+
+- the *parse floor*: reading the same manifest and rosters with PyYAML's C loader and the csv module,
+  in this process (the least any validation can cost);
+- ``coursehub validate``; ``coursehub build`` into an empty folder; the same build again with nothing
+  changed; the build's peak memory (largest process, from ``wait4``'s rusage of that one command:
+  what ``getrusage(RUSAGE_CHILDREN)`` reports, without the other commands mixed in; and the whole process tree sampled from /proc, which counts a process pool's workers
+  together);
+- ``mkdocs build`` of the guide site with the catalogue generated from this manifest (one page per course).
+
+and prints each time with its ratio to the parse floor, beside the targets of issue 14.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import yaml
+
+from coursehub import emit
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+FIRST = ["ana", "ben", "chen", "dara", "elif", "femi", "gus", "hana", "ivan", "jamal", "kim", "lena"]
+LAST = ["li", "nguyen", "costa", "reyes", "brown", "novak", "okafor", "silva", "kaur", "moreno"]
+
+
+def synthetic(root: Path, courses: int, per_course: int) -> Path:
+    """Write the manifest and its rosters under ``root``; return the manifest's path."""
+    (root / "rosters").mkdir()
+    start = dt.date(2026, 8, 26)
+    out = []
+    for i in range(courses):
+        cid = f"course-{i:04d}-fa26"
+        event = i % 50 == 49
+        s = start + dt.timedelta(days=(i * 7) % 42)
+        e = s + dt.timedelta(days=2 if event else 110)
+        with open(root / "rosters" / f"{cid}.csv", "w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(["username", "name", "email"])
+            for j in range(per_course):
+                first, last = FIRST[(i + j) % len(FIRST)], LAST[(i * 7 + j) % len(LAST)]
+                user = f"{first}.{last}{i * per_course + j}"
+                w.writerow([user, f"{first.title()} {last.title()}", f"{user}@example.edu"])
+        course = {
+            "id": cid,
+            "title": f"Course {i}: {'Hackweek' if event else 'Data Science'} section {i % 17}",
+            "kind": "event" if event else "course",
+            "term": {"start": s.isoformat(), "end": e.isoformat()},
+            "image": ["data8", "r-stats", "geo"][i % 3 if i % 5 == 0 else 0],
+            "interface": ["lab", "notebook", "rstudio"][i % 3 if i % 5 == 0 else 0],
+            "resources": {"memory": {"guarantee": f"{512 * (1 + i % 4)}M", "limit": f"{1 + i % 4}G"}},
+            "staff": {"instructors": [f"prof-{i}"], "tas": [f"ta-{i}-a", f"ta-{i}-b"]},
+            "students": {"csv": f"rosters/{cid}.csv"},
+            "content": {"repo": f"https://github.com/example-org/{cid}-materials", "branch": "main"},
+            "assignments": [
+                {"id": "lab01", "title": "Lab 1", "path": "lab/lab01/lab01.ipynb", "due": (s + dt.timedelta(days=10)).isoformat(), "points": 10},
+                {"id": "hw01", "title": "Homework 1", "path": "hw/hw01/hw01.ipynb", "due": (s + dt.timedelta(days=17)).isoformat(), "points": 20},
+            ],
+        }
+        if event:
+            course["usage"] = {"peak_fraction": 0.9, "hours_per_student_per_week": 56}
+        if i % 10 == 0:
+            course["node_selector"] = {"pool": "big"}
+        out.append(course)
+    manifest = {
+        "hub": {"name": "bench-university", "url": "https://hub.bench.edu", "image": "data8", "admins": ["it-admin"]},
+        "images": {
+            "data8": {"standard": "data8"},
+            "r-stats": {"standard": "r"},
+            "geo": {"standard": "data8", "packages": ["xarray==2026.9.0", "pooch==1.9.0"]},
+        },
+        "courses": out,
+        "capacity": {
+            "node_types": [
+                {"name": "small", "memory": "14G", "cpu": 1.8, "price_per_hour": 0.131, "labels": {"pool": "user"}},
+                {"name": "medium", "memory": "28G", "cpu": 3.8, "price_per_hour": 0.262, "labels": {"pool": "user"}},
+                {"name": "big", "memory": "120G", "cpu": 15.5, "price_per_hour": 1.05, "labels": {"pool": "big"}, "dedicated": True},
+            ]
+        },
+    }
+    path = root / "manifest.yaml"
+    path.write_bytes(emit.to_yaml(manifest))
+    return path
+
+
+def parse_floor(manifest: Path) -> float:
+    """Seconds to read the manifest with libyaml and every roster with csv (best of three)."""
+    best = float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter()
+        data = yaml.load(manifest.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)
+        n = 0
+        for course in data["courses"]:
+            with open(manifest.parent / course["students"]["csv"], newline="", encoding="utf-8") as fh:
+                n += sum(1 for _ in csv.DictReader(fh))
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def _tree_rss(pid: int) -> int:
+    """Resident bytes of ``pid`` and its descendants (0 once gone)."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry))
+        rss[int(entry)] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        total += rss.get(p, 0)
+        todo += children.get(p, [])
+    return total
+
+
+def run(cmd: list[str], *, cwd: Path) -> tuple[float, int, int, int]:
+    """Run ``cmd``; return (seconds, exit status, largest process's peak RSS, peak RSS of the tree)."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak_tree = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak_tree
+        while not done.wait(0.05):
+            peak_tree = max(peak_tree, _tree_rss(proc.pid))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    stderr = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    elapsed = time.perf_counter() - t0
+    done.set()
+    sampler.join()
+    if proc.returncode:
+        sys.stderr.write(stderr.decode("utf-8", "replace")[-3000:])
+    # ru_maxrss is in KiB on Linux; wait4's usage is the child's, including the children it reaped
+    return elapsed, proc.returncode, usage.ru_maxrss * 1024, peak_tree
+
+
+def site_config(tmp: Path, manifest: Path) -> Path:
+    """An mkdocs.yml for the guide site whose catalogue comes from ``manifest``."""
+    text = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    text = text.replace("docs_dir: guides", f"docs_dir: {ROOT / 'guides'}")
+    text = text.replace("- guides_gen/gen_pages.py", f"- {ROOT / 'guides_gen' / 'gen_pages.py'}")
+    text = text.replace("coursehub_manifest: course-templates/example-university/manifest.yaml", f"coursehub_manifest: {manifest}")
+    config = tmp / "mkdocs.yml"
+    config.write_text(text, encoding="utf-8")
+    return config
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--courses", type=int, default=1000)
+    ap.add_argument("--students-per-course", type=int, default=40)
+    ap.add_argument("--no-site", action="store_true", help="Skip the mkdocs build.")
+    ap.add_argument("--keep", type=Path, help="Copy the generated manifest folder here.")
+    args = ap.parse_args()
+    coursehub = str(BIN / "coursehub")
+    with tempfile.TemporaryDirectory(prefix="coursehub-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        uni = tmp / "university"
+        uni.mkdir()
+        manifest = synthetic(uni, args.courses, args.students_per_course)
+        if args.keep:
+            shutil.copytree(uni, args.keep, dirs_exist_ok=True)
+        floor = parse_floor(manifest)
+        rows: list[tuple[str, float, str]] = [("parse floor (libyaml + csv)", floor, "")]
+
+        def step(label: str, cmd: list[str], target: str) -> tuple[float, int, int]:
+            seconds, status, rss, tree = run(cmd, cwd=uni)
+            rows.append((label + ("" if status == 0 else f" (exit {status})"), seconds, target))
+            return seconds, rss, tree
+
+        step("coursehub validate", [coursehub, "validate", str(manifest)], "<= 3x floor")
+        _, rss, tree = step("coursehub build", [coursehub, "build", str(manifest), "-o", str(tmp / "out")], "<= 10x floor and < 15 s")
+        step("coursehub build, nothing changed", [coursehub, "build", str(manifest), "-o", str(tmp / "out")], "about validate")
+        step("coursehub build --check", [coursehub, "build", str(manifest), "-o", str(tmp / "out"), "--check"], "")
+        if not args.no_site:
+            config = site_config(tmp, manifest)
+            step("mkdocs build (guide site + catalogue)", [str(BIN / "mkdocs"), "build", "-q", "-f", str(config), "-d", str(tmp / "site")], "< 60 s")
+        files = sum(1 for p in (tmp / "out").rglob("*") if p.is_file())
+
+    print(f"courses: {args.courses}, students: {args.courses * args.students_per_course}, "
+          f"assignments: {2 * args.courses}, files built: {files}, cores: {os.cpu_count()}")
+    for label, seconds, target in rows:
+        ratio = "" if seconds is floor else f"{seconds / floor:6.1f}x floor"
+        print(f"  {label:42s} {seconds:7.2f} s  {ratio:13s}  {target}")
+    print(f"  {'build peak RSS, largest process':42s} {rss / 2**20:7.0f} MiB")
+    print(f"  {'build peak RSS, whole process tree':42s} {tree / 2**20:7.0f} MiB  (target < 1024 MiB)")
+
+
+if __name__ == "__main__":
+    main()
