@@ -44,7 +44,7 @@ def link(
 ):
     """Print an nbgitpuller link that opens the given file; corrections and warnings go to stderr."""
     from coursehub.errors import CoursehubError
-    from coursehub.links.pages import write_qr
+    from coursehub.links import qr as qrcode
     from coursehub.links.url import build_link
 
     result = build_link(
@@ -66,7 +66,7 @@ def link(
     if qr is not None:
         if qr.suffix.lower() not in (".svg", ".png"):
             raise CoursehubError(f"--qr writes .svg or .png files, not {qr.name}")
-        write_qr(result.url, qr)
+        qrcode.write(result.url, qr)
         err.print(f"wrote QR code to {qr}", style="dim", markup=False)
     sys.stdout.write(result.url + "\n")
 

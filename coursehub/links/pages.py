@@ -10,15 +10,12 @@ repository, branch and target path, and the course's effective interface.
 from __future__ import annotations
 
 import dataclasses
-import io
 from dataclasses import dataclass
-from pathlib import Path
-
-import segno
 
 from coursehub import emit, escape
 from coursehub.build import BuildContext
 from coursehub.errors import CoursehubError
+from coursehub.links import qr
 from coursehub.links.url import Link, build_link, link_url
 from coursehub.manifest import Assignment, Course, Manifest
 from coursehub.manifest.effective import course_settings
@@ -77,26 +74,6 @@ def course_links(manifest: Manifest, course: Course) -> list[AssignmentLink]:
     return result
 
 
-def qr_svg(url: str, *, title: str = "") -> bytes:
-    """A QR code of ``url`` as SVG; the same URL always gives the same bytes."""
-    buf = io.BytesIO()
-    segno.make(url, error="m").save(buf, kind="svg", scale=4, border=4, xmldecl=False, title=title or None)
-    return buf.getvalue()
-
-
-def write_qr(url: str, target: Path) -> None:
-    """Write a QR code of ``url`` to ``target`` (.svg or .png, chosen by the suffix)."""
-    kind = target.suffix.lower().lstrip(".")
-    buf = io.BytesIO()
-    if kind == "svg":
-        buf.write(qr_svg(url))
-    else:
-        segno.make(url, error="m").save(buf, kind=kind, scale=8, border=4)
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_bytes(buf.getvalue())
-    tmp.replace(target)  # never leave half a file behind
-
-
 def _md_table(items: list[AssignmentLink]) -> list[str]:
     lines = ["| Assignment | Due | Opens | Link |", "| --- | --- | --- | --- |"]
     for item in items:
@@ -123,11 +100,11 @@ def _lti_table(items: list[AssignmentLink]) -> list[str]:
     return lines + [""]
 
 
-def _html_page(course: Course, items: list[AssignmentLink]) -> str:
+def _html_page(course: Course, items: list[AssignmentLink], codes: list[bytes]) -> str:
     esc = escape.html
     cards = []
-    for item in items:
-        svg = qr_svg(item.link.url, title=item.title).decode("utf-8")
+    for item, code in zip(items, codes):
+        svg = code.decode("utf-8")
         due = f"<p class=\"due\">Due {esc(item.due)}</p>" if item.due else ""
         cards.append(
             "<section class=\"card\">"
@@ -185,9 +162,11 @@ def generate(ctx: BuildContext) -> None:
             ),
         )
         ctx.add(f"{base}/links.md", "\n".join([f"# {escape.markdown(course.title)}", "", *_md_table(items), "", *_lti_table(items)]))
-        ctx.add(f"{base}/index.html", _html_page(course, items))
-        for item in items:
-            ctx.add(f"{base}/qr/{item.assignment.id}.svg", qr_svg(item.link.url, title=item.title))
+        # one code per link: the QR file and the printable page show the same bytes
+        codes = [qr.svg(item.link.url, title=item.title) for item in items]
+        ctx.add(f"{base}/index.html", _html_page(course, items, codes))
+        for item, code in zip(items, codes):
+            ctx.add(f"{base}/qr/{item.assignment.id}.svg", code)
         index += [f"## {escape.markdown(course.title)} (`{course.id}`)", "", *_md_table(items), "",
                   f"Printable page with QR codes: [{course.id}/index.html]({course.id}/index.html)", ""]
     ctx.add("links/index.md", "\n".join(index))
