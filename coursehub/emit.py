@@ -9,9 +9,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
+import secrets
 from typing import Any
 
 from ruamel.yaml import YAML
+from ruamel.yaml.emitter import Emitter
+from ruamel.yaml.nodes import ScalarNode
+from ruamel.yaml.representer import SafeRepresenter
 
 from coursehub.escape import csv_cell
 
@@ -20,15 +25,177 @@ def to_json(data: Any) -> bytes:
     return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
 
 
-def to_yaml(data: Any) -> bytes:
+def _yaml() -> YAML:
     yaml = YAML(typ="safe", pure=True)
     yaml.default_flow_style = False
     yaml.width = 4096  # never fold long strings: folded scalars are harder to diff
     yaml.allow_unicode = True
     yaml.sort_base_mapping_type_on_output = True  # type: ignore[attr-defined]
+    return yaml
+
+
+#: Strings ruamel writes as plain scalars anywhere in block style (the resolver is asked too): a word
+#: character first, no blank, no ``: `` or `` #``, no trailing ``:``.
+_PLAIN = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_.@/=+-]|[:!](?=[A-Za-z0-9_.@/=+-]))*\Z")
+_STR_TAG = "tag:yaml.org,2002:str"
+
+
+def to_yaml(data: Any) -> bytes:
+    """Block-style YAML with sorted keys: the same data always gives the same bytes.
+
+    ruamel's pure-Python emitter costs ~50 us a node: seconds for a university's hub values (group
+    members, roles, course settings by the ten thousand). :class:`_Block` writes the subtrees whose
+    every scalar it can write exactly as ruamel would (plain words, numbers, single-quoted one-line
+    text), and ruamel writes the rest of the document around a placeholder for each, so the result is
+    byte for byte what ruamel alone writes (tests/test_emit.py holds it to that on random data).
+    """
+    yaml = _yaml()
+    block = _Block(yaml)
+    try:
+        return ("\n".join(block.mapping(data, 0)) + "\n").encode("utf-8") if isinstance(data, dict) and data else _ruamel(yaml, data)
+    except _Unsupported:
+        pass
+    nonce = f"coursehub-{secrets.token_hex(8)}-subtree"
+    parts: list[list[str]] = []
+
+    def cut(node: Any) -> Any:
+        if isinstance(node, dict):
+            out = {}
+            for key, value in node.items():
+                if isinstance(value, (dict, list)) and value:
+                    try:
+                        block.key(key)  # a complex key (`? key`) has no `key: value` line to replace
+                        lines = block.mapping(value, 0) if isinstance(value, dict) else block.sequence(value, 0)
+                    except _Unsupported:
+                        out[key] = cut(value)
+                        continue
+                    out[key] = f"{nonce}{len(parts)}"
+                    parts.append(lines)
+                else:
+                    out[key] = value
+            return out
+        if isinstance(node, list):
+            return [cut(v) for v in node]
+        return node
+
+    skeleton = _ruamel(yaml, cut(data)).decode("utf-8")
+
+    def expand(match: re.Match) -> str:
+        lines = parts[int(match.group(3))]
+        # a mapping's keys go two further in; a sequence's dashes stay at the key's column
+        pad = " " * (len(match.group(1)) + (2 if not lines[0].startswith("- ") else 0))
+        return f"{match.group(1)}{match.group(2)}:\n" + "\n".join(pad + line for line in lines)
+
+    text, count = re.subn(rf"^([ -]*)([A-Za-z0-9_]\S*): {nonce}(\d+)$", expand, skeleton, flags=re.MULTILINE)
+    if count != len(parts):  # a layout this shortcut does not know: let ruamel write everything
+        return _ruamel(_yaml(), data)
+    return text.encode("utf-8")
+
+
+def _ruamel(yaml: YAML, data: Any) -> bytes:
     buf = io.StringIO()
     yaml.dump(data, buf)
     return buf.getvalue().encode("utf-8")
+
+
+class _Unsupported(Exception):
+    """A value :class:`_Block` does not write itself (ruamel writes it)."""
+
+
+class _Block:
+    """Writes block collections in ruamel's layout (indent 2, sequences in mappings not indented, sorted keys).
+
+    Scalars: None, booleans, ints, floats (ruamel's own representer), and strings ruamel would write
+    plain or single-quoted on one line (ruamel's own analysis decides). Anything else raises
+    :class:`_Unsupported`.
+    """
+
+    def __init__(self, yaml: YAML):
+        self._resolve = yaml.resolver.resolve
+        emitter = Emitter(io.StringIO(), allow_unicode=True)
+        emitter.use_version = None  # what analyze_scalar reads from the serializer: YAML 1.2, as the dump
+        self._analyze = emitter.analyze_scalar
+        self._float = SafeRepresenter().represent_float
+        self._strings: dict[str, str | None] = {}
+
+    def _implicit_str(self, value: str) -> bool:
+        return self._resolve(ScalarNode, value, (True, False)) == _STR_TAG
+
+    def key(self, key: Any) -> str:
+        if isinstance(key, str) and len(key) < 128 and _PLAIN.match(key) and self._implicit_str(key):
+            return key
+        raise _Unsupported(key)
+
+    def scalar(self, value: Any) -> str:
+        if value is None:
+            return "null"
+        if value is True or value is False:
+            return "true" if value else "false"
+        if type(value) is int:
+            return str(value)
+        if type(value) is float:
+            return self._float(value).value
+        if type(value) is not str:
+            raise _Unsupported(value)
+        text = self._strings.get(value, "")
+        if text == "":
+            text = self._strings[value] = self._string(value)
+        if text is None:
+            raise _Unsupported(value)
+        return text
+
+    def _string(self, value: str) -> str | None:
+        if _PLAIN.match(value):
+            return value if self._implicit_str(value) else None
+        # long lines may be folded at the width; quotes and line breaks take the double-quoted style
+        if not value or len(value) > 1000 or "'" in value or "\n" in value:
+            return None
+        analysis = self._analyze(value)
+        if analysis.multiline:
+            return None
+        if analysis.allow_block_plain and self._implicit_str(value):
+            return value
+        return f"'{value}'" if analysis.allow_single_quoted else None
+
+    def mapping(self, node: dict, indent: int, first: str | None = None) -> list[str]:
+        lines: list[str] = []
+        pad = " " * indent
+        try:
+            keys = sorted(node)
+        except TypeError:
+            raise _Unsupported(node) from None
+        for i, key in enumerate(keys):
+            head = (first if i == 0 and first is not None else pad) + self.key(key)
+            value = node[key]
+            if isinstance(value, dict) and value:
+                lines.append(head + ":")
+                lines += self.mapping(value, indent + 2)
+            elif isinstance(value, list) and value:
+                lines.append(head + ":")
+                lines += self.sequence(value, indent)
+            else:
+                lines.append(f"{head}: {self._empty_or_scalar(value)}")
+        return lines
+
+    def sequence(self, node: list, indent: int, first: str | None = None) -> list[str]:
+        lines: list[str] = []
+        pad = " " * indent
+        for i, item in enumerate(node):
+            dash = (first if i == 0 and first is not None else pad) + "- "
+            if isinstance(item, dict) and item:
+                lines += self.mapping(item, indent + 2, first=dash)
+            elif isinstance(item, list) and item:
+                lines += self.sequence(item, indent + 2, first=dash)
+            else:
+                lines.append(dash + self._empty_or_scalar(item))
+        return lines
+
+    def _empty_or_scalar(self, value: Any) -> str:
+        if isinstance(value, dict):
+            return "{}"
+        if isinstance(value, list):
+            return "[]"
+        return self.scalar(value)
 
 
 def to_csv(header: list[str], rows: list[list[Any]]) -> bytes:
