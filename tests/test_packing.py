@@ -163,3 +163,34 @@ def test_packing_never_overcommits_and_places_every_placeable_server(types, want
         assert placed + p.unplaced.get(d.key, 0) == d.count
         placeable = any(servers_per_node(d.shape, t) for t in types)
         assert p.unplaced.get(d.key, 0) == (0 if placeable else d.count)
+
+
+def first_fit_decreasing(demands_, types):
+    """The packing rule in its plainest form (every node scanned for every demand): pack()'s oracle."""
+    from fractions import Fraction
+
+    from coursehub.cost.packing import Node, _place
+
+    nodes = []
+    for d in sorted((d for d in demands_ if d.count), key=lambda d: (-d.shape.mem_guarantee, -d.shape.cpu_guarantee_m, d.key)):
+        usable = [t for t in types if servers_per_node(d.shape, t)]
+        remaining = d.count
+        for n in nodes:
+            if remaining and n.type in usable:
+                remaining -= _place(n, d.key, d.shape, remaining)
+        while remaining and usable:
+            best = min(usable, key=lambda t: (Fraction(t.price_per_hour).limit_denominator(10**9) / min(servers_per_node(d.shape, t), remaining), t.price_per_hour, t.name))
+            n = Node(best, best.memory, node_millicores(best), best.max_pods)
+            nodes.append(n)
+            remaining -= _place(n, d.key, d.shape, remaining)
+    return [(n.type.name, n.servers) for n in nodes]
+
+
+@pytest.mark.slow
+@settings(max_examples=300, deadline=None)
+@given(types=node_types(), wanted=demands(), same=st.booleans())
+def test_packing_is_plain_first_fit_decreasing(types, wanted, same):
+    # pack() resumes each shape's scan where it stopped; many courses of one shape must pack the same
+    if same:
+        wanted = [Demand(f"s{i}", d.count, wanted[0].shape) for i, d in enumerate(wanted)]
+    assert [(n.type.name, n.servers) for n in pack(wanted, types).nodes] == first_fit_decreasing(wanted, types)

@@ -169,12 +169,22 @@ def _attribute(
     ``scale`` turns a course's whole servers into what it really uses (1.14 average servers were
     packed as 2), so a course pays for its hours, not for the rounding.
     """
-    shares: dict[str, dict[str, Fraction]] = {}
+    # servers per node type and course first, in the order the nodes list them; the Fractions are
+    # exact, so one product per pair gives the same shares as one per node
+    counts: dict[str, dict[str, int]] = {}
+    types: dict[str, NodeType] = {}
     for node in packing.nodes:
+        types[node.type.name] = node.type
         for key, n in node.servers.items():
-            by_type = shares.setdefault(node.type.name, {})
-            used = n * share_of_node(loads[key].shape, node.type) * scale.get(key, Fraction(1))
-            by_type[key] = by_type.get(key, Fraction(0)) + used
+            by_type = counts.setdefault(node.type.name, {})
+            by_type[key] = by_type.get(key, 0) + n
+    shares: dict[str, dict[str, Fraction]] = {
+        tname: {
+            key: n * share_of_node(loads[key].shape, types[tname]) * scale.get(key, Fraction(1))
+            for key, n in by_type.items()
+        }
+        for tname, by_type in counts.items()
+    }
     out: dict[str, float] = {}
     leftover = extra
     for tname, cost in cost_by_type.items():
@@ -235,6 +245,13 @@ def simulate(manifest: Manifest) -> Simulation:
 
     out = []
     overhead_per_day = cap.hub_overhead_per_hour * 24
+    # Whole servers to pack for a course's average; the course is charged for its fractional average.
+    average = {c.id: math.ceil(round(c.mean_servers, 9)) for c in loads}
+    scales = {
+        c.id: Fraction(c.mean_servers).limit_denominator(10**6) / average[c.id] for c in loads if average[c.id]
+    }
+    # a day's attribution depends only on its packing (the same packing object for the same demand)
+    attributed: dict[int, tuple[dict[str, float], float]] = {}
     for day in days:
         peak_demand, peak = peaks[day]
         active = [c.id for c in loads if c.active_on(day)]
@@ -245,10 +262,9 @@ def simulate(manifest: Manifest) -> Simulation:
                 if c.is_event and c.course.term.start - dt.timedelta(days=lead_days) <= day <= c.course.term.end:
                     count = c.peak_servers  # placeholders hold the event's peak, then students fill it
                 elif c.active_on(day):
-                    # Whole servers to pack; the course is charged for its fractional average.
-                    count = math.ceil(round(c.mean_servers, 9))
+                    count = average[c.id]
                     if count:
-                        scale[c.id] = Fraction(c.mean_servers).limit_denominator(10**6) / count
+                        scale[c.id] = scales[c.id]
                 else:
                     count = 0
                 if count:
@@ -258,7 +274,10 @@ def simulate(manifest: Manifest) -> Simulation:
         else:
             billed, nodes = peak, dict(fleet)
         cost_by_type = {name: n * rate[name] for name, n in nodes.items()}
-        course_cost, unattributed = _attribute(billed, cost_by_type, by_id, overhead_per_day, scale)
+        if id(billed) not in attributed:
+            attributed[id(billed)] = _attribute(billed, cost_by_type, by_id, overhead_per_day, scale)
+        course_cost, unattributed = attributed[id(billed)]
+        course_cost = dict(course_cost)
         disk_cost, course_disk_cost, disk_unattributed = storage.day_cost(manifest, homes, day, nfs_size)
         for cid, x in course_disk_cost.items():
             course_cost[cid] = course_cost.get(cid, 0.0) + x

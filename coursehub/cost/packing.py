@@ -167,23 +167,35 @@ def pack(
     )
     nodes: list[Node] = []
     unplaced: dict[str, int] = {}
+    # Nodes only ever fill up, so a node with no room for a shape never has room for it again: each
+    # shape's first-fit scan starts where its last one ended (a university's courses share a few shapes).
+    start: dict[ServerShape, int] = {}
+    usable_by_shape: dict[ServerShape, tuple[set[str], dict[str, int]]] = {}
+    prices = {t.name: (Fraction(price(t)).limit_denominator(10**9), price(t)) for t in node_types}
     for demand in ordered:
         shape, remaining = demand.shape, demand.count
-        usable = {t.name for t in node_types if servers_per_node(shape, t) > 0}
-        for node in nodes:
-            if remaining == 0:
-                break
-            if node.type.name not in usable:
-                continue
-            remaining -= _place(node, demand.key, shape, remaining)
+        if shape not in usable_by_shape:
+            per_node = {t.name: servers_per_node(shape, t) for t in node_types}
+            usable_by_shape[shape] = ({name for name, n in per_node.items() if n > 0}, per_node)
+        usable, per_node = usable_by_shape[shape]
+        i = start.get(shape, 0)
+        while remaining and i < len(nodes):
+            node = nodes[i]
+            if node.type.name in usable:
+                remaining -= _place(node, demand.key, shape, remaining)
+            if remaining:
+                i += 1  # this node is full for the shape (or may not take it)
         while remaining > 0:
-            choice = _cheapest(shape, node_types, usable, remaining, price)
+            choice = _cheapest(node_types, usable, per_node, remaining, prices)
             if choice is None:
                 unplaced[demand.key] = unplaced.get(demand.key, 0) + remaining
                 break
             node = Node(choice, choice.memory, node_millicores(choice), choice.max_pods)
             nodes.append(node)
             remaining -= _place(node, demand.key, shape, remaining)
+            if remaining:
+                i = len(nodes)
+        start[shape] = i
     return Packing(nodes=nodes, unplaced=dict(sorted(unplaced.items())))
 
 
@@ -197,13 +209,14 @@ def _place(node: Node, key: str, shape: ServerShape, wanted: int) -> int:
     return n
 
 
-def _cheapest(shape, node_types, usable, remaining, price) -> NodeType | None:
+def _cheapest(node_types, usable, per_node, remaining, prices) -> NodeType | None:
     best, best_key = None, None
     for t in node_types:
         if t.name not in usable:
             continue
-        held = min(servers_per_node(shape, t), remaining)
-        key = (Fraction(price(t)).limit_denominator(10**9) / held, price(t), t.name)
+        held = min(per_node[t.name], remaining)
+        exact, plain = prices[t.name]
+        key = (exact / held, plain, t.name)
         if best_key is None or key < best_key:
             best, best_key = t, key
     return best
