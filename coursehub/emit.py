@@ -51,10 +51,9 @@ def to_yaml(data: Any) -> bytes:
     """
     yaml = _yaml()
     block = _Block(yaml)
-    try:
-        return ("\n".join(block.mapping(data, 0)) + "\n").encode("utf-8") if isinstance(data, dict) and data else _ruamel(yaml, data)
-    except _Unsupported:
-        pass
+    writable: dict[int, bool] = {}
+    if isinstance(data, dict) and data and block.writable(data, writable):
+        return ("\n".join(block.mapping(data, 0)) + "\n").encode("utf-8")
     nonce = f"coursehub-{secrets.token_hex(8)}-subtree"
     parts: list[list[str]] = []
 
@@ -62,17 +61,14 @@ def to_yaml(data: Any) -> bytes:
         if isinstance(node, dict):
             out = {}
             for key, value in node.items():
-                if isinstance(value, (dict, list)) and value:
-                    try:
-                        block.key(key)  # a complex key (`? key`) has no `key: value` line to replace
-                        lines = block.mapping(value, 0) if isinstance(value, dict) else block.sequence(value, 0)
-                    except _Unsupported:
-                        out[key] = cut(value)
-                        continue
-                    out[key] = f"{nonce}{len(parts)}"
-                    parts.append(lines)
-                else:
+                if not (isinstance(value, (dict, list)) and value):
                     out[key] = value
+                elif writable.get(id(value)) and block.writable(key, writable, key=True):
+                    # (a complex key, `? key`, has no `key: value` line to replace)
+                    out[key] = f"{nonce}{len(parts)}"
+                    parts.append(block.mapping(value, 0) if isinstance(value, dict) else block.sequence(value, 0))
+                else:
+                    out[key] = cut(value)
             return out
         if isinstance(node, list):
             return [cut(v) for v in node]
@@ -117,12 +113,36 @@ class _Block:
         self._analyze = emitter.analyze_scalar
         self._float = SafeRepresenter().represent_float
         self._strings: dict[str, str | None] = {}
+        self._keys: set[str] = set()
 
     def _implicit_str(self, value: str) -> bool:
         return self._resolve(ScalarNode, value, (True, False)) == _STR_TAG
 
+    def writable(self, node: Any, memo: dict[int, bool], *, key: bool = False) -> bool:
+        """Whether this class can write ``node`` (a key, with ``key``); every container's answer goes in ``memo``."""
+        if isinstance(node, dict):
+            ok = all([self.writable(k, memo, key=True) for k in node] + [self.writable(v, memo) for v in node.values()])
+            try:
+                sorted(node)
+            except TypeError:
+                ok = False
+            memo[id(node)] = ok
+            return ok
+        if isinstance(node, list):
+            ok = all([self.writable(v, memo) for v in node])
+            memo[id(node)] = ok
+            return ok
+        try:
+            self.key(node) if key else self.scalar(node)
+        except _Unsupported:
+            return False
+        return True
+
     def key(self, key: Any) -> str:
+        if key in self._keys:
+            return key
         if isinstance(key, str) and len(key) < 128 and _PLAIN.match(key) and self._implicit_str(key):
+            self._keys.add(key)
             return key
         raise _Unsupported(key)
 
@@ -146,7 +166,8 @@ class _Block:
 
     def _string(self, value: str) -> str | None:
         if _PLAIN.match(value):
-            return value if self._implicit_str(value) else None
+            # a word that reads as another type (a date, a number, null) is quoted to stay a string
+            return value if self._implicit_str(value) else f"'{value}'"
         # long lines may be folded at the width; quotes and line breaks take the double-quoted style
         if not value or len(value) > 1000 or "'" in value or "\n" in value:
             return None
