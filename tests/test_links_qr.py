@@ -93,3 +93,13 @@ def test_png_scans_back_to_the_url(tmp_path):
     image = np.array(Image.open(target).convert("L"))
     result = zxingcpp.read_barcode(image, formats=zxingcpp.BarcodeFormat.QRCode)
     assert result is not None and result.text == url
+
+
+def test_a_large_batch_is_encoded_in_a_pool_with_the_same_bytes_in_order(monkeypatch):
+    import os
+
+    wanted = [(url, f"title {i}") for i, url in enumerate(urls(5, 12))]
+    serial = qr.svgs(wanted)
+    monkeypatch.setattr(qr, "POOL_MIN", 2)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)  # a pool even on a one-core machine
+    assert qr.svgs(wanted) == serial == [segno_svg(url, title) for url, title in wanted]

@@ -133,8 +133,12 @@ def _html_page(course: Course, items: list[AssignmentLink], codes: list[bytes]) 
 def generate(ctx: BuildContext) -> None:
     """Write the links family (see the module docstring for the layout)."""
     index = ["# Assignment links", ""]
-    for course in sorted(ctx.manifest.courses, key=lambda c: c.id):
-        items = course_links(ctx.manifest, course)
+    courses = [(course, course_links(ctx.manifest, course)) for course in sorted(ctx.manifest.courses, key=lambda c: c.id)]
+    # one code per link, all at once (a large build encodes them on every core): the QR file and the
+    # printable page show the same bytes
+    every = [item for _, items in courses for item in items]
+    codes_of = dict(zip(map(id, every), qr.svgs([(item.link.url, item.title) for item in every])))
+    for course, items in courses:
         if not items:
             ctx.notes.append(f"links: {course.id} has no content repository or no assignments; no links written")
             continue
@@ -162,8 +166,7 @@ def generate(ctx: BuildContext) -> None:
             ),
         )
         ctx.add(f"{base}/links.md", "\n".join([f"# {escape.markdown(course.title)}", "", *_md_table(items), "", *_lti_table(items)]))
-        # one code per link: the QR file and the printable page show the same bytes
-        codes = [qr.svg(item.link.url, title=item.title) for item in items]
+        codes = [codes_of[id(item)] for item in items]
         ctx.add(f"{base}/index.html", _html_page(course, items, codes))
         for item, code in zip(items, codes):
             ctx.add(f"{base}/qr/{item.assignment.id}.svg", code)

@@ -18,6 +18,9 @@ handed to segno unchanged.
 from __future__ import annotations
 
 import io
+import multiprocessing as mp
+import os
+from concurrent.futures import ProcessPoolExecutor
 from functools import lru_cache
 from pathlib import Path
 from xml.sax.saxutils import escape as xml_escape
@@ -33,7 +36,7 @@ _SCALE, _BORDER = 4, 4  # of the SVG: 4 px a module, the standard quiet zone of 
 
 def make(url: str) -> segno.QRCode:
     """The QR code of ``url`` (error level M, boosted as segno does); identical to ``segno.make(url, error="m")``."""
-    segments = _enc.prepare_data(url, None, None)
+    segments = _segments(url)
     version = _enc.find_version(segments, _ERROR, eci=False, micro=None)
     if version < 1 or len(segments) != 1:
         return segno.make(url, error="m")
@@ -57,9 +60,39 @@ def make(url: str) -> segno.QRCode:
     return segno.QRCode(_enc.Code(matrix, version, error, mask, segments))
 
 
+def _segments(url: str):
+    """segno's single segment for ``url`` (prepare_data), with a byte-mode segment's bits unpacked by numpy."""
+    data, length, encoding = _enc.data_to_bytes(url, None)
+    if _enc.find_mode(data) != consts.MODE_BYTE:
+        return _enc.prepare_data(url, None, None)
+    segments = _enc.Segments()
+    bits = bytearray(np.unpackbits(np.frombuffer(data, dtype=np.uint8)).tobytes())
+    segments.add_segment(_enc._Segment(bits, length, consts.MODE_BYTE, encoding))
+    return segments
+
+
 def svg(url: str, *, title: str = "") -> bytes:
     """A QR code of ``url`` as SVG; the same URL always gives the same bytes."""
     return svg_of(make(url), title=title)
+
+
+#: Below this many codes a process pool costs more than it saves.
+POOL_MIN = 200
+
+
+def svgs(wanted: list[tuple[str, str]]) -> list[bytes]:
+    """The SVG of each ``(url, title)``, in order; a large batch is encoded on every core."""
+    workers = min(os.cpu_count() or 1, 8)
+    if len(wanted) < POOL_MIN or workers < 2 or "fork" not in mp.get_all_start_methods():
+        return [svg(url, title=title) for url, title in wanted]
+    chunk = -(-len(wanted) // (workers * 4))
+    # fork: the workers start with numpy and segno already imported and the layouts already cached
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
+        return [code for part in pool.map(_svg_chunk, [wanted[i:i + chunk] for i in range(0, len(wanted), chunk)]) for code in part]
+
+
+def _svg_chunk(wanted: list[tuple[str, str]]) -> list[bytes]:
+    return [svg(url, title=title) for url, title in wanted]
 
 
 def svg_of(code: segno.QRCode, *, title: str = "") -> bytes:
@@ -105,19 +138,22 @@ def write(url: str, target: Path) -> None:
 
 def _final_message(version: int, error: int, codewords: np.ndarray) -> np.ndarray:
     """The interleaved data and error correction bits, then the remainder bits (segno's make_final_message)."""
-    data_blocks, ecc_blocks, start = [], [], 0
+    blocks, ecc, start = [], [], 0
     for info in consts.ECC[version][error]:
         n_ecc = info.num_total - info.num_data
-        blocks = codewords[start:start + info.num_blocks * info.num_data].reshape(info.num_blocks, info.num_data)
+        group = codewords[start:start + info.num_blocks * info.num_data].reshape(info.num_blocks, info.num_data)
         start += info.num_blocks * info.num_data
-        data_bits = np.unpackbits(blocks, axis=1)
-        ecc_bits = (data_bits.astype(np.int32) @ _ecc_map(info.num_data, n_ecc)) & 1
-        data_blocks += list(blocks)
-        ecc_blocks += list(np.packbits(ecc_bits.astype(np.uint8), axis=1))
-    longest = max(len(b) for b in data_blocks)
-    data = [b[i] for i in range(longest) for b in data_blocks if i < len(b)]
-    ecc = np.stack(ecc_blocks).T.ravel()
-    message = np.unpackbits(np.concatenate([np.array(data, dtype=np.uint8), ecc]))
+        # float32 products use BLAS and stay exact: a sum of at most a few thousand 0/1 terms
+        ecc_bits = (np.unpackbits(group, axis=1).astype(np.float32) @ _ecc_map(info.num_data, n_ecc)).astype(np.int32) & 1
+        blocks += list(group.astype(np.int16))
+        ecc.append(np.packbits(ecc_bits.astype(np.uint8), axis=1))
+    # data codewords column by column across the blocks (later blocks may be one longer), then the ecc
+    table = np.full((len(blocks), max(len(b) for b in blocks)), -1, dtype=np.int16)
+    for row, block in zip(table, blocks):
+        row[:len(block)] = block
+    column_wise = table.T.ravel()
+    data = column_wise[column_wise >= 0].astype(np.uint8)
+    message = np.unpackbits(np.concatenate([data, np.concatenate(ecc).T.ravel()]))
     return np.concatenate([message, np.zeros(_remainder(version), dtype=np.uint8)])
 
 
@@ -145,7 +181,7 @@ def _ecc_map(num_data: int, num_ecc: int) -> np.ndarray:
                 for n in range(num_ecc):
                     block[k + n + 1] ^= exp[log[coef] + gen[n]]
         rows.append(np.unpackbits(np.frombuffer(bytes(block[num_data:]), dtype=np.uint8)))
-    return np.array(rows, dtype=np.int32)
+    return np.array(rows, dtype=np.float32)
 
 
 # --- the symbol's layout, per version ----------------------------------------------------------------
