@@ -49,6 +49,12 @@ class BuildContext:
     family: str = ""
     #: Messages a generator wants shown after the build (e.g. the drift report's headline).
     notes: list[str] = field(default_factory=list)
+    #: ``notes`` by the family that added them.
+    family_notes: dict[str, list[str]] = field(default_factory=dict)
+    #: Families :func:`build` did not render because their inputs and files were unchanged.
+    unchanged: list[str] = field(default_factory=list)
+    #: Files per family in the output folder after the build (rendered or unchanged).
+    file_counts: dict[str, int] = field(default_factory=dict)
 
     @property
     def base(self) -> Path:
@@ -97,7 +103,10 @@ def render(
         if progress:
             progress(name)
         ctx.family = name
+        first_note = len(ctx.notes)
         _load(spec)(ctx)
+        ctx.family_notes[name] = ctx.notes[first_note:]
+        ctx.file_counts[name] = sum(1 for rel in ctx.files if rel.startswith(name + "/"))
     ctx.family = ""
     return ctx
 
@@ -221,10 +230,37 @@ def build(
     warnings: list[Problem] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> tuple[BuildContext, str]:
-    """Render and write (or with ``check``, compare). Returns the context and the diff ('' unless check)."""
+    """Render and write (or with ``check``, compare). Returns the context and the diff ('' unless check).
+
+    Families whose inputs and files are unchanged since the last build of ``out_dir`` are neither
+    rendered nor written (:mod:`coursehub.buildstate`); ``ctx.unchanged`` names them.
+    """
+    from coursehub import buildstate
+
     selected = _select(only)
-    ctx = render(manifest, only=selected, warnings=warnings, progress=progress)
+    wanted = buildstate.fingerprints(manifest, [(n, s) for n, s in GENERATORS if n in selected])
+    state = buildstate.read(out_dir)
+    unchanged = buildstate.fresh(out_dir, state, wanted)
+    stale = [name for name in selected if name not in unchanged]
+    if stale:
+        ctx = render(manifest, only=stale, warnings=warnings, progress=progress)
+    else:
+        ctx = BuildContext(manifest=manifest, warnings=list(warnings or []))
+    ctx.unchanged = unchanged
+    for name in unchanged:
+        ctx.family_notes[name] = list(state[name].get("notes") or [])
+        ctx.file_counts[name] = int(state[name].get("files") or 0)
+    ctx.notes = [note for name in selected for note in ctx.family_notes.get(name, [])]
     if check:
-        return ctx, diff(ctx.files, out_dir, selected)
-    write(ctx.files, out_dir, selected)
+        return ctx, diff(ctx.files, out_dir, stale)
+    if stale:
+        write(ctx.files, out_dir, stale)
+        for name in stale:
+            state[name] = {
+                "inputs": wanted[name],
+                "outputs": buildstate.files_digest(ctx.files, name),
+                "files": ctx.file_counts[name],
+                "notes": ctx.family_notes[name],
+            }
+        buildstate.write(out_dir.resolve(), state)
     return ctx, ""

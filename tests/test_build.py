@@ -59,6 +59,7 @@ def test_failed_generator_leaves_previous_output_untouched(example_manifest, tmp
 def test_failed_write_leaves_previous_output_untouched(example_manifest, tmp_path, monkeypatch):
     out = tmp_path / "out"
     buildmod.build(example_manifest, out, only=["summary"])
+    (out / "summary" / "summary.md").write_text("# hand edited\n")  # so the next build must write
     before = snapshot(out)
     real = Path.write_bytes
     calls = {"n": 0}
@@ -141,6 +142,7 @@ def _staging(parent: Path, out: str = "out") -> list[str]:
 def test_a_build_removes_what_killed_builds_left_and_never_a_running_builds(example_manifest_path, tmp_path):
     out = tmp_path / "out"
     buildmod.build(buildmod_manifest(example_manifest_path), out, only=["summary"])
+    (out / "summary" / "summary.md").write_text("edited by hand")  # so the next build writes (and swaps)
     # a build killed while it swapped its output in: both staging folders stay behind, with its pid
     killed = _driven_build("die", tmp_path / "killed.flag", example_manifest_path, out)
     killed.wait(120)
@@ -194,3 +196,90 @@ def buildmod_manifest(path: Path):
     from coursehub.manifest.loader import load_manifest
 
     return load_manifest(path)[0]
+
+
+# --- rebuilds skip what did not change -----------------------------------------------------------------
+
+
+@pytest.fixture
+def university(example_manifest_path, tmp_path):
+    """A copy of the example university that a test may change."""
+    import shutil
+
+    shutil.copytree(example_manifest_path.parent, tmp_path / "uni")
+    return tmp_path / "uni" / "manifest.yaml"
+
+
+def load(path):
+    from coursehub.manifest.loader import load_manifest
+
+    return load_manifest(path)[0]
+
+
+def test_a_rebuild_with_nothing_changed_renders_nothing(university, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    first, _ = buildmod.build(load(university), out)
+    assert first.unchanged == []
+    tree = snapshot(out)
+    monkeypatch.setattr(buildmod, "render", lambda *a, **k: pytest.fail("an unchanged family was rendered"))
+    again, _ = buildmod.build(load(university), out)
+    assert again.unchanged == buildmod.families()
+    assert snapshot(out) == tree
+    # what the skipped generators had to say is still said, and the totals still count every file
+    assert again.notes == first.notes and any(n.startswith("cost: warning: data-c8-fa26") for n in again.notes)
+    assert sum(again.file_counts.values()) == len([k for k in tree if "/" in k])
+
+
+def test_a_rebuild_renders_what_changed_and_restores_hand_edits(university, tmp_path):
+    out = tmp_path / "out"
+    buildmod.build(load(university), out)
+    reference = snapshot(out)
+    # a generated file edited or deleted by hand: only its family is rendered, and it is restored
+    (out / "hub" / "README.md").write_text("edited")
+    (out / "links" / "index.md").unlink()
+    ctx, _ = buildmod.build(load(university), out)
+    assert sorted(set(buildmod.families()) - set(ctx.unchanged)) == ["hub", "links"]
+    assert snapshot(out) == reference
+    # content the links are checked against: links and the catalogue showing them are rendered again
+    (university.parent / "content" / "data-c8-materials" / "lab" / "lab01" / "lab01.ipynb").unlink()
+    ctx, _ = buildmod.build(load(university), out)
+    assert sorted(set(buildmod.families()) - set(ctx.unchanged)) == ["links", "site"]
+    assert any("lab01.ipynb is not in content/data-c8-materials" in n for n in ctx.notes)
+    # a grader's source notebook changed: the graders family
+    source = university.parent / "source" / "data-c88-fa26" / "lab01" / "lab01.ipynb"
+    source.write_text(source.read_text().replace("Functions", "Functions!"))
+    ctx, _ = buildmod.build(load(university), out, only=["graders", "hub"])
+    assert ctx.unchanged == ["hub"]
+    # a roster changed: every family (they all may show enrolment)
+    roster = university.parent / "rosters" / "stat-20-fa26.csv"
+    roster.write_text(roster.read_text() + "new.student,New Student,new.student@example.edu\n")
+    ctx, _ = buildmod.build(load(university), out)
+    assert ctx.unchanged == []
+    assert b"new.student" in (out / "hub" / "single-machine" / "coursehub-courses.json").read_bytes()
+
+
+def test_check_of_an_unchanged_folder_renders_nothing_and_still_sees_edits(university, tmp_path, monkeypatch, run_cli):
+    out = tmp_path / "out"
+    buildmod.build(load(university), out)
+    with monkeypatch.context() as m:
+        m.setattr(buildmod, "render", lambda *a, **k: pytest.fail("an unchanged family was rendered"))
+        ctx, difference = buildmod.build(load(university), out, check=True)
+    assert difference == "" and ctx.unchanged == buildmod.families()
+    (out / "cost" / "cost.md").write_text("edited")
+    code, stdout, _ = run_cli("build", university, "-o", out, "--check")
+    assert code == 1 and "cost/cost.md (on disk)" in stdout
+
+
+def test_state_file_is_the_same_bytes_after_the_same_build(university, tmp_path):
+    from coursehub.buildstate import STATE_FILE
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    buildmod.build(load(university), a)
+    buildmod.build(load(university), b)
+    assert (a / STATE_FILE).read_bytes() == (b / STATE_FILE).read_bytes()
+    # a copied folder (new mtimes) is still recognised as up to date
+    import shutil
+
+    shutil.copytree(a, tmp_path / "copy")
+    ctx, _ = buildmod.build(load(university), tmp_path / "copy")
+    assert ctx.unchanged == buildmod.families()

@@ -74,3 +74,41 @@ def test_usage_errors_exit_2_with_a_usage_message(run_cli):
     code, out, err = run_cli("validate")
     assert code == 2
     assert "Missing argument 'MANIFEST'" in err
+
+
+# --- what validate and build print -------------------------------------------------------------------
+
+BAD_ROWS = Path(__file__).parent / "manifests" / "broken" / "roster-bad-rows.yaml"
+
+
+def test_validate_prints_totals_not_every_course_unless_verbose(run_cli, example_manifest_path):
+    code, out, err = run_cli("validate", example_manifest_path)
+    assert code == 0
+    assert "3 courses and 1 events, 226 enrolments" in out
+    assert "data-c88-fa26" not in out  # no table of every course
+    assert err.strip().endswith("manifest.yaml: valid")
+    code, out, _ = run_cli("validate", example_manifest_path, "--verbose")
+    assert all(c in out for c in ("data-c8-fa26", "data-c88-fa26", "stat-20-fa26", "climate-hackweek-26"))
+
+
+def test_validate_with_warnings_says_so_and_shows_those_courses(run_cli):
+    code, out, err = run_cli("validate", BAD_ROWS)
+    assert code == 0
+    assert "valid, with 2 warnings" in err and not err.strip().endswith(": valid")
+    assert "courses with warnings" in out
+
+
+def test_build_prints_totals_and_the_courses_with_warnings_then_nothing_changed(run_cli, example_manifest_path, tmp_path):
+    out_dir = tmp_path / "out"
+    code, out, err = run_cli("build", example_manifest_path, "-o", out_dir)
+    assert code == 0, err
+    assert "226 enrolments" in out
+    # the cost warning names its course and says what it is; the table shows only that course
+    assert "cost: warning: data-c8-fa26: memory limit 2G is 4x the guarantee 512M" in " ".join(err.split())
+    assert "courses with warnings" in out and "data-c8-fa26" in out and "stat-20-fa26" not in out
+    assert "wrote 75 files" in err
+    code, out, err = run_cli("build", example_manifest_path, "-o", out_dir)
+    assert code == 0 and "nothing changed since the last build (75 files)" in err
+    code, out, _ = run_cli("build", example_manifest_path, "-o", out_dir, "--json")
+    report = json.loads(out)
+    assert all(f["unchanged"] for f in report["families"].values()) and len(report["summary"]["courses"]) == 4

@@ -103,6 +103,9 @@ CourseArg = Annotated[str, typer.Argument(help="Course id (data-c8-fa26).", show
 AssignmentArg = Annotated[str, typer.Argument(help="Assignment id (lab01).", show_default=False, metavar="ASSIGNMENT")]
 StrictOpt = Annotated[bool, typer.Option("--strict", help="Treat bad roster rows as errors instead of skipping them.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+VerboseOpt = Annotated[
+    bool, typer.Option("--verbose", "-v", help="Show every course, not only the totals and the courses with warnings.")
+]
 HubApiOpt = Annotated[
     str,
     typer.Option(

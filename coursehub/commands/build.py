@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from coursehub.commands._shared import ManifestArg, StrictOpt, app, err, load, out
+from coursehub.build import GENERATORS
+from coursehub.commands._shared import JsonOpt, ManifestArg, StrictOpt, VerboseOpt, app, err, load, out
 from coursehub.errors import EXIT_CHECK_FAILED, CoursehubError
+
+FAMILIES = ", ".join(name for name, _ in GENERATORS)
 
 
 @app.command()
@@ -17,12 +21,20 @@ def build(
     manifest: ManifestArg,
     output: Annotated[Path, typer.Option("-o", "--output", help="Folder to write the generated tree into.")] = Path("build"),
     check: Annotated[bool, typer.Option("--check", help="Write nothing; exit 1 with a diff if the folder is out of date.")] = False,
-    only: Annotated[Optional[list[str]], typer.Option("--only", help="Build only this artifact family (repeatable).")] = None,
+    only: Annotated[
+        Optional[list[str]],
+        typer.Option("--only", metavar="FAMILY", help=f"Build only this artifact family (repeatable): {FAMILIES}."),
+    ] = None,
     strict: StrictOpt = False,
+    verbose: VerboseOpt = False,
+    json_out: JsonOpt = False,
 ):
-    """Generate every artifact (images, links, hub config, grader config, ...) from the manifest."""
+    """Generate every artifact (images, links, hub config, grader config, ...) from the manifest.
+
+    Families whose inputs did not change since the last build of the folder are left as they are.
+    """
     from coursehub import build as buildmod
-    from coursehub.commands.manifest import summary_table
+    from coursehub.commands.manifest import plural, show_summary
     from coursehub.manifest.summary import summarize
 
     model, warnings = load(manifest, strict=strict)
@@ -34,6 +46,7 @@ def build(
         warnings=warnings,
         progress=lambda family: err.print(f"  generating {family} …", style="dim"),
     )
+    total = sum(ctx.file_counts.values())
     if check:
         if difference:
             sys.stdout.write(difference)
@@ -41,10 +54,26 @@ def build(
                 f"{output} is out of date with {manifest}; run without --check to regenerate it",
                 exit_code=EXIT_CHECK_FAILED,
             )
-        err.print(f"{output} is up to date ({len(ctx.files)} files)", style="green", markup=False)
+        err.print(f"{output} is up to date ({plural(total, 'file')})", style="green", markup=False)
         return
     for note in ctx.notes:
         err.print(note, markup=False)
-    if not only or "summary" in only:
-        out.print(summary_table(summarize(model)))
-    err.print(f"wrote {len(ctx.files)} files to {output}", style="green", markup=False)
+    rendered = [name for name in ctx.file_counts if name not in ctx.unchanged]
+    if json_out:
+        report = {
+            "output": str(output),
+            "families": {name: {"files": n, "unchanged": name in ctx.unchanged} for name, n in ctx.file_counts.items()},
+            "notes": ctx.notes,
+            "summary": summarize(model),
+        }
+        out.print(json.dumps(report, indent=2, sort_keys=True), markup=False)
+    elif not only or "summary" in only:
+        show_summary(model, summarize(model), warnings=warnings, notes=ctx.notes, verbose=verbose)
+    written = sum(n for name, n in ctx.file_counts.items() if name in rendered)
+    if rendered:
+        message = f"wrote {plural(written, 'file')} to {output} ({', '.join(rendered)})"
+        if ctx.unchanged:
+            message += f"; unchanged: {', '.join(ctx.unchanged)}"
+    else:
+        message = f"{output} is up to date: nothing changed since the last build ({plural(total, 'file')})"
+    err.print(message, style="green", markup=False)

@@ -9,31 +9,53 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from coursehub.commands._shared import JsonOpt, ManifestArg, StrictOpt, app, err, load, out, print_json
+from coursehub.commands._shared import JsonOpt, ManifestArg, StrictOpt, VerboseOpt, app, err, load, out, print_json
 
 
-def summary_table(summary: dict) -> Table:
+def summary_table(summary: dict, only: list[str] | None = None) -> Table:
+    """The per-course table (every course, or only the ids in ``only``, in manifest order)."""
     from coursehub.manifest.summary import COLUMNS, rows
 
-    table = Table(title=f"{summary['hub']['name']} — {summary['hub']['url']}")
+    table = Table(title=f"{summary['hub']['name']} — {summary['hub']['url']}" if only is None else "courses with warnings")
     for col in COLUMNS:
         table.add_column(col, no_wrap=col in ("course", "term"))
-    for r in rows(summary):
-        table.add_row(*r)
+    for course, r in zip(summary["courses"], rows(summary)):
+        if only is None or course["id"] in only:
+            table.add_row(*r)
     return table
 
 
+def show_summary(model, summary: dict, *, warnings: list, notes: list[str], verbose: bool) -> None:
+    """What a manifest describes: totals and the courses with problems, or with ``verbose`` every course."""
+    from coursehub.manifest.summary import courses_with_problems, totals_line
+
+    if verbose:
+        out.print(summary_table(summary))
+        return
+    out.print(f"{summary['hub']['name']} ({summary['hub']['url']}): {totals_line(summary)}", markup=False)
+    flagged = courses_with_problems(model, warnings, notes)
+    if flagged:
+        out.print(summary_table(summary, only=flagged))
+
+
+def plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 @app.command()
-def validate(manifest: ManifestArg, strict: StrictOpt = False, json_out: JsonOpt = False):
-    """Check a manifest and its rosters; print what it describes."""
+def validate(manifest: ManifestArg, strict: StrictOpt = False, json_out: JsonOpt = False, verbose: VerboseOpt = False):
+    """Check a manifest and its rosters; print its totals and the courses with warnings."""
     from coursehub.manifest.summary import summarize
 
-    model, _ = load(manifest, strict=strict)
+    model, warnings = load(manifest, strict=strict)
     summary = summarize(model)
     if json_out:
         print_json(summary)
+        return
+    show_summary(model, summary, warnings=warnings, notes=[], verbose=verbose)
+    if warnings:
+        err.print(f"{manifest}: valid, with {plural(len(warnings), 'warning')} (above)", style="yellow", markup=False)
     else:
-        out.print(summary_table(summary))
         err.print(f"{manifest}: valid", style="green", markup=False)
 
 

@@ -251,5 +251,13 @@ def generate(ctx: BuildContext) -> None:
     for name, render in charts.CHARTS.items():
         ctx.add(f"cost/{name}.svg", render(data, fmt="svg"))
         ctx.add(f"cost/{name}.png", render(data, fmt="png"))
-    if data["warnings"]:
-        ctx.notes.append(f"cost: {len(data['warnings'])} warning(s); see cost/cost.md in the build, or run `coursehub cost`")
+    shown = data["warnings"][:NOTES_SHOWN]
+    ctx.notes += [f"cost: warning: {w}" for w in shown]
+    if len(data["warnings"]) > len(shown):
+        ctx.notes.append(
+            f"cost: {len(data['warnings']) - len(shown)} more warnings in cost/cost.md in the build (or run `coursehub cost`)"
+        )
+
+
+#: Cost warnings a build prints; the rest are in cost/cost.md (a university may have hundreds of courses).
+NOTES_SHOWN = 5

@@ -21,3 +21,10 @@ def generate(ctx: BuildContext) -> None:
     from coursehub.grading.artifacts import generate as _generate
 
     _generate(ctx)
+
+
+def inputs(manifest) -> bytes:
+    """The ``graders`` family's inputs beyond the manifest (for :mod:`coursehub.buildstate`)."""
+    from coursehub.grading.artifacts import inputs as _inputs
+
+    return _inputs(manifest)

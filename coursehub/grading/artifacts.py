@@ -36,11 +36,8 @@ def cache_dir() -> Path:
 
 def _cached(kind: str, source: Path, make) -> dict[str, bytes]:
     """``make()`` -> files, memoised on disk by the source's bytes and the tool's version."""
-    folder = source.parent if source.is_file() else source
     digest = hashlib.sha256(f"{kind}\0{version('otter-grader')}\0{version('nbgrader')}\0{source.name}".encode())
-    for p in sorted(folder.rglob("*")):
-        if p.is_file() and ".ipynb_checkpoints" not in p.parts:
-            digest.update(p.relative_to(folder).as_posix().encode() + b"\0" + p.read_bytes())
+    _hash_source_folder(source, digest)
     path = cache_dir() / f"{digest.hexdigest()}.json"
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -53,6 +50,30 @@ def _cached(kind: str, source: Path, make) -> dict[str, bytes]:
     except OSError:
         pass  # a read-only home only costs speed
     return files
+
+
+def _hash_source_folder(source: Path, digest) -> None:
+    """Add every file of the source's folder (what otter assign and nbgrader read) to ``digest``."""
+    folder = source.parent if source.is_file() else source
+    for p in sorted(folder.rglob("*")):
+        if p.is_file() and ".ipynb_checkpoints" not in p.parts:
+            digest.update(p.relative_to(folder).as_posix().encode() + b"\0" + p.read_bytes())
+
+
+def inputs(manifest) -> bytes:
+    """What the ``graders`` family reads besides the manifest: each graded assignment's source folder."""
+    base = Path(manifest.source).parent
+    digest = hashlib.sha256()
+    for course in manifest.courses:
+        if course.grader == "none":
+            continue
+        for assignment in course.assignments:
+            if assignment.source:
+                source = (base / assignment.source).resolve()
+                digest.update(f"{course.id}/{assignment.id}\0{source}\0".encode())
+                if source.exists():
+                    _hash_source_folder(source, digest)
+    return digest.digest()
 
 
 def otter_outputs(source: Path) -> dict[str, bytes]:

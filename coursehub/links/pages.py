@@ -130,6 +130,19 @@ def _html_page(course: Course, items: list[AssignmentLink], codes: list[bytes]) 
     )
 
 
+def inputs(manifest: Manifest) -> bytes:
+    """What the ``links`` family reads besides the manifest: which assignments its local content holds."""
+    from pathlib import Path
+
+    base = Path(manifest.source).parent
+    seen = []
+    for course in manifest.courses:
+        if course.content and course.content.local:
+            local = base / course.content.local
+            seen.append([course.id, local.is_dir(), [(local / a.path).exists() for a in course.assignments]])
+    return repr(seen).encode()
+
+
 def generate(ctx: BuildContext) -> None:
     """Write the links family (see the module docstring for the layout)."""
     index = ["# Assignment links", ""]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from coursehub.build import BuildContext
 from coursehub.escape import markdown
 from coursehub.manifest import Manifest
@@ -74,13 +76,32 @@ def rows(summary: dict) -> list[list[str]]:
     return out
 
 
-def to_markdown(summary: dict) -> str:
-    lines = [f"# {markdown(summary['hub']['name'])}", ""]
+def totals_line(summary: dict) -> str:
+    """One sentence with the manifest's totals (what ``validate`` and ``build`` print by default)."""
     t = summary["totals"]
-    lines.append(
+    return (
         f"{t['courses']} courses and {t['events']} events, {t['students']} enrolments "
         f"({t['distinct_users']} distinct users), {t['images']} images, {t['assignments']} assignments."
     )
+
+
+def courses_with_problems(manifest: Manifest, problems: list, notes: list[str]) -> list[str]:
+    """Ids of the courses a warning (by its path, ``courses[3]...``, or naming it) or a build note (naming it) is about."""
+    ids = [c.id for c in manifest.courses]
+    found = set()
+    for p in problems:
+        match = re.match(r"courses\[(\d+)\]", p.path or "")
+        if match and int(match.group(1)) < len(ids):
+            found.add(ids[int(match.group(1))])
+    known = set(ids)
+    for text in [p.message for p in problems] + list(notes):
+        found.update(known.intersection(re.findall(r"[a-z0-9][a-z0-9-]*", text)))
+    return [i for i in ids if i in found]
+
+
+def to_markdown(summary: dict) -> str:
+    lines = [f"# {markdown(summary['hub']['name'])}", ""]
+    lines.append(totals_line(summary))
     lines += ["", "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     for r in rows(summary):
         lines.append("| " + " | ".join(markdown(cell) for cell in r) + " |")

@@ -45,6 +45,13 @@ def docs_files(manifest: Manifest) -> dict[str, bytes]:
     return files
 
 
+def inputs(manifest: Manifest) -> bytes:
+    """The catalogue shows the links family's pages, so it reads what they read."""
+    from coursehub.links.pages import inputs as links_inputs
+
+    return links_inputs(manifest)
+
+
 def generate(ctx: BuildContext) -> None:
     """Build family ``site``: the manifest's course catalogue pages, QR codes and charts under ``site/``."""
     # Reuse the links and cost files this build already rendered rather than generating them twice.
