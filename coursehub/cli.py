@@ -17,7 +17,7 @@ import traceback
 import click
 import typer
 
-from coursehub.commands._shared import app, err, show_problems
+from coursehub.commands._shared import app, command, err, show_problems  # noqa: F401 (app: the typer app, for sitegen)
 from coursehub.errors import EXIT_INTERNAL, CoursehubError
 
 # typer >= 0.29 vendors its own click: its usage errors, Exit and Abort are not click's classes, so
@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI and map every failure to a message and an exit status."""
     try:
         # Outside standalone mode typer turns Ctrl-C into a return value (130) instead of raising.
-        status = app(args=argv, standalone_mode=False)
+        status = command()(args=argv, standalone_mode=False)
         if isinstance(status, int) and status:
             if status == 130:
                 err.print("coursehub: interrupted", style="red")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+import typing
 from pathlib import Path
 import datetime as dt
 from typing import Annotated, Optional
@@ -70,6 +71,48 @@ def text_column(text_format: str = "{task.description}") -> TextColumn:
     return TextColumn(text_format, markup=False)
 
 
+def command():
+    """The click command tree that :func:`coursehub.cli.main` runs, with help written for people.
+
+    typer shows each parameter's Python type (``<list[str]>``, ``<int range>``, ``<path>``); here an
+    argument shows its name only, an option its metavar (set where it is declared, else a plain word
+    for its type), and every command's first sentence is its full line in the command list (click
+    cuts it at 45 characters otherwise).
+    """
+    import typer
+
+    root = typer.main.get_command(app)
+    _tidy_help(root)
+    return root
+
+
+def _plain_metavar(param) -> str:
+    """A plain word for the value of an option that declares no metavar."""
+    desc = param.type_descriptor
+    if desc.is_choice and desc.choices:
+        return "[" + "|".join(str(c) for c in desc.choices) + "]"
+    annotation = desc.annotation
+    if typing.get_origin(annotation) is list:
+        annotation = typing.get_args(annotation)[0]
+    if desc.is_path:
+        return "PATH"
+    return {int: "N", float: "NUMBER"}.get(annotation, "TEXT")
+
+
+def _tidy_help(cmd) -> None:
+    for param in cmd.params:
+        if param.param_type_name == "argument":
+            param.metavar = param.metavar or param.name.upper()
+            param.display_type_rich = lambda ctx: None  # the name says it; the help text says the rest
+        elif not getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = _plain_metavar(param)
+    for name, sub in getattr(cmd, "commands", {}).items():
+        if not sub.short_help and sub.help:
+            first = sub.help.strip().split("\n\n")[0].replace("\n", " ")
+            sub.short_help = first.split(". ")[0].rstrip(".") + "."
+        _tidy_help(sub)
+
+
 def show_problems(problems: list[Problem]) -> None:
     """Print problems to stderr; their text comes from the manifest, so it is never read as markup."""
     for p in problems:
@@ -110,15 +153,16 @@ HubApiOpt = Annotated[
     str,
     typer.Option(
         "--hub-api",
+        metavar="URL",
         envvar="JUPYTERHUB_API_URL",
         help="The hub's REST API URL, e.g. https://hub.example.edu/hub/api.",
         show_default=False,
     ),
 ]
 TodayOpt = Annotated[
-    Optional[str], typer.Option("--today", help="Act as if today were this date (YYYY-MM-DD); default: today.")
+    Optional[str], typer.Option("--today", metavar="DATE", help="Act as if today were this date (YYYY-MM-DD); default: today.")
 ]
 TokenFileOpt = Annotated[
     Optional[Path],
-    typer.Option("--token-file", help="Read the API token from this file instead of $JUPYTERHUB_API_TOKEN."),
+    typer.Option("--token-file", metavar="FILE", help="Read the API token from this file instead of $JUPYTERHUB_API_TOKEN."),
 ]

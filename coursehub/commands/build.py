@@ -19,7 +19,7 @@ FAMILIES = ", ".join(name for name, _ in GENERATORS)
 @app.command()
 def build(
     manifest: ManifestArg,
-    output: Annotated[Path, typer.Option("-o", "--output", help="Folder to write the generated tree into.")] = Path("build"),
+    output: Annotated[Path, typer.Option("-o", "--output", metavar="DIR", help="Folder to write the generated tree into.")] = Path("build"),
     check: Annotated[bool, typer.Option("--check", help="Write nothing; exit 1 with a diff if the folder is out of date.")] = False,
     only: Annotated[
         Optional[list[str]],

@@ -22,11 +22,11 @@ def grade(
         Path,
         typer.Argument(help="Folder of <student>/<notebook>.ipynb, or a zip as an LMS (Canvas) exports it.", show_default=False),
     ],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Folder for grades.csv, feedback/, logs/ and grade.log; default: grades/<course>/<assignment>.")] = None,  # type: ignore[assignment]
+    output: Annotated[Path, typer.Option("-o", "--output", metavar="DIR", help="Folder for grades.csv, feedback/, logs/ and grade.log; default: grades/<course>/<assignment>.")] = None,  # type: ignore[assignment]
     workers: Annotated[Optional[int], typer.Option("--workers", help="Submissions graded at once; default: one per core.")] = None,
-    timeout: Annotated[Optional[str], typer.Option("--timeout", help="Wall-clock limit per submission (90s, 10m); default: the course's grading.timeout.")] = None,
-    memory: Annotated[Optional[str], typer.Option("--memory", help="Memory limit per submission (2G); default: the course's grading.memory.")] = None,
-    engine: Annotated[str, typer.Option("--engine", help="otter only: warm (forked warm grader, fast) or kernel (otter's grade_submission, a kernel per submission).")] = "warm",
+    timeout: Annotated[Optional[str], typer.Option("--timeout", metavar="DURATION", help="Wall-clock limit per submission (90s, 10m); default: the course's grading.timeout.")] = None,
+    memory: Annotated[Optional[str], typer.Option("--memory", metavar="SIZE", help="Memory limit per submission (2G); default: the course's grading.memory.")] = None,
+    engine: Annotated[str, typer.Option("--engine", metavar="[warm|kernel]", help="otter only: warm (forked warm grader, fast) or kernel (otter's grade_submission, a kernel per submission).")] = "warm",
 ):
     """Grade every submission in a sandbox (own process group, timeout, memory limit, no network,
     read-only files outside its scratch folder); re-running resumes an interrupted batch."""

@@ -119,7 +119,7 @@ def advise(
 
 @images_app.command("standard")
 def standard(
-    name: Annotated[str, typer.Argument(help="data8 or r.")] = "data8",
+    name: Annotated[str, typer.Argument(metavar="SET", help="The standard set: data8 or r.")] = "data8",
     relock: Annotated[
         bool,
         typer.Option("--relock", help="Maintainers: re-resolve the pins with pip and rewrite the set's data file."),
@@ -164,8 +164,8 @@ def standard(
 @images_app.command("check")
 def check(
     manifest: ManifestArg,
-    course: Annotated[Optional[str], typer.Option("--course", help="Check only this course (default: every course).")] = None,
-    timeout: Annotated[int, typer.Option("--timeout", help="Seconds one cell may run.")] = 300,
+    course: Annotated[Optional[str], typer.Option("--course", metavar="COURSE", help="Check only this course (default: every course).")] = None,
+    timeout: Annotated[int, typer.Option("--timeout", metavar="SECONDS", help="Seconds one cell may run.")] = 300,
     json_out: JsonOpt = False,
 ):
     """Run every notebook of a course's content in its image's exact Python packages.

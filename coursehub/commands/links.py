@@ -14,33 +14,34 @@ from coursehub.commands._shared import ManifestArg, app, err, links_app, load, o
 
 @app.command()
 def link(
-    hub: Annotated[Optional[str], typer.Option("--hub", help="The JupyterHub's base URL (https://hub.example.edu).")] = None,
-    repo: Annotated[str, typer.Option("--repo", help="Clone URL of the content repository.")] = ...,
-    branch: Annotated[Optional[str], typer.Option("--branch", help="Branch to pull; default: the repository's default branch.")] = None,
-    path: Annotated[Optional[str], typer.Option("--path", help="The file (or Shiny app folder) inside the repository to open.")] = None,
+    hub: Annotated[Optional[str], typer.Option("--hub", metavar="URL", help="The JupyterHub's base URL (https://hub.example.edu).")] = None,
+    repo: Annotated[str, typer.Option("--repo", metavar="URL", help="Clone URL of the content repository.")] = ...,
+    branch: Annotated[Optional[str], typer.Option("--branch", metavar="BRANCH", help="Branch to pull; default: the repository's default branch.")] = None,
+    path: Annotated[Optional[str], typer.Option("--path", metavar="FILE", help="The file (or Shiny app folder) inside the repository to open.")] = None,
     interface: Annotated[
-        Optional[str], typer.Option("--interface", help="lab, notebook, classic, rstudio, shiny or vscode (default lab).")
+        Optional[str], typer.Option("--interface", metavar="[lab|notebook|classic|rstudio|shiny|vscode]", help="The interface to open (default lab).")
     ] = None,
     urlpath: Annotated[
-        Optional[str], typer.Option("--urlpath", help="Custom path to open on the student's server, instead of --interface/--path.")
+        Optional[str], typer.Option("--urlpath", metavar="PATH", help="Custom path to open on the student's server, instead of --interface/--path.")
     ] = None,
     targetpath: Annotated[
-        Optional[str], typer.Option("--targetpath", help="Folder in the student's home to clone into; default: the repository's name.")
+        Optional[str], typer.Option("--targetpath", metavar="DIR", help="Folder in the student's home to clone into; default: the repository's name.")
     ] = None,
-    server: Annotated[Optional[str], typer.Option("--server", help="Open on this named server (JupyterHub naming rules).")] = None,
+    server: Annotated[Optional[str], typer.Option("--server", metavar="NAME", help="Open on this named server (JupyterHub naming rules).")] = None,
     launch: Annotated[
         str,
         typer.Option(
             "--launch",
+            metavar="[hub|lti|binder]",
             help="hub, lti (the launch URL an LMS stores for the tool, LTI 1.1 and 1.3; canvas is an alias) or binder.",
         ),
     ] = "hub",
-    binder_url: Annotated[Optional[str], typer.Option("--binder-url", help="BinderHub URL for --launch binder.")] = None,
+    binder_url: Annotated[Optional[str], typer.Option("--binder-url", metavar="URL", help="BinderHub URL for --launch binder.")] = None,
     env_repo: Annotated[
-        Optional[str], typer.Option("--env-repo", help="For binder: the repository whose image the content is pulled into.")
+        Optional[str], typer.Option("--env-repo", metavar="URL", help="For binder: the repository whose image the content is pulled into.")
     ] = None,
-    env_branch: Annotated[Optional[str], typer.Option("--env-branch", help="For binder: the environment repository's branch (default HEAD).")] = None,
-    qr: Annotated[Optional[Path], typer.Option("--qr", help="Also write a QR code of the link to FILE.svg or FILE.png.")] = None,
+    env_branch: Annotated[Optional[str], typer.Option("--env-branch", metavar="BRANCH", help="For binder: the environment repository's branch (default HEAD).")] = None,
+    qr: Annotated[Optional[Path], typer.Option("--qr", metavar="FILE", help="Also write a QR code of the link to FILE.svg or FILE.png.")] = None,
 ):
     """Print an nbgitpuller link that opens the given file; corrections and warnings go to stderr."""
     from coursehub.errors import CoursehubError
@@ -74,12 +75,12 @@ def link(
 @links_app.command("check")
 def check(
     manifest: ManifestArg,
-    course: Annotated[Optional[list[str]], typer.Option("--course", help="Check only this course (repeatable).")] = None,
+    course: Annotated[Optional[list[str]], typer.Option("--course", metavar="COURSE", help="Check only this course (repeatable).")] = None,
     cache_dir: Annotated[
-        Optional[Path], typer.Option("--cache-dir", help="Where fetched repositories are cached (default ~/.cache/coursehub/links).")
+        Optional[Path], typer.Option("--cache-dir", metavar="DIR", help="Where fetched repositories are cached (default ~/.cache/coursehub/links).")
     ] = None,
     jobs: Annotated[int, typer.Option("--jobs", min=1, help="Repositories checked at the same time.")] = 4,
-    timeout: Annotated[float, typer.Option("--timeout", min=1, help="Seconds allowed for each git command.")] = 60,
+    timeout: Annotated[float, typer.Option("--timeout", metavar="SECONDS", min=1, help="Seconds allowed for each git command.")] = 60,
 ):
     """Check every assignment link: repository reachable, branch exists, file on the branch. Exit 1 if any is broken."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress

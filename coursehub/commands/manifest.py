@@ -60,7 +60,7 @@ def validate(manifest: ManifestArg, strict: StrictOpt = False, json_out: JsonOpt
 
 
 @app.command()
-def schema(output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write to this file instead of stdout.")] = None):
+def schema(output: Annotated[Optional[Path], typer.Option("-o", "--output", metavar="FILE", help="Write to this file instead of stdout.")] = None):
     """Print the manifest's JSON Schema (for yaml-language-server and other editors)."""
     from coursehub.manifest.schema import schema_text
 
