@@ -98,7 +98,7 @@ def test_cli_check_exits_1_with_a_table(tmp_path, check_repos, run_cli, monkeypa
     assert code == 1
     assert "BROKEN: branch 'fall-2026' does not exist" in out
     assert "hw09" in out and "BROKEN" in out
-    assert "6 assignment links, 3 broken" in out
+    assert "6 assignment links in 4 repositories, 3 broken" in out
     assert "3 of 6 links are broken" in err
     assert (tmp_path / "xdg" / "coursehub" / "links").is_dir()
 
@@ -107,7 +107,7 @@ def test_cli_check_passes_for_a_good_course(tmp_path, check_repos, run_cli):
     path = write_manifest(tmp_path, check_repos)
     code, out, err = run_cli("links", "check", path, "--course", "c8-release", "--cache-dir", tmp_path / "c")
     assert code == 0, err
-    assert "1 assignment links, 0 broken" in out
+    assert "1 assignment links in 1 repositories, 0 broken" in out
 
 
 # --- a git host that hangs -----------------------------------------------------------------------------
@@ -216,3 +216,48 @@ def test_ctrl_c_during_a_check_leaves_no_git_running(tmp_path, to):
     assert cli.returncode == 130, err.decode()[-2000:]
     assert "interrupted" in err.decode()
     assert not left, [(p.pid, p.info["cmdline"]) for p in left]
+
+
+def test_one_row_per_repository_and_reason_and_progress_names_what_it_waits_on(tmp_path, check_repos, run_cli):
+    text = write_manifest(tmp_path, check_repos).read_text().replace(
+        "- {id: lab01, path: lab01.ipynb}\n",
+        "- {id: lab01, path: lab01.ipynb}\n      - {id: lab02, path: lab02.ipynb}\n      - {id: hw01, path: hw01.ipynb}\n",
+    )
+    assert "hw01.ipynb" in text
+    path = tmp_path / "grouped.yaml"
+    path.write_text(text)
+    code, out, err = run_cli("links", "check", path, "--course", "gone", "--course", "c8", "--cache-dir", tmp_path / "c")
+    assert code == 1
+    # three assignments of an unreachable repository: the error once, with the three under it
+    assert out.count("repository unreachable") == 1
+    assert "gone/lab01, gone/lab02, gone/hw01" in " ".join(out.split())
+    # one repository with a good and a missing file: two rows, the repository named once
+    assert out.count("check-c8") == 1 and "c8/lab01, c8/lab02" in out and "BROKEN: 'hw/hw09/hw09.ipynb'" in out
+    # not a terminal: plain progress lines, the last one says it is done
+    assert "links check: 2/2 done in" in err
+    seen = []
+    manifest, _ = load_manifest(path)
+    check_links(manifest, cache_dir=tmp_path / "c", progress=lambda done, total, waiting: seen.append((done, total, waiting)))
+    assert any(check_repos["missing"] in waiting for _, _, waiting in seen), seen
+    assert seen[-1][0] == seen[-1][1] and seen[-1][2] == []
+
+
+def test_local_mode_checks_the_local_content_offline(example_manifest_path, tmp_path, run_cli, monkeypatch):
+    import shutil
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+
+    uni = tmp_path / "uni"
+    shutil.copytree(example_manifest_path.parent, uni)
+    (uni / "content" / "data-c88-materials" / "hw01" / "hw01.ipynb").unlink()
+    manifest = uni / "manifest.yaml"
+    manifest.write_text(manifest.read_text().replace(", local: content/climate-hackweek}", "}"))
+    code, out, err = run_cli("links", "check", manifest, "--local")
+    assert code == 1, err
+    flat = " ".join(out.split())
+    assert "data-c8-fa26/lab01, data-c8-fa26/hw01 │ ok" in flat
+    assert "(local copy: content/data-c88-materials)" in flat
+    assert "data-c88-fa26/hw01 │ BROKEN: 'hw01/hw01.ipynb' is not on branch 'main'" in flat
+    assert "climate-hackweek-26/tutorial01 │ BROKEN: no local copy to check against" in flat
+    assert "2 of 6 links are broken" in err
+    assert not (tmp_path / "xdg").exists()  # local URLs change every run: their fetches are not cached

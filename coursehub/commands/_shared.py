@@ -113,6 +113,81 @@ def _tidy_help(cmd) -> None:
         _tidy_help(sub)
 
 
+class Tracker:
+    """Progress of one long step, for ``images check``, ``links check``, ``sync`` and ``grade``.
+
+    On a terminal, a live bar on stderr that names what it is doing now. Anywhere else (a CI log, a
+    pipe) plain lines on stderr instead: the first, then at most one every ``every`` seconds, then the
+    last, each ``label: done/total note``. With ``threads=False`` nothing runs in the background (a
+    bar redraws only when told), for callers that fork.
+    """
+
+    def __init__(self, label: str, *, total: int | None = None, threads: bool = True, every: float = 5.0):
+        self.label, self.total, self.done, self.note = label, total, 0, ""
+        self._every, self._last, self._start = every, 0.0, 0.0
+        self._bar = None
+        if err.is_terminal:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+            self._bar = Progress(
+                SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                console=err, transient=True, auto_refresh=threads,
+            )
+            self._task = self._bar.add_task(label, total=total)
+
+    def __enter__(self) -> Tracker:
+        import time
+
+        self._start = time.monotonic()
+        if self._bar is not None:
+            self._bar.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+        elif exc[0] is None:
+            self._line(final=True)
+
+    def set_total(self, total: int) -> None:
+        self.total = total
+        self._show()
+
+    def advance(self, n: int = 1, note: str | None = None) -> None:
+        self.done += n
+        if note is not None:
+            self.note = note
+        self._show()
+
+    def status(self, note: str) -> None:
+        """What the step is doing or waiting on now."""
+        self.note = note
+        self._show()
+
+    def _show(self) -> None:
+        if self._bar is not None:
+            description = f"{self.label}: {self.note}" if self.note else self.label
+            self._bar.update(self._task, completed=self.done, total=self.total, description=description)
+            self._bar.refresh()
+            return
+        import time
+
+        if not self._last or time.monotonic() - self._last >= self._every:
+            self._line()
+
+    def _line(self, final: bool = False) -> None:
+        import time
+
+        self._last = time.monotonic()
+        count = f"{self.done}/{self.total}" if self.total is not None else (str(self.done) if self.done else "")
+        text = f"{self.label}: {count}" if count else f"{self.label}:"
+        if final:
+            text += f" done in {self._last - self._start:.0f}s"
+        elif self.note:
+            text += f" {self.note}" if count else self.note
+        err.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
 def show_problems(problems: list[Problem]) -> None:
     """Print problems to stderr; their text comes from the manifest, so it is never read as markup."""
     for p in problems:

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from coursehub.commands._shared import ManifestArg, app, err, links_app, load, out, text_column
+from coursehub.commands._shared import ManifestArg, app, err, links_app, load, out
 
 
 
@@ -76,6 +76,14 @@ def link(
 def check(
     manifest: ManifestArg,
     course: Annotated[Optional[list[str]], typer.Option("--course", metavar="COURSE", help="Check only this course (repeatable).")] = None,
+    local: Annotated[
+        bool,
+        typer.Option(
+            "--local",
+            help="Check against each course's local copy (content.local), served over git on 127.0.0.1 as the demo "
+            "serves it, instead of the real repositories: offline, and before the content is pushed.",
+        ),
+    ] = False,
     cache_dir: Annotated[
         Optional[Path], typer.Option("--cache-dir", metavar="DIR", help="Where fetched repositories are cached (default ~/.cache/coursehub/links).")
     ] = None,
@@ -83,26 +91,56 @@ def check(
     timeout: Annotated[float, typer.Option("--timeout", metavar="SECONDS", min=1, help="Seconds allowed for each git command.")] = 60,
 ):
     """Check every assignment link: repository reachable, branch exists, file on the branch. Exit 1 if any is broken."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress
+    import tempfile
+    from contextlib import ExitStack
+
     from rich.table import Table
+
+    from coursehub.commands._shared import Tracker
     from coursehub.errors import EXIT_CHECK_FAILED, CoursehubError
-    from coursehub.links.check import check_links
+    from coursehub.links.check import by_repository, check_links
 
     model, _ = load(manifest)
-    with Progress(text_column("{task.description}"), BarColumn(), MofNCompleteColumn(), console=err, transient=True) as bar:
-        task = bar.add_task("checking content repositories", total=None)
+    shown: dict[str, str] = {}  # repository checked -> what the table calls it
+    with ExitStack() as stack, Tracker("links check") as tracker:
+        repo_for = None
+        if local:
+            from coursehub.hub.local import ContentServer
 
-        def progress(done: int, total: int, label: str) -> None:
-            bar.update(task, completed=done, total=total, description=f"checked {label}")
+            tracker.status("making git repositories of the local content")
+            scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="coursehub-links-")))
+            server = ContentServer(model, scratch / "repos")
+            stack.callback(server.stop)
+            cache_dir = cache_dir or scratch / "cache"  # local URLs change every run: keep their fetches out of the cache
 
-        results = check_links(model, courses=course, cache_dir=cache_dir, jobs=jobs, timeout=timeout, progress=progress)
+            def repo_for(c):
+                url = server.repo_url(c.id)
+                if url:
+                    shown[url] = f"{c.content.repo} (local copy: {c.content.local})"
+                return url
+
+        def progress(done: int, total: int, waiting: list[str]) -> None:
+            tracker.total, tracker.done = total, done
+            names = [shown.get(w, w) for w in waiting]
+            tracker.status(f"waiting on {names[0]}" + (f" and {len(names) - 1} more" if len(names) > 1 else "") if names else "")
+
+        results = check_links(
+            model, courses=course, cache_dir=cache_dir, jobs=jobs, timeout=timeout, progress=progress, repo_for=repo_for
+        )
     broken = [r for r in results if not r.ok]
-    table = Table(title=f"{len(results)} assignment links, {len(broken)} broken")
-    for col in ("course", "assignment", "repo", "branch", "path", "status"):
+    groups = by_repository(results)
+    table = Table(title=f"{len(results)} assignment links in {len(groups)} repositories, {len(broken)} broken")
+    for col in ("repository", "branch", "assignments", "status"):
         table.add_column(col)
-    for r in results:
-        table.add_row(r.course, r.assignment, r.repo, r.branch, r.path, "ok" if r.ok else f"BROKEN: {r.reason}",
-                      style=None if r.ok else "red")
+    for repo, branch, reasons in groups:
+        for i, (reason, checks) in enumerate(reasons):
+            table.add_row(
+                shown.get(repo, repo) if i == 0 else "",
+                branch if i == 0 else "",
+                ", ".join(f"{c.course}/{c.assignment}" for c in checks),
+                f"BROKEN: {reason}" if reason else "ok",
+                style="red" if reason else None,
+            )
     out.print(table)
     if broken:
         raise CoursehubError(f"{len(broken)} of {len(results)} links are broken", exit_code=EXIT_CHECK_FAILED)

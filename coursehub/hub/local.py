@@ -265,7 +265,7 @@ class ContentServer:
         self.repos: dict[str, str] = {}
         base = Path(manifest.source).parent
         for course in manifest.courses:
-            if not (course.content and course.content.local):
+            if not (course.content and course.content.local) or not (base / course.content.local).is_dir():
                 continue
             name = f"{course.id}.git"
             self._make_repo(base / course.content.local, self.root / name, course.content.branch)

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from coursehub.errors import CoursehubError
 from coursehub.links.url import check_branch, check_file_path, check_repo
-from coursehub.manifest import Manifest
+from coursehub.manifest import Course, Manifest
 
 
 @dataclass(frozen=True)
@@ -185,9 +185,15 @@ def check_links(
     cache_dir: Path | None = None,
     jobs: int = 4,
     timeout: float = 60,
-    progress: Callable[[int, int, str], None] | None = None,
+    progress: Callable[[int, int, list[str]], None] | None = None,
+    repo_for: Callable[[Course], str | None] | None = None,
 ) -> list[LinkCheck]:
-    """Check every assignment of the manifest's courses (or only ``courses``); results in manifest order."""
+    """Check every assignment of the manifest's courses (or only ``courses``); results in manifest order.
+
+    ``progress(done, total, waiting)`` is called as repositories start and finish, ``waiting`` naming
+    those being checked. ``repo_for`` checks another repository than ``content.repo`` (a local copy);
+    a course it returns ``None`` for is reported as having nothing to check against.
+    """
     wanted = set(courses or [])
     if wanted:
         for name in wanted:
@@ -204,8 +210,15 @@ def check_links(
                 verdicts[(course.id, a.id)] = LinkCheck(course.id, a.id, "", "", a.path, False, "the course has no content repository")
                 continue
             branch = course.content.branch
+            source = course.content.repo if repo_for is None else repo_for(course)
+            if source is None:
+                verdicts[(course.id, a.id)] = LinkCheck(
+                    course.id, a.id, course.content.repo, branch, a.path, False,
+                    "no local copy to check against (content.local is not set or not a folder)",
+                )
+                continue
             try:
-                repo, _, _ = check_repo(course.content.repo)
+                repo, _, _ = check_repo(source)
                 check_branch(branch)
                 path, _ = check_file_path(a.path)
             except CoursehubError as exc:
@@ -215,21 +228,34 @@ def check_links(
     cache_root = cache_dir or default_cache_dir()
     cache_root.mkdir(parents=True, exist_ok=True)
     total, done = len(by_repo), 0
-    if progress:
-        progress(0, total, "")
+    running: list[str] = []
+    lock = threading.Lock()
+
+    def report() -> None:
+        if progress:
+            progress(done, total, list(running))
+
+    def check_one(repo: str, targets: list[_Target]) -> list[LinkCheck]:
+        with lock:
+            running.append(repo)
+            report()
+        try:
+            return _check_repo_targets(gits, repo, targets, cache_root, timeout)
+        finally:
+            with lock:
+                running.remove(repo)
+
+    report()
     gits = _Gits()
     pool = ThreadPoolExecutor(max_workers=max(1, jobs))
     try:
-        futures = {
-            pool.submit(_check_repo_targets, gits, repo, targets, cache_root, timeout): repo
-            for repo, targets in by_repo.items()
-        }
+        futures = [pool.submit(check_one, repo, targets) for repo, targets in by_repo.items()]
         for future in as_completed(futures):
             for result in future.result():
                 verdicts[(result.course, result.assignment)] = result
-            done += 1
-            if progress:
-                progress(done, total, futures[future])
+            with lock:
+                done += 1
+                report()
     except BaseException:
         # Ctrl-C reaches only this (main) thread, and git's own process group never sees it: stop every
         # git before waiting for the workers, or they would wait out their timeouts first.
@@ -238,3 +264,12 @@ def check_links(
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     return [verdicts[key] for key in order]
+
+
+def by_repository(results: list[LinkCheck]) -> list[tuple[str, str, list[tuple[str, list[LinkCheck]]]]]:
+    """``(repo, branch, [(reason or "", checks)])`` per repository, in first-seen order: one verdict per
+    reason instead of the same error once per assignment."""
+    groups: dict[tuple[str, str], dict[str, list[LinkCheck]]] = {}
+    for r in results:
+        groups.setdefault((r.repo, r.branch), {}).setdefault("" if r.ok else r.reason, []).append(r)
+    return [(repo, branch, list(reasons.items())) for (repo, branch), reasons in groups.items()]
