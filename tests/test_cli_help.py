@@ -59,3 +59,22 @@ def test_an_argument_has_one_name_everywhere():
     # the same option or argument shows the same value name in every command that takes it
     assert names["--course"] == {"COURSE"} and names["--today"] == {"DATE"} and names["manifest"] == {"MANIFEST"}
     assert names["--timeout"] <= {"SECONDS", "DURATION"}
+
+
+def test_progress_off_a_terminal_is_plain_lines_first_some_and_last(capsys):
+    from coursehub.commands._shared import Tracker
+
+    with Tracker("step", total=3, every=3600) as t:
+        t.status("waiting on the first")
+        t.advance(note="one")
+        t.advance()
+        t.advance()
+    lines = capsys.readouterr().err.splitlines()
+    # the first line at once, none in between (one an hour at most), then the last
+    assert lines[0] == "step: 0/3 waiting on the first"
+    assert len(lines) == 2 and lines[1].startswith("step: 3/3 done in")
+    with Tracker("each", every=0) as t:
+        t.set_total(2)
+        t.advance(note="a")
+        t.advance(note="b")
+    assert capsys.readouterr().err.splitlines()[:3] == ["each: 0/2", "each: 1/2 a", "each: 2/2 b"]

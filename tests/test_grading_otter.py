@@ -77,6 +77,7 @@ def test_hostile_submissions_are_contained_and_the_batch_goes_on(tmp_path):
     assert proc.stdout.strip() == str(out / "grades.csv")
     rows = read_csv(out / "grades.csv")
     assert set(rows) == {CORRECT, PARTIAL, WRONG, *(f"hostile-{n}" for n in HOSTILE), "hostile-invalid"}
+    assert f"grading {COURSE}/{LAB}: {len(rows)}/{len(rows)} done in" in proc.stderr  # plain progress off a terminal
     # every honest score is what it is in a batch of its own
     for student, (score, _) in EXPECTED.items():
         assert float(rows[student]["score"]) == score and rows[student]["status"] == "graded"

@@ -137,6 +137,7 @@ def test_cli_reports_and_exits_1(env_root):
     assert ok.returncode == 0, ok.stderr
     assert "lab01.ipynb" in ok.stdout and "pass" in ok.stdout
     assert "2 notebook(s) ran cleanly" in ok.stderr
+    assert "images check: 2/2 done in" in ok.stderr  # plain progress lines off a terminal
 
 
 def test_r_course_is_skipped_with_a_reason(example_manifest):

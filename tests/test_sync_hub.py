@@ -208,6 +208,11 @@ def test_a_token_with_too_few_scopes_gets_an_error_naming_them(hub, course_dir, 
     assert plan.create_groups
     with pytest.raises(CoursehubError, match=r"lacks the scope\(s\) admin:users, admin:groups needed to apply"):
         sync(manifest, client=read_only, today=MID_TERM, apply=True)
+    # a plan from the command line, not on a terminal: plain progress lines that say what it waits on
+    monkeypatch.setenv("JUPYTERHUB_API_TOKEN", issue_token(hub, SYNC_PLAN_SCOPES))
+    code, out, err = run_cli("sync", course_dir / "manifest.yaml", "--hub-api", hub.api_url)
+    assert code == 0, err
+    assert f"sync: reading users and groups from {hub.api_url}" in err and "sync: done in" in err
     monkeypatch.setenv("JUPYTERHUB_API_TOKEN", issue_token(hub, ["list:users"]))
     code, out, err = run_cli("sync", course_dir / "manifest.yaml", "--hub-api", hub.api_url)
     assert code == 2 and out == ""

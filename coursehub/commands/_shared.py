@@ -211,7 +211,9 @@ def parse_today(value: str | None) -> dt.date:
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
-        raise CoursehubError(f"--today {value!r} is not a date; write YYYY-MM-DD") from None
+        from coursehub.manifest.units import date_problem
+
+        raise CoursehubError(f"--today {date_problem(value)}") from None
 
 
 # --- option types shared by several commands ------------------------------------------------------------

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from coursehub.commands._shared import AssignmentArg, CourseArg, ManifestArg, app, err, load, out, text_column
+from coursehub.commands._shared import AssignmentArg, CourseArg, ManifestArg, Tracker, app, err, load, out
 
 
 
@@ -30,10 +30,9 @@ def grade(
 ):
     """Grade every submission in a sandbox (own process group, timeout, memory limit, no network,
     read-only files outside its scratch folder); re-running resumes an interrupted batch."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
     from coursehub.errors import CoursehubError
     from coursehub.grading.runner import grade as run
-    from coursehub.manifest.units import parse_duration, parse_size
+    from coursehub.manifest.units import parse_duration, parse_size, unitless_size_hint
 
     model, _ = load(manifest)
     try:
@@ -41,21 +40,19 @@ def grade(
         memory_b = parse_size(memory) if memory is not None else None
     except ValueError as exc:
         raise CoursehubError(str(exc)) from None
+    if memory_b is not None and unitless_size_hint(memory_b):
+        raise CoursehubError(f"--memory {unitless_size_hint(memory_b)}")
     out_dir = output or Path("grades") / course / assignment
-    # auto_refresh=False: the runner forks, and a refresh thread must not exist when it does
-    progress = Progress(text_column("grading"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                        text_column("{task.description}"), console=err, auto_refresh=False, transient=True)
-    task = progress.add_task("", total=None)
+    # threads=False: the runner forks, and a refresh thread must not exist when it does
+    progress = Tracker(f"grading {course}/{assignment}", threads=False)
 
     def on_start(todo: int, reused: int) -> None:
         if reused:
             err.print(f"resuming: {reused} submissions already graded in {out_dir}", markup=False)
-        progress.update(task, total=todo)
-        progress.refresh()
+        progress.set_total(todo)
 
     def on_result(result) -> None:
-        progress.update(task, advance=1, description=f"{result.student}: {result.status}")
-        progress.refresh()
+        progress.advance(note=f"{result.student}: {result.status}")
 
     err.print(f"preparing the {model.course(course).grader} grader for {course}/{assignment} …", style="dim")
     try:

@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TimeElapsedColumn
 from rich.table import Table
 
-from coursehub.commands._shared import JsonOpt, ManifestArg, err, images_app, load, out, text_column
+from coursehub.commands._shared import JsonOpt, ManifestArg, Tracker, err, images_app, load, out
 from coursehub.errors import EXIT_CHECK_FAILED, CoursehubError
 
 
@@ -182,25 +181,10 @@ def check(
     courses = [model.course(course)] if course else list(model.courses)
     total = sum(len(notebooks_of(model, c)) for c in courses)
     results = []
-    with Progress(
-        SpinnerColumn(),
-        text_column("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-    ) as progress:
-        task = progress.add_task("checking notebooks", total=total)
+    with Tracker("images check", total=total) as tracker:
         for c in courses:
             results.append(
-                check_course(
-                    model,
-                    c,
-                    timeout=timeout,
-                    progress=lambda text: progress.update(task, description=text),
-                    on_notebook=lambda _: progress.advance(task),
-                )
+                check_course(model, c, timeout=timeout, progress=tracker.status, on_notebook=lambda _: tracker.advance())
             )
 
     if json_out:

@@ -6,10 +6,9 @@ import json
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
-from coursehub.commands._shared import parse_today, HubApiOpt, JsonOpt, ManifestArg, StrictOpt, TodayOpt, TokenFileOpt, app, err, load, out, text_column
+from coursehub.commands._shared import parse_today, HubApiOpt, JsonOpt, ManifestArg, StrictOpt, TodayOpt, TokenFileOpt, Tracker, app, err, load, out
 
 STATUS_TEXT = {"upcoming": "upcoming (provisioned early)", "ended": "ended (groups emptied)"}
 #: How many names of a long list the table shows before "and N more" (--json has them all).
@@ -95,21 +94,15 @@ def sync(
         timeout=timeout, retry_time=max(HubClient.DEFAULT_RETRY_TIME, timeout),
     )
 
-    progress = Progress(
-        text_column("applying"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-        disable=json_out or not err.is_terminal,
-    )
+    tracker = Tracker("sync")
 
     def advance_factory(total: int):
-        task = progress.add_task("apply", total=total)
-        return lambda n: progress.advance(task, n)
+        tracker.status("applying the plan")
+        tracker.set_total(total)
+        return tracker.advance
 
-    with progress:
+    with tracker:
+        tracker.status(f"reading users and groups from {hub_api}")
         plan, result = run_sync(
             model, client=client, today=day, apply=apply, delete_users=delete_users, batch=batch_size,
             advance_factory=advance_factory,

@@ -20,7 +20,7 @@ from coursehub.manifest.buildrules import hub_url_problems, image_problems, link
 from coursehub.manifest.effective import course_settings
 from coursehub.manifest.filerules import file_problems
 from coursehub.manifest.files import FileProblem, Limits, resolve
-from coursehub.manifest.units import format_size
+from coursehub.manifest.units import format_size, unitless_size_hint
 
 
 def _err(loc, message, hint="", severity="error", *, code: str):
@@ -43,6 +43,9 @@ def rule_problems(manifest: Manifest, *, limits: Limits | None = None) -> Iterat
         yield _err(("images",), "no images are defined", "add at least one, e.g. `data8: {standard: data8}`", code="no-images")
 
     hub_res = manifest.hub.resources
+    yield from _small_sizes(hub_res.memory, ("hub", "resources", "memory"))
+    for k, node_type in enumerate(manifest.capacity.node_types):
+        yield from _small_sizes(node_type, ("capacity", "node_types", k))
     if None not in (hub_res.memory.guarantee, hub_res.memory.limit) and hub_res.memory.limit < hub_res.memory.guarantee:
         yield _err(
             ("hub", "resources", "memory", "limit"),
@@ -197,8 +200,18 @@ def _check_node_fit(manifest: Manifest) -> Iterator[dict]:
                 )
 
 
+def _small_sizes(node, loc: tuple) -> Iterator[dict]:
+    """A memory size under 1M anywhere below ``node``: almost surely a number written without its unit."""
+    for name in ("guarantee", "limit", "memory"):
+        value = getattr(node, name, None)
+        if isinstance(value, int) and not isinstance(value, bool) and unitless_size_hint(value):
+            yield _err(loc + (name,), f"memory {unitless_size_hint(value)}", "", "warning")
+
+
 def _check_resources(manifest: Manifest, i: int) -> Iterator[dict]:
     course = manifest.courses[i]
+    yield from _small_sizes(course.resources.memory, ("courses", i, "resources", "memory"))
+    yield from _small_sizes(course.grading, ("courses", i, "grading"))
     s = course_settings(manifest, course)
     loc = ("courses", i, "resources")
     # Point at whichever side the course set, so the message lands on the line to edit.

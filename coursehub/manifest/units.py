@@ -72,6 +72,34 @@ def human_size(n: float) -> str:
     return f"{n:.0f}"
 
 
+#: Below this a "size" is almost surely a number written without its unit (a server needs far more).
+SMALLEST_LIKELY_SIZE = 1024**2
+
+
+def unitless_size_hint(n: int) -> str | None:
+    """What to say about a size that is suspiciously small: a number without a unit is bytes."""
+    if 0 <= n < SMALLEST_LIKELY_SIZE:
+        return f"{n} is {n} bytes: a size without a unit is bytes; write it with one, like {n}M or {n}G"
+    return None
+
+
+def date_problem(text: str) -> str:
+    """Why ``text`` is not a date, naming the part that is wrong (``2026-13-01``: the month)."""
+    import calendar
+    import datetime as dt
+
+    m = re.fullmatch(r"\s*(\d{4})-(\d{1,2})-(\d{1,2})\s*", text)
+    if not m:
+        return f"{text!r} is not a date; write it as YYYY-MM-DD"
+    year, month, day = (int(g) for g in m.groups())
+    if not 1 <= month <= 12:
+        return f"{text!r} is not a date: month {month} is not 1 to 12; write it as YYYY-MM-DD"
+    last = calendar.monthrange(year, month)[1] if dt.MINYEAR <= year else 31
+    if not 1 <= day <= last:
+        return f"{text!r} is not a date: day {day} is not 1 to {last} in {calendar.month_name[month]} {year}"
+    return f"{text!r} is not a date; write it as YYYY-MM-DD"
+
+
 def parse_duration(value: str | int | float) -> int:
     """Return whole seconds from ``30m``, ``1h``, ``2d``, ``45s`` or a number of seconds."""
     if isinstance(value, bool):

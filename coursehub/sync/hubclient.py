@@ -205,8 +205,12 @@ class HubClient:
         except HubRequestError as exc:
             if exc.status in (401, 403):
                 raise CoursehubError(f"the hub at {self.api_url} refused the API token ({exc.status})") from None
+            hint = ""
+            if exc.status == 404:
+                # the usual slip: the hub's page URL (https://hub.example.edu) instead of its API
+                hint = f"; is {self.api_url} the hub's API? It is the hub's URL followed by /hub/api"
             raise CoursehubError(
-                f"the hub at {self.api_url} answered GET /user with {exc.status} {exc.message}"
+                f"the hub at {self.api_url} answered GET /user with {exc.status} {exc.message}{hint}"
             ) from None
 
     def map(self, fn: Callable[[T], R], items: Iterable[T], *, on_done: Callable[[T], None] | None = None) -> list[R]:
