@@ -78,3 +78,6 @@ def test_progress_off_a_terminal_is_plain_lines_first_some_and_last(capsys):
         t.advance(note="a")
         t.advance(note="b")
     assert capsys.readouterr().err.splitlines()[:3] == ["each: 0/2", "each: 1/2 a", "each: 2/2 b"]
+    with Tracker("plan") as t:
+        t.status("reading the hub")
+    assert capsys.readouterr().err.splitlines()[0] == "plan: reading the hub"

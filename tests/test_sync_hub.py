@@ -212,7 +212,7 @@ def test_a_token_with_too_few_scopes_gets_an_error_naming_them(hub, course_dir, 
     monkeypatch.setenv("JUPYTERHUB_API_TOKEN", issue_token(hub, SYNC_PLAN_SCOPES))
     code, out, err = run_cli("sync", course_dir / "manifest.yaml", "--hub-api", hub.api_url)
     assert code == 0, err
-    assert f"sync: reading users and groups from {hub.api_url}" in err and "sync: done in" in err
+    assert f"sync: reading users and groups from {hub.api_url}" in err and "sync: done in" in err, err
     monkeypatch.setenv("JUPYTERHUB_API_TOKEN", issue_token(hub, ["list:users"]))
     code, out, err = run_cli("sync", course_dir / "manifest.yaml", "--hub-api", hub.api_url)
     assert code == 2 and out == ""

@@ -179,13 +179,16 @@ class Tracker:
         import time
 
         self._last = time.monotonic()
-        count = f"{self.done}/{self.total}" if self.total is not None else (str(self.done) if self.done else "")
-        text = f"{self.label}: {count}" if count else f"{self.label}:"
+        parts = [f"{self.label}:"]
+        if self.total is not None:
+            parts.append(f"{self.done}/{self.total}")
+        elif self.done:
+            parts.append(str(self.done))
         if final:
-            text += f" done in {self._last - self._start:.0f}s"
+            parts.append(f"done in {self._last - self._start:.0f}s")
         elif self.note:
-            text += f" {self.note}" if count else self.note
-        err.print(text, markup=False, highlight=False, soft_wrap=True)
+            parts.append(self.note)
+        err.print(" ".join(parts), markup=False, highlight=False, soft_wrap=True)
 
 
 def show_problems(problems: list[Problem]) -> None:
