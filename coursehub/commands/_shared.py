@@ -127,10 +127,10 @@ class Tracker:
         self._every, self._last, self._start = every, 0.0, 0.0
         self._bar = None
         if err.is_terminal:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TimeElapsedColumn
 
             self._bar = Progress(
-                SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                SpinnerColumn(), text_column(), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                 console=err, transient=True, auto_refresh=threads,
             )
             self._task = self._bar.add_task(label, total=total)

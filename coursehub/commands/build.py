@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -10,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from coursehub.build import GENERATORS
-from coursehub.commands._shared import JsonOpt, ManifestArg, StrictOpt, VerboseOpt, app, err, load, out
+from coursehub.commands._shared import JsonOpt, ManifestArg, StrictOpt, VerboseOpt, app, err, load, print_json
 from coursehub.errors import EXIT_CHECK_FAILED, CoursehubError
 
 FAMILIES = ", ".join(name for name, _ in GENERATORS)
@@ -66,7 +65,7 @@ def build(
             "notes": ctx.notes,
             "summary": summarize(model),
         }
-        out.print(json.dumps(report, indent=2, sort_keys=True), markup=False)
+        print_json(report)
     elif not only or "summary" in only:
         show_summary(model, summarize(model), warnings=warnings, notes=ctx.notes, verbose=verbose)
     written = sum(n for name, n in ctx.file_counts.items() if name in rendered)
