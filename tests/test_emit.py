@@ -40,7 +40,9 @@ def test_yaml_is_ruamels_bytes(data):
 def test_large_hub_values_are_ruamels_bytes(example_manifest):
     from coursehub.hub import z2jh
 
-    values = z2jh.values(example_manifest)
+    from coursehub.hub.data import course_data
+
+    values = z2jh.values(course_data(example_manifest))
     # the example's values take both paths: the runtime's source is left to ruamel, the rest is written here
     big = {"custom": values["custom"], "lists": {f"g{i}": {"users": [f"user{j}.x" for j in range(40)]} for i in range(300)}}
     assert emit.to_yaml(values) == ruamel(values)

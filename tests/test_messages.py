@@ -31,11 +31,12 @@ def test_an_out_of_range_date_names_the_part_that_is_wrong(run_cli, monkeypatch,
 def test_a_size_without_a_unit_says_so(run_cli, tmp_path):
     code, _, err = run_cli("grade", EXAMPLE, "data-c8-fa26", "lab01", tmp_path, "--memory", "2")
     assert code == 2 and "2 is 2 bytes: a size without a unit is bytes" in err and "2G" in err
-    manifest = tmp_path / "manifest.yaml"
-    text = EXAMPLE.read_text().replace("resources: {memory: {limit: 2G}}", "resources: {memory: {guarantee: 1024, limit: 2048}}")
+    import shutil
+
+    shutil.copytree(EXAMPLE.parent, tmp_path / "uni")
+    manifest = tmp_path / "uni" / "manifest.yaml"
+    text = manifest.read_text().replace("resources: {memory: {guarantee: 1G, limit: 2G}}", "resources: {memory: {guarantee: 1024, limit: 2048}}")
     manifest.write_text(text)
-    for name in ("rosters", "content", "source"):
-        (tmp_path / name).symlink_to(EXAMPLE.parent / name)
     code, _, err = run_cli("validate", manifest)
     flat = " ".join(err.split())
     assert "warning: courses[0].resources.memory.limit: memory 2048 is 2048 bytes: a size without a unit is bytes" in flat

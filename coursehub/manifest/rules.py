@@ -205,7 +205,7 @@ def _small_sizes(node, loc: tuple) -> Iterator[dict]:
     for name in ("guarantee", "limit", "memory"):
         value = getattr(node, name, None)
         if isinstance(value, int) and not isinstance(value, bool) and unitless_size_hint(value):
-            yield _err(loc + (name,), f"memory {unitless_size_hint(value)}", "", "warning")
+            yield _err(loc + (name,), f"memory {unitless_size_hint(value)}", "", "warning", code="size-without-unit")
 
 
 def _check_resources(manifest: Manifest, i: int) -> Iterator[dict]:
