@@ -166,7 +166,7 @@ def site_config(tmp: Path, manifest: Path) -> Path:
     """An mkdocs.yml for the guide site whose catalogue comes from ``manifest``."""
     text = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
     text = text.replace("docs_dir: guides", f"docs_dir: {ROOT / 'guides'}")
-    text = text.replace("- guides_gen/gen_pages.py", f"- {ROOT / 'guides_gen' / 'gen_pages.py'}")
+    text = text.replace("- guides_gen/", f"- {ROOT / 'guides_gen'}/")  # the gen-files script and the hooks
     text = text.replace("coursehub_manifest: course-templates/example-university/manifest.yaml", f"coursehub_manifest: {manifest}")
     config = tmp / "mkdocs.yml"
     config.write_text(text, encoding="utf-8")

@@ -169,9 +169,12 @@ def write(files: dict[str, bytes], out_dir: Path, selected: list[str]) -> None:
         staging.mkdir()
         for family in selected:
             (staging / family).mkdir()
+        made: set[Path] = set()
         for rel, content in sorted(files.items()):
             target = staging / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
+            if target.parent not in made:  # one mkdir per folder, not per file
+                target.parent.mkdir(parents=True, exist_ok=True)
+                made.add(target.parent)
             target.write_bytes(content)
             # postBuild and similar scripts must stay executable
             if content.startswith(b"#!"):

@@ -233,9 +233,21 @@ def simulate(manifest: Manifest) -> Simulation:
     # cloud; on premises the purchase price plays that part.
     packer = _Packer(node_types, price=lambda t: rate[t.name])
 
+    # each day's running courses (and, for the cloud bill, events being pre-scaled), in manifest order:
+    # one pass over each term instead of asking every course about every day
+    running: dict[dt.date, list[CourseLoad]] = {day: [] for day in days}
+    billed_loads: dict[dt.date, list[CourseLoad]] = {day: [] for day in days}
+    for c in loads:
+        start, end = c.course.term.start, c.course.term.end
+        for table, first in ((running, start), (billed_loads, start - dt.timedelta(days=lead_days) if c.is_event else start)):
+            for offset in range((end - first).days + 1):
+                day = first + dt.timedelta(days=offset)
+                if day in table:
+                    table[day].append(c)
+
     peaks = {}
     for day in days:
-        demand = [Demand(c.id, c.peak_servers, c.shape) for c in loads if c.active_on(day) and c.peak_servers]
+        demand = [Demand(c.id, c.peak_servers, c.shape) for c in running[day] if c.peak_servers]
         peaks[day] = (demand, packer(demand))
     fleet: dict[str, int] = {}
     if cap.cost_model == "on-prem":
@@ -254,19 +266,17 @@ def simulate(manifest: Manifest) -> Simulation:
     attributed: dict[int, tuple[dict[str, float], float]] = {}
     for day in days:
         peak_demand, peak = peaks[day]
-        active = [c.id for c in loads if c.active_on(day)]
+        active = [c.id for c in running[day]]
         scale: dict[str, Fraction] = {}
         if cap.cost_model == "cloud":
             billed_demand = []
-            for c in loads:
-                if c.is_event and c.course.term.start - dt.timedelta(days=lead_days) <= day <= c.course.term.end:
+            for c in billed_loads[day]:
+                if c.is_event:
                     count = c.peak_servers  # placeholders hold the event's peak, then students fill it
-                elif c.active_on(day):
+                else:
                     count = average[c.id]
                     if count:
                         scale[c.id] = scales[c.id]
-                else:
-                    count = 0
                 if count:
                     billed_demand.append(Demand(c.id, count, c.shape))
             billed = packer(billed_demand)

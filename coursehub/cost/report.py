@@ -248,9 +248,9 @@ def generate(ctx: BuildContext) -> None:
     data = report(ctx.manifest)
     ctx.add_json("cost/cost.json", data)
     ctx.add("cost/cost.md", to_markdown(data))
-    for name, render in charts.CHARTS.items():
-        ctx.add(f"cost/{name}.svg", render(data, fmt="svg"))
-        ctx.add(f"cost/{name}.png", render(data, fmt="png"))
+    for name, draw in charts.DRAW.items():
+        for fmt, content in charts.render(draw, data, ("svg", "png")).items():
+            ctx.add(f"cost/{name}.{fmt}", content)
     shown = data["warnings"][:NOTES_SHOWN]
     ctx.notes += [f"cost: warning: {w}" for w in shown]
     if len(data["warnings"]) > len(shown):
