@@ -33,6 +33,8 @@ from pathlib import Path
 
 import yaml
 
+from bench_cost import NODE_TYPES  # benchmarks/ is on the path when a benchmark runs
+
 from coursehub import emit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -87,13 +89,7 @@ def synthetic(root: Path, courses: int, per_course: int) -> Path:
             "geo": {"standard": "data8", "packages": ["xarray==2026.9.0", "pooch==1.9.0"]},
         },
         "courses": out,
-        "capacity": {
-            "node_types": [
-                {"name": "small", "memory": "14G", "cpu": 1.8, "price_per_hour": 0.131, "labels": {"pool": "user"}},
-                {"name": "medium", "memory": "28G", "cpu": 3.8, "price_per_hour": 0.262, "labels": {"pool": "user"}},
-                {"name": "big", "memory": "120G", "cpu": 15.5, "price_per_hour": 1.05, "labels": {"pool": "big"}, "dedicated": True},
-            ]
-        },
+        "capacity": {"node_types": NODE_TYPES},
     }
     path = root / "manifest.yaml"
     path.write_bytes(emit.to_yaml(manifest))

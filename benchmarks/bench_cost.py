@@ -21,6 +21,14 @@ from coursehub.cost.report import report
 from coursehub.manifest.loader import load_manifest
 
 
+#: Three node types, two of them in a pool some courses select (``bench_build`` uses them too).
+NODE_TYPES = [
+    {"name": "small", "memory": "14G", "cpu": 1.8, "price_per_hour": 0.131, "labels": {"pool": "user"}},
+    {"name": "medium", "memory": "28G", "cpu": 3.8, "price_per_hour": 0.262, "labels": {"pool": "user"}},
+    {"name": "big", "memory": "120G", "cpu": 15.5, "price_per_hour": 1.05, "labels": {"pool": "big"}, "dedicated": True},
+]
+
+
 def synthetic(courses: int, per_course: int) -> dict:
     start = dt.date(2026, 8, 26)
     out = []
@@ -44,13 +52,7 @@ def synthetic(courses: int, per_course: int) -> dict:
         "hub": {"name": "bench", "url": "https://hub.bench.edu", "image": "d"},
         "images": {"d": {"standard": "data8"}},
         "courses": out,
-        "capacity": {
-            "node_types": [
-                {"name": "small", "memory": "14G", "cpu": 1.8, "price_per_hour": 0.131, "labels": {"pool": "user"}},
-                {"name": "medium", "memory": "28G", "cpu": 3.8, "price_per_hour": 0.262, "labels": {"pool": "user"}},
-                {"name": "big", "memory": "120G", "cpu": 15.5, "price_per_hour": 1.05, "labels": {"pool": "big"}, "dedicated": True},
-            ]
-        },
+        "capacity": {"node_types": NODE_TYPES},
     }
 
 
