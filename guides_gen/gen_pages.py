@@ -10,7 +10,7 @@ from mkdocs.exceptions import PluginError
 
 from coursehub.errors import CoursehubError
 from coursehub.manifest.loader import load_manifest
-from coursehub.sitegen import CATALOGUE_DIR, catalogue_nav, docs_files
+from coursehub.sitegen import CATALOGUE_DIR, catalogue_nav, docs_files, large_catalogue
 
 config = mkdocs_gen_files.config
 manifest_path = Path(config["config_file_path"]).parent / config["extra"]["coursehub_manifest"]
@@ -30,3 +30,6 @@ catalogue_index = f"{CATALOGUE_DIR}/index.md"
 for i, entry in enumerate(config["nav"]):
     if isinstance(entry, dict) and list(entry.values()) == [catalogue_index]:
         config["nav"][i] = {next(iter(entry)): catalogue_nav(manifest, CATALOGUE_DIR)}
+# A grouped catalogue: each page renders only its own group of the navigation, not every course.
+if large_catalogue(manifest) and "navigation.prune" not in config["theme"]["features"]:
+    config["theme"]["features"].append("navigation.prune")

@@ -497,3 +497,40 @@ def test_student_screenshots_are_committed_pngs_shown_in_the_guide():
         assert f"](assets/screenshots/{name})" in page
     script = (REPO / "scripts" / "screenshots").read_text(encoding="utf-8")
     assert "guides_gen/screenshots.py" in script
+
+
+@pytest.mark.slow
+def test_a_large_catalogue_is_grouped_and_each_page_renders_only_its_group(tmp_path):
+    """Past NAV_GROUP courses the navigation comes in groups and is pruned: a flat list on every page made
+    the build quadratic (a 1,000-course catalogue took minutes). Every course is still in the navigation."""
+    from coursehub.sitegen.catalogue import NAV_GROUP
+
+    copy = tmp_path / "repo"
+    copy.mkdir()
+    for folder in ("guides", "guides_gen"):
+        shutil.copytree(REPO / folder, copy / folder)
+    n = NAV_GROUP + 12
+    courses = "".join(
+        f"  - {{id: c{i:03d}, title: Course {i}, term: {{start: 2026-08-26, end: 2026-12-18}}, students: [s{i}]}}\n"
+        for i in range(n)
+    )
+    (copy / "big.yaml").write_text(
+        "hub: {name: big, url: https://hub.example.edu, image: d}\nimages: {d: {standard: data8}}\ncourses:\n" + courses
+    )
+    config = (REPO / "mkdocs.yml").read_text(encoding="utf-8")
+    (copy / "mkdocs.yml").write_text(config.replace(
+        "coursehub_manifest: course-templates/example-university/manifest.yaml", "coursehub_manifest: big.yaml"
+    ), encoding="utf-8")
+    out = tmp_path / "out"
+    result = mkdocs_build(copy / "mkdocs.yml", out)
+    assert result.returncode == 0, result.stderr[-4000:]
+    first_group = (out / "catalogue" / "groups" / "1" / "index.html").read_text()
+    second = (out / "catalogue" / "c051" / "index.html").read_text()
+    # each page links the courses of its own group, not the other group's (pruned); the first course of a
+    # group is one of them (a group opens on its own list, which Material makes the group's page)
+    assert 'href="../../c000/"' in first_group and 'href="../../c049/"' in first_group
+    assert "c050/" not in first_group.split('class="md-content"')[0]
+    assert "Course 50" in second and 'href="../c061/"' in second and 'href="../c001/"' not in second
+    # every course page exists and the group pages list them
+    assert all((out / "catalogue" / f"c{i:03d}" / "index.html").exists() for i in range(n))
+    assert "c050 to c061" in second

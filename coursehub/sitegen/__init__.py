@@ -12,7 +12,7 @@ from coursehub.build import BuildContext
 from coursehub.manifest import Manifest
 from coursehub.manifest.schema import schema_text
 from coursehub.sitegen.access import access_reference
-from coursehub.sitegen.catalogue import catalogue_files, catalogue_nav
+from coursehub.sitegen.catalogue import catalogue_files, catalogue_nav, large_catalogue
 from coursehub.sitegen.commands import cli_reference
 from coursehub.sitegen.fields import manifest_reference
 from coursehub.sitegen.linkgen import RULES_PATH, rules_js
@@ -21,6 +21,7 @@ __all__ = [
     "access_reference",
     "catalogue_files",
     "catalogue_nav",
+    "large_catalogue",
     "cli_reference",
     "docs_files",
     "generate",

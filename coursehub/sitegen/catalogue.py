@@ -323,6 +323,8 @@ def catalogue_files(manifest: Manifest, rendered: dict[str, bytes] | None = None
     if missing:
         files.update(render(manifest, only=missing).files)
     out: dict[str, str | bytes] = {"index.md": index_page(manifest)}
+    for k, chunk in enumerate(_groups(manifest)):
+        out[f"groups/{k + 1}/index.md"] = group_page(chunk)
     for course in manifest.courses:
         out[f"{course.id}/index.md"] = course_page(manifest, course, files, available)
         for a in course.assignments:
@@ -341,12 +343,54 @@ def catalogue_files(manifest: Manifest, rendered: dict[str, bytes] | None = None
     return {k: v.encode("utf-8") if isinstance(v, str) else v for k, v in sorted(out.items())}
 
 
+#: Courses the catalogue's navigation lists flat; a larger catalogue is listed in groups of this many.
+NAV_GROUP = 50
+
+
 def catalogue_nav(manifest: Manifest, prefix: str = "catalogue") -> list:
-    """mkdocs ``nav`` entries for the catalogue section: its index, each course, sizing, standard images."""
+    """mkdocs ``nav`` entries for the catalogue section: its index, each course, sizing, standard images.
+
+    Every page of the site carries the whole navigation, so 1,000 courses listed flat cost a million
+    links to render (minutes of build). Beyond :data:`NAV_GROUP` courses they come in groups, and the
+    site renders only the open group (:func:`large_catalogue`: Material's ``navigation.prune``).
+    """
+    # mkdocs and Material write nav titles into the page as HTML
+    entries = [{page_title(course.title): f"{prefix}/{course.id}/index.md"} for course in manifest.courses]
+    if large_catalogue(manifest):
+        # one level below the section, where Material collapses (and so prunes) the groups; each
+        # group opens on its own list of courses (an index.md, which Material makes the group's page,
+        # so it does not take the first course for it)
+        entries = [{"Courses": [
+            {_group_title(chunk): [f"{prefix}/groups/{k + 1}/index.md", *({page_title(c.title): f"{prefix}/{c.id}/index.md"} for c in chunk)]}
+            for k, chunk in enumerate(_groups(manifest))
+        ]}]
     return [
         f"{prefix}/index.md",
-        # mkdocs and Material write nav titles into the page as HTML
-        *({page_title(course.title): f"{prefix}/{course.id}/index.md"} for course in manifest.courses),
+        *entries,
         {"Sizing and cost": f"{prefix}/sizing.md"},
         {"Standard images": f"{prefix}/standard.md"},
     ]
+
+
+def _groups(manifest: Manifest) -> list[list[Course]]:
+    """The navigation's groups of courses (none for a catalogue small enough to list flat)."""
+    if not large_catalogue(manifest):
+        return []
+    return [manifest.courses[i:i + NAV_GROUP] for i in range(0, len(manifest.courses), NAV_GROUP)]
+
+
+def _group_title(chunk: list[Course]) -> str:
+    return f"{chunk[0].id} to {chunk[-1].id}"
+
+
+def group_page(chunk: list[Course]) -> str:
+    """Markdown listing one navigation group's courses."""
+    lines = [f"# Courses {_group_title(chunk)}", "", "| course | id | term |", "|---|---|---|"]
+    for c in chunk:
+        lines.append(f"| [{_cell(c.title)}](../../{c.id}/index.md) | `{c.id}` | {c.term.start.isoformat()} to {c.term.end.isoformat()} |")
+    return "\n".join(lines) + "\n"
+
+
+def large_catalogue(manifest: Manifest) -> bool:
+    """Whether the catalogue's navigation is grouped (and a site showing it should prune its navigation)."""
+    return len(manifest.courses) > NAV_GROUP
