@@ -61,18 +61,19 @@ def test_failed_write_leaves_previous_output_untouched(example_manifest, tmp_pat
     buildmod.build(example_manifest, out, only=["summary"])
     (out / "summary" / "summary.md").write_text("# hand edited\n")  # so the next build must write
     before = snapshot(out)
-    real = Path.write_bytes
+    real = buildmod._write_file
     calls = {"n": 0}
 
-    def flaky(self, data):
+    def flaky(path, data):
         calls["n"] += 1
         if calls["n"] == 2:
             raise OSError(28, "No space left on device")
-        return real(self, data)
+        return real(path, data)
 
-    monkeypatch.setattr(Path, "write_bytes", flaky)
+    monkeypatch.setattr(buildmod, "_write_file", flaky)
     with pytest.raises(OSError):
         buildmod.build(example_manifest, out, only=["summary"])
+    assert calls["n"] == 2
     monkeypatch.undo()
     assert snapshot(out) == before
     assert not any(p.name.startswith(".out.coursehub") for p in tmp_path.iterdir())
