@@ -288,3 +288,16 @@ def test_state_file_is_the_same_bytes_after_the_same_build(university, tmp_path)
     shutil.copytree(a, tmp_path / "copy")
     ctx, _ = buildmod.build(load(university), tmp_path / "copy")
     assert ctx.unchanged == buildmod.families()
+
+
+def script(ctx):
+    """A generator that writes a script and a plain file."""
+    ctx.add("scripts/postBuild", "#!/bin/sh\necho hi\n")
+    ctx.add("scripts/README.md", "text\n")
+
+
+def test_scripts_stay_executable_and_other_files_do_not_become_so(example_manifest, tmp_path, monkeypatch):
+    monkeypatch.setattr(buildmod, "GENERATORS", buildmod.GENERATORS + [("scripts", f"{__name__}:script")])
+    buildmod.build(example_manifest, tmp_path / "out", only=["scripts"])
+    assert os.access(tmp_path / "out" / "scripts" / "postBuild", os.X_OK)
+    assert not os.access(tmp_path / "out" / "scripts" / "README.md", os.X_OK)
