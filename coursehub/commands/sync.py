@@ -48,7 +48,7 @@ ConcurrencyOpt = Annotated[int, typer.Option("--concurrency", min=1, max=32, hel
 TimeoutOpt = Annotated[
     float,
     typer.Option(
-        "--timeout", min=1, max=600,
+        "--timeout", metavar="SECONDS", min=1, max=600,
         help="Seconds to wait for the hub to answer one request; a request is retried for at most "
         "a minute in all (or one timeout, if longer).",
     ),
