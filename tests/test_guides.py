@@ -534,3 +534,15 @@ def test_a_large_catalogue_is_grouped_and_each_page_renders_only_its_group(tmp_p
     # every course page exists and the group pages list them
     assert all((out / "catalogue" / f"c{i:03d}" / "index.html").exists() for i in range(n))
     assert "c050 to c061" in second
+
+
+def test_group_pages_show_a_hostile_title_as_written():
+    """A group page of a large catalogue writes course titles through the Markdown escaping, as every page does."""
+    from coursehub.manifest import Course
+    from coursehub.sitegen.catalogue import group_page
+
+    course = Course.model_validate({"id": "c1", "title": "Evil](javascript:alert(1)) | <b>x</b>", "term": {"start": "2026-08-26", "end": "2026-12-18"}})
+    page = group_page([course])
+    import re
+
+    assert not re.search(r"(?<!\\)\]\(javascript", page) and "<b>" not in page and "(../../c1/index.md)" in page

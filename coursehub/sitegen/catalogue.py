@@ -387,7 +387,7 @@ def group_page(chunk: list[Course]) -> str:
     """Markdown listing one navigation group's courses."""
     lines = [f"# Courses {_group_title(chunk)}", "", "| course | id | term |", "|---|---|---|"]
     for c in chunk:
-        lines.append(f"| [{_cell(c.title)}](../../{c.id}/index.md) | `{c.id}` | {c.term.start.isoformat()} to {c.term.end.isoformat()} |")
+        lines.append(f"| [{_text(c.title)}](../../{c.id}/index.md) | `{c.id}` | {c.term.start.isoformat()} to {c.term.end.isoformat()} |")
     return "\n".join(lines) + "\n"
 
 
