@@ -185,6 +185,9 @@ def test_binder_providers(env_repo, binder_path):
         ({"repo": "https://[::1x]/org/repo"}, "malformed host"),
         ({"repo": REPO, "hub": "https://[10.0.0.1]/"}, "malformed host"),
         ({"repo": REPO, "hub": "https://hub\u2100example.edu"}, "malformed host"),
+        # a line break inside a hub URL is named, not a StopIteration from looking for the bad character
+        ({"repo": REPO, "hub": "https://hub.example.edu/a\nb"}, r"contains '\\n', which a URL cannot hold"),
+        ({"repo": REPO, "hub": "https://hub.example.edu:99999/"}, "port that is not a number"),
         ({"repo": REPO, "launch": "binder", "binder_url": "https://mybinder.org"}, "environment repository"),
         ({"repo": REPO, "launch": "binder", "env_repo": REPO}, "BinderHub URL"),
         ({"repo": REPO, "launch": "binder", "binder_url": "https://mybinder.org", "env_repo": REPO, "server": "x"}, "named servers"),

@@ -49,7 +49,9 @@ _SERVER_NAME_RE = re.compile(r"[a-z](?:[a-z0-9]|-(?!-)){0,29}\Z")
 _BAD_REF_RE = re.compile(r"(\.\.|@\{|[\x00-\x20\x7f~^:?*\[\\]|//|/\.|\.lock(/|$)|^/|/$|^\.|\.$|^@$)")
 _SCP_LIKE_RE = re.compile(r"^(?:(?P<user>[^@/:]+)@)?(?P<host>[A-Za-z0-9.-]+):(?P<path>(?!//).+)$")
 # RFC 3986: the characters a URL can hold as written (everything else must be percent-encoded).
-_URL_CHARS_RE = re.compile(r"^[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]*$")
+# \Z, not $: "$" also matches before a final newline, so "\n" alone would pass and a URL with one
+# inside would have no character to blame.
+_URL_CHARS_RE = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]*\Z")
 _BLANK_OR_CONTROL_RE = re.compile(r"[\x00-\x20\x7f\s]")
 _BAD_PERCENT_RE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _GITHUB_PAGE_RE = re.compile(r"^/(?P<owner>[^/]+)/(?P<repo>[^/]+)/(?P<kind>tree|blob)/(?P<rest>.+)$")
