@@ -6,13 +6,15 @@
  * tests/test_linkgen_browser.py drives this page in Chromium over generated and hostile inputs and
  * compares every result with coursehub's own build_link; change the two together.
  *
- * The constants (interfaces, launches, schemes, VS Code's home, what Python counts as whitespace) come
- * from coursehub itself: the site build writes them to rules.js from the Python module.
+ * The constants (interfaces and the path each opens, retired interfaces and why, launches, schemes,
+ * VS Code's home, the named-server rule, what Python counts as whitespace) come from coursehub itself:
+ * the site build writes them to rules.js from the Python modules (coursehub/sitegen/linkgen.py).
  */
 (function (global) {
   "use strict";
 
   const RULES = global.COURSEHUB_LINK_RULES;
+  const has = (object, key) => Object.prototype.hasOwnProperty.call(object, key);
 
   class LinkError extends Error {}
 
@@ -79,6 +81,12 @@
       } else out += ch;
     }
     return out + quote;
+  }
+
+  /** coursehub.errors.excerpt(): the repr, cut short to ``width`` characters. */
+  function excerpt(s, width = 80) {
+    const text = chars(pyRepr(s));
+    return text.length <= width ? text.join("") : text.slice(0, width - 5).join("") + "\u2026" + text.slice(-4).join("");
   }
 
   // --- urllib.parse (Python 3.11) ---------------------------------------------------------------------
@@ -216,11 +224,23 @@
       const [name, pct, zone] = partition(host, "%");
       return name.toLowerCase() + pct + zone;
     };
+    const port = () => {
+      // SplitResult.port: what follows the host's ':' must be ASCII digits naming 0-65535
+      const hostinfo = rpartition(netloc, "@")[2];
+      const [, open, bracketed] = partition(hostinfo, "[");
+      const text = open ? partition(partition(bracketed, "]")[2], ":")[2] : partition(hostinfo, ":")[2];
+      if (!text) return null;
+      if (!/^[0-9]+$/.test(text)) throw new URLValueError("port not an integer");
+      const n = Number(text);
+      if (n > 65535) throw new URLValueError("port out of range");
+      return n;
+    };
     return {
       scheme, netloc, path: url, query, fragment,
       get username() { return userinfo()[0]; },
       get password() { return userinfo()[1]; },
       get hostname() { return hostname(); },
+      get port() { return port(); },
     };
   }
 
@@ -288,18 +308,46 @@
 
   // --- validation (url.py) ------------------------------------------------------------------------------
 
-  const SERVER_NAME_RE = /^[a-z](?:[a-z0-9]|-(?!-)){0,29}$/;
+  const SERVER_NAME_RE = new RegExp(RULES.server_name_pattern);
   const BAD_REF_RE = /(\.\.|@\{|[\x00-\x20\x7f~^:?*[\\]|\/\/|\/\.|\.lock(\/|$)|^\/|\/$|^\.|\.$|^@$)/;
   const SCP_LIKE_RE = /^(?:([^@/:]+)@)?([A-Za-z0-9.-]+):((?!\/\/)[^\n]+)$/;
   const GITHUB_PAGE_RE = /^\/([^/]+)\/([^/]+)\/(tree|blob)\/([^\n]+)$/;
+  const URL_CHARS_RE = /^[A-Za-z0-9\-._~:/?#[\]@!$&'()*+,;=%]*$/;
+  const BAD_PERCENT_RE = /%(?![0-9A-Fa-f]{2})/;
 
   function split(url, what, original) {
     try {
       return urlsplit(url);
     } catch (e) {
-      if (e instanceof URLValueError) throw fail(`the ${what} URL ${pyRepr(original)} has a malformed host`);
+      if (e instanceof URLValueError) throw fail(`the ${what} URL ${excerpt(original)} has a malformed host`);
       throw e;
     }
+  }
+
+  /** url_syntax_problem(): why ``url`` cannot be a URL as written, or null. */
+  function urlSyntaxProblem(url) {
+    if (!URL_CHARS_RE.test(url)) {
+      const bad = chars(url).find((ch) => !URL_CHARS_RE.test(ch));
+      if (bad.codePointAt(0) > 0x7e) {
+        return `contains ${pyRepr(bad)}, which a URL cannot hold (use the xn-- form of the host and %-encode the path)`;
+      }
+      return `contains ${pyRepr(bad)}, which a URL cannot hold as written (%-encode it)`;
+    }
+    if (BAD_PERCENT_RE.test(url)) return "has a '%' that is not followed by two hex digits";
+    let parts;
+    try {
+      parts = urlsplit(url);
+    } catch (e) {
+      if (e instanceof URLValueError) return null; // a malformed host: split says so
+      throw e;
+    }
+    try {
+      void parts.port;
+    } catch (e) {
+      if (e instanceof URLValueError) return "has a port that is not a number from 0 to 65535";
+      throw e;
+    }
+    return null;
   }
 
   function cloneFolder(repo, targetpath) {
@@ -320,6 +368,8 @@
     if (chars(repo).some((ch) => ch.codePointAt(0) < 0x20 || ch.codePointAt(0) === 0x7f || isSpace(ch))) {
       throw fail(`the ${what} URL ${pyRepr(original)} contains whitespace or control characters`);
     }
+    const problem = repo.includes("://") ? urlSyntaxProblem(repo) : null;
+    if (problem) throw fail(`the ${what} URL ${excerpt(original)} ${problem}`);
     if (repo.split("/")[0].includes("::")) {
       throw fail(`the ${what} ${pyRepr(original)} uses git's transport::address syntax, which is not allowed`);
     }
@@ -404,7 +454,7 @@
   function checkServer(server) {
     if (server === null || server === undefined || server === "") return null;
     if (!SERVER_NAME_RE.test(server) || server.endsWith("-")) {
-      throw fail(`the server name ${pyRepr(server)} is not allowed by JupyterHub 6: use 1-30 lowercase letters, digits and single hyphens, starting with a letter and ending with a letter or digit`);
+      throw fail(`the server name ${pyRepr(server)} is not allowed by JupyterHub 6: use ${RULES.server_name_rule}`);
     }
     return server;
   }
@@ -415,8 +465,10 @@
     const warnings = [];
     const parts = split(hub, what, original);
     if (!["http", "https"].includes(parts.scheme.toLowerCase()) || !parts.hostname) {
-      throw fail(`the ${what} URL ${pyRepr(original)} must start with https:// (or http://)`);
+      throw fail(`the ${what} URL ${excerpt(original)} must start with https:// (or http://) and name a host`);
     }
+    const problem = urlSyntaxProblem(hub);
+    if (problem) throw fail(`the ${what} URL ${excerpt(original)} ${problem}`);
     if (parts.username !== null || parts.password !== null) throw fail(`the ${what} URL must not contain credentials`);
     if (parts.query || parts.fragment) throw fail(`the ${what} URL ${pyRepr(original)} must not have a query or fragment`);
     let path = rstrip(parts.path, "/");
@@ -438,12 +490,14 @@
   // --- interfaces ---------------------------------------------------------------------------------------
 
   function interfaceUrlpath(iface, folder, path) {
+    if (has(RULES.retired_interfaces, iface)) throw fail(RULES.retired_interfaces[iface]);
     if (!RULES.interfaces.includes(iface)) {
       throw fail(`unknown interface ${pyRepr(iface)}; choose from ${RULES.interfaces.join(", ")} (or give --urlpath)`);
     }
     const target = pathSegment(folder + (path ? `/${path}` : ""));
     if (iface === "lab") return `lab/tree/${target}`;
-    if (iface === "notebook" || iface === "classic") return `tree/${target}`;
+    // Notebook 7 (and, while the manifest takes it, classic) answers /tree/<file>: read from the rules
+    if (RULES.interface_paths[iface] === "tree") return `tree/${target}`;
     if (iface === "rstudio") return "rstudio/";
     if (iface === "shiny") return `shiny/${target}/`;
     return "vscode/?" + query([["folder", `${RULES.vscode_home}/${folder}`]]);
@@ -504,7 +558,7 @@
     const o = Object.assign({ hub: null, repo: null, branch: null, path: null, interface: null, urlpath: null,
       targetpath: null, server: null, launch: "hub", binder_url: null, env_repo: null, env_branch: null }, options);
     for (const key of Object.keys(o)) if (o[key] === undefined) o[key] = null;
-    const aliased = Object.prototype.hasOwnProperty.call(RULES.launch_aliases, o.launch);
+    const aliased = has(RULES.launch_aliases, o.launch);
     const launch = aliased ? RULES.launch_aliases[o.launch] : o.launch;
     if (!RULES.launches.includes(launch)) {
       throw fail(`unknown launch target ${pyRepr(launch)}; choose from ${RULES.launches.join(", ")}`);
@@ -565,5 +619,5 @@
     return { url: linkUrl(fields), fields, folder: cloneFolder(repo, targetpath), warnings };
   }
 
-  global.coursehubLinks = { buildLink, LinkError, pyRepr, urlsplit, quote, unquote };
+  global.coursehubLinks = { buildLink, LinkError, pyRepr, excerpt, urlsplit, urlSyntaxProblem, quote, unquote };
 })(window);
