@@ -121,7 +121,7 @@ def api_cases(n: int, seed: int = 7) -> list[dict]:
             case["launch"] = "canvas"
         elif kind == "unknown":
             key = rng.choice(["launch", "interface"])
-            case[key] = rng.choice(["bogus", "__proto__", "constructor", "JupyterLab", ""])
+            case[key] = rng.choice(["bogus", "__proto__", "constructor", "JupyterLab", "", "classic"])
         elif kind == "both":
             case["interface"], case["urlpath"] = rng.choice(INTERFACES), rng.choice(URLPATHS)
         elif kind == "other-launch":
