@@ -496,7 +496,7 @@
     }
     const target = pathSegment(folder + (path ? `/${path}` : ""));
     if (iface === "lab") return `lab/tree/${target}`;
-    // Notebook 7 (and, while the manifest takes it, classic) answers /tree/<file>: read from the rules
+    // Notebook's /tree/<file> page; which interfaces open it is the manifest's INTERFACE_PATHS, not a list here
     if (RULES.interface_paths[iface] === "tree") return `tree/${target}`;
     if (iface === "rstudio") return "rstudio/";
     if (iface === "shiny") return `shiny/${target}/`;
