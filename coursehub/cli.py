@@ -32,7 +32,7 @@ _CLICK_ERROR = (click.ClickException, _TyperClickException)
 _ABORT = (click.exceptions.Abort, typer.Abort, KeyboardInterrupt)
 
 #: Command modules in the order their commands are listed by ``coursehub --help``; importing one registers it.
-COMMAND_MODULES = ("manifest", "build", "links", "images", "hub", "sync", "grade", "grades_push", "cost")
+COMMAND_MODULES = ("manifest", "build", "links", "images", "hub", "sync", "collect", "grade", "grades", "grades_push", "cost")
 for _name in COMMAND_MODULES:
     importlib.import_module(f"coursehub.commands.{_name}")
 

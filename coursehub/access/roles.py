@@ -74,3 +74,26 @@ def sync_service_role() -> dict:
         "scopes": list(SYNC_APPLY_SCOPES),
         "services": [SYNC_SERVICE],
     }
+
+
+def collect_service(course_id: str) -> str:
+    """The service ``coursehub collect`` runs as for one course (one per course, so one token per course)."""
+    return f"coursehub-collect-{course_id}"
+
+
+#: What ``coursehub collect`` needs on a course's students, each filtered to their group: read a
+#: student's model with its stopped servers (``read:users``), start and stop the course's server
+#: (``servers``), and reach the server's contents API through the proxy (``access:servers``).
+COLLECT_SCOPES = ("read:users", "servers", "tokens")
+
+
+def collect_service_role(course: Course) -> dict:
+    """The role of ``course``'s collect service: its students' servers and nobody else's."""
+    students = group_name(course.id, "students")
+    name = collect_service(course.id)
+    return {
+        "name": name,
+        "description": f"coursehub collect for {course.id}: read its students' work from their course servers",
+        "scopes": [f"{scope}!group={students}" for scope in COLLECT_SCOPES],
+        "services": [name],
+    }

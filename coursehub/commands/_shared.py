@@ -246,3 +246,8 @@ TokenFileOpt = Annotated[
     Optional[Path],
     typer.Option("--token-file", metavar="FILE", help="Read the API token from this file instead of $JUPYTERHUB_API_TOKEN."),
 ]
+ConcurrencyOpt = Annotated[
+    int,
+    typer.Option("--concurrency", metavar="N", min=1, max=32,
+                 help="Requests in flight at once (collect: students handled at once, so servers started at once)."),
+]

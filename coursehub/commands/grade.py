@@ -10,9 +10,6 @@ import typer
 from coursehub.commands._shared import AssignmentArg, CourseArg, ManifestArg, Tracker, app, err, load, out
 
 
-
-
-
 @app.command()
 def grade(
     manifest: ManifestArg,
@@ -31,7 +28,8 @@ def grade(
     """Grade every submission in a sandbox (own process group, timeout, memory limit, no network,
     read-only files outside its scratch folder); re-running resumes an interrupted batch."""
     from coursehub.errors import CoursehubError
-    from coursehub.grading.runner import grade as run
+    from coursehub.grading.gradebook import GRADES_ROOT, assignment_folder
+    from coursehub.grading.runner import ISOLATION, grade as run
     from coursehub.manifest.units import parse_duration, parse_size, unitless_size_hint
 
     model, _ = load(manifest)
@@ -42,7 +40,7 @@ def grade(
         raise CoursehubError(str(exc)) from None
     if memory_b is not None and unitless_size_hint(memory_b):
         raise CoursehubError(f"--memory {unitless_size_hint(memory_b)}")
-    out_dir = output or Path("grades") / course / assignment
+    out_dir = output or assignment_folder(GRADES_ROOT, course, assignment)
     # threads=False: the runner forks, and a refresh thread must not exist when it does
     progress = Tracker(f"grading {course}/{assignment}", threads=False)
 
@@ -66,14 +64,16 @@ def grade(
         # typer turns an interrupt into a return value that the CLI's main() would exit 0 with
         raise CoursehubError(f"interrupted; finished submissions are saved in {out_dir}, run again to resume",
                              exit_code=130) from None
-    failed = [r for r in report.results if r.status != "graded"]
+    failed = [r for r in report.results if r.status == "failed"]
+    missing = [r for r in report.results if r.status == "missing"]
     for r in failed:
         err.print(f"  {r.student}: {r.reason}", style="yellow", markup=False)
-    missing = [i for i in ("processes", "network", "files") if i not in report.isolation]
-    if missing:
-        err.print(f"warning: not isolated on this machine: {', '.join(missing)}", style="yellow")
+    gaps = [i for i in ISOLATION if i not in report.isolation]
+    if gaps:
+        err.print(f"warning: not isolated on this machine: {', '.join(gaps)}", style="yellow")
     err.print(
-        f"graded {len(report.results) - len(failed)}, failed {len(failed)} "
+        f"graded {len(report.results) - len(failed) - len(missing)}, failed {len(failed)}, "
+        f"no submission {len(missing)} "
         f"({report.graded} now, {report.reused} from an earlier run) in {report.seconds:.1f}s",
         style="green",
     )

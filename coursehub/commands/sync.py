@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from coursehub.commands._shared import parse_today, HubApiOpt, JsonOpt, ManifestArg, StrictOpt, TodayOpt, TokenFileOpt, Tracker, app, err, load, out
+from coursehub.commands._shared import parse_today, ConcurrencyOpt, HubApiOpt, JsonOpt, ManifestArg, StrictOpt, TodayOpt, TokenFileOpt, Tracker, app, err, load, out
 
 STATUS_TEXT = {"upcoming": "upcoming (provisioned early)", "ended": "ended (groups emptied)"}
 #: How many names of a long list the table shows before "and N more" (--json has them all).
@@ -44,7 +44,6 @@ DeleteOpt = Annotated[
         "(their servers and, on most spawners, their files).",
     ),
 ]
-ConcurrencyOpt = Annotated[int, typer.Option("--concurrency", min=1, max=32, help="Requests in flight at once.")]
 TimeoutOpt = Annotated[
     float,
     typer.Option(

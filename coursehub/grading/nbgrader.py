@@ -1,4 +1,5 @@
-"""nbgrader courses: configuration as data, release versions, and autograding one submission.
+"""nbgrader courses: configuration as data, release versions, and the grader backend (autograding
+one submission in the sandbox, one course gradebook for the batch).
 
 nbgrader keeps one *course directory* per course (``source/``, ``release/``, ``submitted/``,
 ``autograded/``, ``feedback/`` and ``gradebook.db``) and moves files between students and staff
@@ -10,6 +11,7 @@ integration reads from the ``nbgrader-<course>`` / ``formgrade-<course>`` group 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import sys
@@ -18,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from coursehub.errors import CoursehubError
+from coursehub.grading.base import FATAL_ERRORS, GraderBackend, failed, fatal_error_in, read_notebook
+from coursehub.grading.results import atomic_write
 from coursehub.manifest import Course
 
 #: Where course directories and the shared exchange live on the hub's shared storage.
@@ -75,15 +79,7 @@ def _api(root: Path, course_id: str):
 def generate_release(*, course_id: str, assignment_id: str, source_dir: Path) -> dict[str, bytes]:
     """Run nbgrader ``generate_assignment`` on a source folder; return the release files (name -> bytes)."""
     with tempfile.TemporaryDirectory(prefix="coursehub-nbgrader-") as tmp:
-        root = Path(tmp)
-        shutil.copytree(source_dir, root / "source" / assignment_id)
-        api = _api(root, course_id)
-        result = api.generate_assignment(assignment_id)
-        if not result["success"]:
-            raise CoursehubError(
-                f"nbgrader generate_assignment failed for {course_id}/{assignment_id}: "
-                f"{_last_line(result.get('error') or result.get('log') or '')}"
-            )
+        root = prepare_course(root=Path(tmp), course_id=course_id, assignment_id=assignment_id, source_dir=source_dir)
         release = root / "release" / assignment_id
         return {p.relative_to(release).as_posix(): p.read_bytes() for p in sorted(release.rglob("*")) if p.is_file()}
 
@@ -91,12 +87,6 @@ def generate_release(*, course_id: str, assignment_id: str, source_dir: Path) ->
 def _last_line(text: str) -> str:
     lines = [line for line in text.strip().splitlines() if line.strip()]
     return lines[-1] if lines else "no details"
-
-
-#: Modules the warm grader imports once, before forking (nbgrader's own import takes seconds).
-WARM_MODULES = ("nbgrader.apps", "nbgrader.api", "nbconvert", "nbclient", "jupyter_client")
-#: Errors in a cell's output that end grading with a failed result instead of partial credit.
-FATAL_ERRORS = {"SystemExit": "called sys.exit()", "MemoryError": "ran out of memory", "DeadKernelError": "killed its kernel"}
 
 
 def prepare_course(*, root: Path, course_id: str, assignment_id: str, source_dir: Path) -> Path:
@@ -125,13 +115,16 @@ def max_scores(template: Path, course_id: str, assignment_id: str) -> dict[str, 
         return {cell.name: float(cell.max_score) for nb in assignment.notebooks for cell in nb.grade_cells}
 
 
-def grade_one(*, template: Path, course_id: str, assignment_id: str, student: str, notebook: Path) -> dict[str, Any]:
+#: What the worker leaves in its scratch folder for the runner to keep.
+FEEDBACK_FILE = "feedback.html"
+AUTOGRADED_FILE = "autograded.ipynb"
+
+
+def grade_one(*, template: Path, course_id: str, assignment_id: str, student: str, notebook: Path,
+              maxima: dict[str, float]) -> dict[str, Any]:
     """Autograde one submission with ``NbGraderAPI`` in a private course copy (in the sandbox)."""
     from nbgrader.api import Gradebook
 
-    from coursehub.grading.otter import read_notebook
-
-    maxima = max_scores(template, course_id, assignment_id)
     try:
         read_notebook(notebook)
     except ValueError as exc:
@@ -150,16 +143,19 @@ def grade_one(*, template: Path, course_id: str, assignment_id: str, student: st
                 return failed(f"the submission {what}", maxima)
         return failed(f"nbgrader autograde failed: {_last_line(text)}", maxima)
     graded = root / "autograded" / student / assignment_id / notebook.name
-    notes: list[str] = []
-    for cell in read_notebook(graded).cells:
-        for out in cell.get("outputs", []):
-            if out.get("output_type") == "error":
-                kind = out.get("ename", "")
-                if kind in FATAL_ERRORS:
-                    return failed(f"a code cell {FATAL_ERRORS[kind]}", maxima)
-                if cell.get("metadata", {}).get("nbgrader", {}).get("grade"):
-                    continue  # a failing test cell is the score, not a note
-                notes.append(f"a code cell raised {kind}: {str(out.get('evalue', ''))[:200]}")
+    graded_nb = read_notebook(graded)
+    fatal = fatal_error_in(graded_nb)
+    if fatal:
+        return failed(fatal, maxima)
+    notes = [
+        f"a code cell raised {out.get('ename', '')}: {str(out.get('evalue', ''))[:200]}"
+        for cell in graded_nb.cells
+        # a failing test cell is the score, not a note
+        if not cell.get("metadata", {}).get("nbgrader", {}).get("grade")
+        for out in cell.get("outputs", [])
+        if out.get("output_type") == "error"
+    ]
+    shutil.copyfile(graded, Path.cwd() / AUTOGRADED_FILE)
     questions: dict[str, list[float]] = {}
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}", course_id) as gb:
         submission = gb.find_submission(assignment_id, student)
@@ -169,13 +165,11 @@ def grade_one(*, template: Path, course_id: str, assignment_id: str, student: st
                     # auto_score only: a manual_score can only have come from the submission itself
                     questions[grade.name] = [float(grade.auto_score or 0), float(grade.max_score)]
     questions = {name: questions.get(name, [0.0, maxima[name]]) for name in maxima}
-    feedback = ""
     fb = api.generate_feedback(assignment_id, student)
     if fb["success"]:
         html = sorted((root / "feedback" / student / assignment_id).glob("*.html"))
         if html:
-            shutil.copyfile(html[0], Path.cwd() / "feedback.html")
-            feedback = "feedback.html"
+            shutil.copyfile(html[0], Path.cwd() / FEEDBACK_FILE)
     return {
         "status": "graded",
         "score": sum(q[0] for q in questions.values()),
@@ -183,17 +177,96 @@ def grade_one(*, template: Path, course_id: str, assignment_id: str, student: st
         "questions": questions,
         "notes": notes,
         "feedback": "",
-        "feedback_file": feedback,
     }
 
 
-def failed(reason: str, maxima: dict[str, float]) -> dict[str, Any]:
-    return {
-        "status": "failed",
-        "score": 0.0,
-        "max": float(sum(maxima.values())),
-        "questions": {name: [0.0, m] for name, m in maxima.items()},
-        "notes": [],
-        "reason": reason,
-        "feedback": "",
-    }
+def _keep_file(source: Path, target: Path) -> None:
+    """Copy a file the sandbox wrote, if it is a plain file (a submission could leave a symlink)."""
+    if source.is_file() and not source.is_symlink():
+        atomic_write(target, source.read_bytes()[:MAX_KEPT_BYTES])
+
+
+#: Largest feedback or autograded notebook kept from a sandbox.
+MAX_KEPT_BYTES = 32 * 1024 * 1024
+#: The course gradebook's folder in the output, laid out as an nbgrader course directory.
+COURSE_DIR = "nbgrader"
+
+
+class NbgraderBackend(GraderBackend):
+    """nbgrader: a template course prepared once; each submission autograded in a private copy of it.
+
+    The batch then records every student's scores in one course gradebook
+    (``<out>/nbgrader/gradebook.db``, beside ``autograded/<student>/<assignment>/``, so nbgrader's
+    formgrader and exporter can open it) and exports it with nbgrader's own CSV exporter
+    (``<out>/nbgrader/grades.csv``). Only the trusted runner writes that gradebook.
+    """
+
+    name = "nbgrader"
+    # nbgrader's own import takes seconds
+    extra_warm_modules = ("nbgrader.apps", "nbgrader.api")
+
+    @classmethod
+    def prepare(cls, *, course, assignment, source: Path, work: Path, engine: str) -> NbgraderBackend:
+        backend = cls()
+        backend.course_id = course.id
+        backend.assignment_id = assignment.id
+        source_dir = source.parent if source.is_file() else source
+        notebooks = sorted(source_dir.glob("*.ipynb"))
+        if len(notebooks) != 1:
+            raise CoursehubError(f"nbgrader source {source_dir} must hold exactly one notebook; it holds {len(notebooks)}")
+        backend.notebook_name = notebooks[0].name
+        digest = hashlib.sha256()
+        for p in sorted(source_dir.rglob("*")):
+            if p.is_file():
+                digest.update(p.relative_to(source_dir).as_posix().encode() + b"\0" + p.read_bytes())
+        backend.fingerprint = "nbgrader:" + digest.hexdigest()
+        backend.template = prepare_course(root=work / "course-template", course_id=course.id,
+                                          assignment_id=assignment.id, source_dir=source_dir)
+        backend.maxima = max_scores(backend.template, course.id, assignment.id)
+        return backend
+
+    def stage(self, scratch: Path, submission: Path) -> Path:
+        target = scratch / "submission" / self.notebook_name
+        target.parent.mkdir()
+        shutil.copyfile(submission, target)
+        return target
+
+    def job(self, student: str, notebook: Path):
+        return lambda: grade_one(template=self.template, course_id=self.course_id, assignment_id=self.assignment_id,
+                                 student=student, notebook=notebook, maxima=self.maxima)
+
+    def keep(self, out: Path, student: str, scratch: Path, payload: dict[str, Any]) -> None:
+        _keep_file(scratch / FEEDBACK_FILE, out / "feedback" / f"{student}.html")
+        _keep_file(scratch / AUTOGRADED_FILE,
+                   out / COURSE_DIR / "autograded" / student / self.assignment_id / self.notebook_name)
+
+    def finish(self, out: Path, results, roster: list[str]) -> None:
+        """Record every result in the course gradebook, then export it with nbgrader's exporter."""
+        from nbgrader.api import Gradebook, MissingEntry
+        from nbgrader.plugins.export import CsvExportPlugin
+
+        folder = out / COURSE_DIR
+        db = folder / "gradebook.db"
+        stamp = folder / ".coursehub-fingerprint"
+        if not db.is_file() or not stamp.is_file() or stamp.read_text(encoding="utf-8") != self.fingerprint:
+            # new tests: start from the template's gradebook (every submission is graded again anyway)
+            atomic_write(db, (self.template / "gradebook.db").read_bytes())
+            atomic_write(stamp, self.fingerprint.encode("utf-8"))
+        notebook = Path(self.notebook_name).stem
+        with Gradebook(f"sqlite:///{db}", self.course_id) as gb:
+            for result in results:
+                gb.update_or_create_student(result.student)
+                if result.status == "missing":
+                    try:
+                        gb.remove_submission(self.assignment_id, result.student)
+                    except MissingEntry:
+                        pass
+                    continue
+                gb.update_or_create_submission(self.assignment_id, result.student)
+                for name, (score, _) in result.questions.items():
+                    try:
+                        gb.find_grade(name, notebook, self.assignment_id, result.student).auto_score = score
+                    except MissingEntry:
+                        continue
+                gb.db.commit()
+            CsvExportPlugin(to=str(folder / "grades.csv"), assignment=[self.assignment_id]).export(gb)

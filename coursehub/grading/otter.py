@@ -18,8 +18,10 @@ Grading has two engines that give the same scores (a test proves it on the examp
 from __future__ import annotations
 
 import copy
+import hashlib
 import io
 import os
+import shutil
 import tempfile
 import zipfile
 from dataclasses import dataclass
@@ -27,22 +29,10 @@ from pathlib import Path
 from typing import Any
 
 from coursehub.errors import CoursehubError
+from coursehub.grading.base import FATAL_ERRORS, GraderBackend, failed, fatal_error_in, read_notebook
 
-#: Modules the warm grader imports once, before forking (the Data 8 stack otter labs use).
-WARM_MODULES = (
-    "otter",
-    "otter.test_files",
-    "otter.check.notebook",
-    "IPython.core.interactiveshell",
-    "numpy",
-    "pandas",
-    "datascience",
-    "matplotlib.pyplot",
-)
 #: Fixed timestamp for zip entries (the earliest a zip can hold) so the autograder zip is reproducible.
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
-#: Errors that end grading of a submission with a failed result instead of partial credit.
-FATAL_ERRORS = {"SystemExit": "called sys.exit()", "MemoryError": "ran out of memory"}
 
 
 @dataclass
@@ -133,21 +123,9 @@ def load_tests(autograder: dict[str, bytes]) -> dict[str, Any]:
     return dict(sorted(tests.items()))
 
 
-def possible_points(tests: dict[str, Any]) -> float:
-    return float(sum(t.possible for t in tests.values()))
-
-
-def read_notebook(path: Path):
-    """Parse a submission; raises ``ValueError`` with a short reason if it is not a notebook."""
-    import nbformat
-
-    try:
-        nb = nbformat.read(str(path), as_version=4)
-    except Exception as exc:  # nbformat raises several types for bad JSON / bad structure
-        raise ValueError(f"not a valid notebook: {str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__}") from None
-    if not isinstance(nb.get("cells"), list):
-        raise ValueError("not a valid notebook: no cells")
-    return nb
+def maxima_of(tests: dict[str, Any]) -> dict[str, float]:
+    """Points of each question, by name."""
+    return {name: float(test.possible) for name, test in tests.items()}
 
 
 def grade_warm(notebook: Path, tests: dict[str, Any]) -> dict[str, Any]:
@@ -157,10 +135,11 @@ def grade_warm(notebook: Path, tests: dict[str, Any]) -> dict[str, Any]:
     from otter.test_files import GradingResults
     from traitlets.config import Config
 
+    maxima = maxima_of(tests)
     try:
         nb = read_notebook(notebook)
     except ValueError as exc:
-        return failed(str(exc), tests)
+        return failed(str(exc), maxima)
     cfg = Config()
     cfg.HistoryManager.enabled = False
     cfg.InteractiveShell.colors = "nocolor"  # the output log is read as plain text
@@ -190,11 +169,11 @@ def grade_warm(notebook: Path, tests: dict[str, Any]) -> dict[str, Any]:
         outcome = shell.run_cell(str(cell.get("source", "")), store_history=False)
         error = outcome.error_in_exec or outcome.error_before_exec
         if shell.exit_now and error is None:
-            return failed(f"code cell {number} called exit()", tests)
+            return failed(f"code cell {number} called exit()", maxima)
         if error is not None:
             kind = type(error).__name__
             if kind in FATAL_ERRORS:
-                return failed(f"code cell {number} {FATAL_ERRORS[kind]}", tests)
+                return failed(f"code cell {number} {FATAL_ERRORS[kind]}", maxima)
             notes.append(f"code cell {number} raised {kind}: {str(error)[:200]}")
         for name in meta.get("otter", {}).get("tests", []) or []:
             if name in tests:
@@ -206,25 +185,31 @@ def grade_warm(notebook: Path, tests: dict[str, Any]) -> dict[str, Any]:
     return payload_from(graded, notes)
 
 
-def grade_kernel(notebook: Path, autograder_zip: Path) -> dict[str, Any]:
+def grade_kernel(notebook: Path, autograder_zip: Path, maxima: dict[str, float]) -> dict[str, Any]:
     """Grade one submission with ``otter.api.grade_submission`` (a fresh kernel); returns a payload."""
     import otter.api
 
     try:
         read_notebook(notebook)
     except ValueError as exc:
-        return failed(str(exc), None)
-    results = otter.api.grade_submission(str(notebook), str(autograder_zip), quiet=True)
-    notes = []
+        return failed(str(exc), maxima)
+    try:
+        results = otter.api.grade_submission(str(notebook), str(autograder_zip), quiet=True)
+    except Exception as exc:
+        if type(exc).__name__ in FATAL_ERRORS:  # nbclient raises DeadKernelError out of the run
+            return failed(f"the submission {FATAL_ERRORS[type(exc).__name__]}", maxima)
+        raise
     if results.has_catastrophic_failure():
-        return failed(f"otter could not grade the submission: {results.summary()[:300]}", None)
-    for cell in (results.notebook or {}).get("cells", []):
-        for out in cell.get("outputs", []):
-            if out.get("output_type") == "error":
-                kind = out.get("ename", "")
-                if kind in FATAL_ERRORS:
-                    return failed(f"a code cell {FATAL_ERRORS[kind]}", None)
-                notes.append(f"a code cell raised {kind}: {out.get('evalue', '')[:200]}")
+        return failed(f"otter could not grade the submission: {results.summary()[:300]}", maxima)
+    fatal = fatal_error_in(results.notebook or {})
+    if fatal:
+        return failed(fatal, maxima)
+    notes = [
+        f"a code cell raised {out.get('ename', '')}: {str(out.get('evalue', ''))[:200]}"
+        for cell in (results.notebook or {}).get("cells", [])
+        for out in cell.get("outputs", [])
+        if out.get("output_type") == "error"
+    ]
     return payload_from(results, notes)
 
 
@@ -238,19 +223,6 @@ def payload_from(results: Any, notes: list[str]) -> dict[str, Any]:
         "notes": notes,
         # students see public test details and every question's score; hidden test code stays hidden
         "feedback": results.summary(public_only=True),
-    }
-
-
-def failed(reason: str, tests: dict[str, Any] | None) -> dict[str, Any]:
-    questions = {name: [0.0, float(t.possible)] for name, t in (tests or {}).items()}
-    return {
-        "status": "failed",
-        "score": 0.0,
-        "max": possible_points(tests) if tests else 0.0,
-        "questions": questions,
-        "notes": [],
-        "reason": reason,
-        "feedback": "",
     }
 
 
@@ -269,3 +241,43 @@ def copy_support_files(assigned: Assigned, dest: Path) -> None:
             target.write_bytes(data)
 
 
+
+
+class OtterBackend(GraderBackend):
+    """otter-grader: assign once, then grade each submission warm (default) or with a kernel."""
+
+    name = "otter"
+    extra_warm_modules = (
+        "otter",
+        "otter.api",
+        "otter.test_files",
+        "otter.check.notebook",
+        # the Data 8 stack otter labs use
+        "numpy",
+        "pandas",
+        "datascience",
+        "matplotlib.pyplot",
+    )
+
+    @classmethod
+    def prepare(cls, *, course, assignment, source: Path, work: Path, engine: str) -> OtterBackend:
+        backend = cls()
+        backend.engine = engine
+        backend.assigned = assign(source)
+        backend.tests = load_tests(backend.assigned.autograder)
+        backend.maxima = maxima_of(backend.tests)
+        backend.zip_path = write_autograder_zip(backend.assigned, work / "autograder.zip")
+        backend.fingerprint = "otter:" + hashlib.sha256(backend.zip_path.read_bytes()).hexdigest()
+        backend.notebook_name = backend.assigned.notebook_name
+        return backend
+
+    def stage(self, scratch: Path, submission: Path) -> Path:
+        copy_support_files(self.assigned, scratch)
+        target = scratch / self.notebook_name
+        shutil.copyfile(submission, target)
+        return target
+
+    def job(self, student: str, notebook: Path):
+        if self.engine == "kernel":
+            return lambda: grade_kernel(notebook, self.zip_path, self.maxima)
+        return lambda: grade_warm(notebook, self.tests)

@@ -8,11 +8,15 @@ re-run with the same submissions and tests skips what is saved, so an interrupte
 
 Output folder::
 
-    grades.csv              student, score, max, one column per question, status, reason
+    grades.csv              student, score, max, one column per question, status, reason: one row per
+                            submission and per roster student (``missing``, 0 points, when none)
     feedback/<student>.txt  scores per question, notes, public test details (+ .html for nbgrader)
     logs/<student>.log      what the submission printed while graded (truncated)
     grade.log               one line per event, appended across runs
     .state/<student>.json   the saved result (resume)
+    nbgrader/               nbgrader courses: the course gradebook and nbgrader's own export
+
+The grader itself is a backend (:mod:`coursehub.grading.base`) chosen by the course's ``grader:``.
 """
 
 from __future__ import annotations
@@ -35,12 +39,12 @@ from typing import Any
 from coursehub.errors import CoursehubError
 from coursehub.grading import results as res
 from coursehub.grading import sandbox
+from coursehub.grading.base import ENGINES, GraderBackend, backend_for
 from coursehub.grading.submissions import Submission, collect
 from coursehub.manifest import Assignment, Course, Manifest
 
 #: Most of a submission's printed output kept in ``logs/`` (a loop printing forever is cut here).
 MAX_LOG_BYTES = 256 * 1024
-ENGINES = ("warm", "kernel")
 ISOLATION = ("processes", "network", "files")
 
 
@@ -76,73 +80,6 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-class _OtterGrader:
-    def __init__(self, source: Path, work: Path, engine: str):
-        from coursehub.grading import otter
-
-        self.mod = otter
-        self.engine = engine
-        self.assigned = otter.assign(source)
-        self.tests = otter.load_tests(self.assigned.autograder)
-        self.zip_path = otter.write_autograder_zip(self.assigned, work / "autograder.zip")
-        self.fingerprint = "otter:" + hashlib.sha256(self.zip_path.read_bytes()).hexdigest()
-        self.notebook_name = self.assigned.notebook_name
-        self.warm_modules = otter.WARM_MODULES
-
-    def prepare(self, scratch: Path, submission: Path) -> Path:
-        self.mod.copy_support_files(self.assigned, scratch)
-        target = scratch / self.notebook_name
-        shutil.copyfile(submission, target)
-        return target
-
-    def job(self, student: str, notebook: Path) -> Callable[[], dict]:
-        if self.engine == "kernel":
-            return lambda: self.mod.grade_kernel(notebook, self.zip_path)
-        return lambda: self.mod.grade_warm(notebook, self.tests)
-
-    def failed(self, reason: str) -> dict[str, Any]:
-        return self.mod.failed(reason, self.tests)
-
-
-class _NbgraderGrader:
-    def __init__(self, course: Course, assignment: Assignment, source: Path, work: Path):
-        from coursehub.grading import nbgrader
-
-        self.mod = nbgrader
-        self.course_id = course.id
-        self.assignment_id = assignment.id
-        source_dir = source.parent if source.is_file() else source
-        notebooks = sorted(source_dir.glob("*.ipynb"))
-        if len(notebooks) != 1:
-            raise CoursehubError(f"nbgrader source {source_dir} must hold exactly one notebook; it holds {len(notebooks)}")
-        self.notebook_name = notebooks[0].name
-        digest = hashlib.sha256()
-        for p in sorted(source_dir.rglob("*")):
-            if p.is_file():
-                digest.update(p.relative_to(source_dir).as_posix().encode() + b"\0" + p.read_bytes())
-        self.fingerprint = "nbgrader:" + digest.hexdigest()
-        self.template = nbgrader.prepare_course(
-            root=work / "course-template", course_id=course.id, assignment_id=assignment.id, source_dir=source_dir
-        )
-        self.maxima = nbgrader.max_scores(self.template, course.id, assignment.id)
-        self.warm_modules = nbgrader.WARM_MODULES
-
-    def prepare(self, scratch: Path, submission: Path) -> Path:
-        target = scratch / "submission" / self.notebook_name
-        target.parent.mkdir()
-        shutil.copyfile(submission, target)
-        return target
-
-    def job(self, student: str, notebook: Path) -> Callable[[], dict]:
-        return lambda: self.mod.grade_one(
-            template=self.template, course_id=self.course_id, assignment_id=self.assignment_id,
-            student=student, notebook=notebook,
-        )
-
-    def failed(self, reason: str) -> dict[str, Any]:
-        return self.mod.failed(reason, self.maxima)
-
-
 def _source_of(manifest: Manifest, course: Course, assignment: Assignment, engine: str) -> Path:
     """The assignment's grader source, after checking the course can be graded at all."""
     if course.grader == "none":
@@ -157,12 +94,6 @@ def _source_of(manifest: Manifest, course: Course, assignment: Assignment, engin
     if engine not in ENGINES:
         raise CoursehubError(f"unknown engine {engine!r}; choose from {', '.join(ENGINES)}")
     return source
-
-
-def _grader(course: Course, assignment: Assignment, source: Path, work: Path, engine: str):
-    if course.grader == "otter":
-        return _OtterGrader(source, work, engine)
-    return _NbgraderGrader(course, assignment, source, work)
 
 
 def default_workers(memory: int) -> int:
@@ -227,18 +158,19 @@ def grade(
     log = _Log(out / res.LOG_FILE)
     previous = _interrupt_on_signals()
     try:
-        grader = _grader(course, assignment, source, work, engine)
-        subs = collect(submissions, notebook_name=grader.notebook_name, workdir=work)
-        roster = set(course.roster)
+        backend = backend_for(course.grader).prepare(
+            course=course, assignment=assignment, source=source, work=work, engine=engine
+        )
+        subs = collect(submissions, notebook_name=backend.notebook_name, workdir=work)
         final: dict[str, res.Result] = {}
         todo: list[tuple[Submission, str]] = []
         for sub in subs:
             if sub.path is None:
-                final[sub.student] = _result(sub.student, grader.failed(sub.problem), None, "", grader.fingerprint)
+                final[sub.student] = _result(sub.student, backend.failed(sub.problem), None, "", backend.fingerprint)
                 continue
             digest = _sha256(sub.path)
             saved = res.load_state(out, sub.student)
-            if saved and saved.fingerprint == grader.fingerprint and saved.submission_sha256 == digest:
+            if saved and saved.fingerprint == backend.fingerprint and saved.submission_sha256 == digest:
                 final[sub.student] = saved
             else:
                 todo.append((sub, digest))
@@ -250,18 +182,25 @@ def grade(
                 _finish(out, final[student], log, scratch=None, feedback="")
         if on_start:
             on_start(len(todo), reused)
-        warm_up(grader.warm_modules)
+        warm_up(backend.warm_modules)
         if threading.active_count() > 1:
             log(f"warning: {threading.active_count()} threads while forking; only the calling thread is copied")
         isolation = _probe(work)
-        missing = [i for i in ISOLATION if i not in isolation]
-        if missing:
-            log(f"warning: not isolated on this machine: {', '.join(missing)} (unshare refused; run as root to isolate)")
-        graded = _run_pool(todo, grader, limits, workers, work, out, log, final, roster, missing, on_result)
+        gaps = [i for i in ISOLATION if i not in isolation]
+        if gaps:
+            log(f"warning: not isolated on this machine: {', '.join(gaps)} (unshare refused; run as root to isolate)")
+        pool = _Pool(backend=backend, limits=limits, workers=workers, work=work, out=out, log=log, final=final,
+                     roster=set(course.roster), gaps=gaps, on_result=on_result)
+        graded = pool.run(todo)
+        for student in course.roster:
+            if student not in final:
+                final[student] = missing_result(student, backend)
         results = [final[s] for s in sorted(final)]
         res.atomic_write(out / res.GRADES_CSV, res.grades_csv(results))
+        backend.finish(out, results, course.roster)
+        counts = {status: sum(r.status == status for r in results) for status in ("graded", "failed", "missing")}
         log(f"done {course.id}/{assignment.id}: {graded} graded now, {reused} reused, "
-            f"{sum(r.status == 'graded' for r in results)} graded, {sum(r.status != 'graded' for r in results)} failed")
+            f"{counts['graded']} graded, {counts['failed']} failed, {counts['missing']} missing")
         return BatchReport(out, results, graded, reused, time.monotonic() - started, isolation)
     except KeyboardInterrupt:
         log("interrupted; finished submissions are saved and a re-run resumes from them")
@@ -342,60 +281,90 @@ def _wait_one(running: sandbox.Running) -> sandbox.Outcome:
     return running.finish()
 
 
-def _run_pool(todo, grader, limits, workers, work, out, log, final, roster, missing, on_result) -> int:
-    sel = selectors.PollSelector()  # poll: no kernel-side registrations that outlive a closed fd
-    active: dict[int, tuple[sandbox.Running, Submission, str, Path]] = {}  # guard pid -> job
-    queue = list(todo)
-    graded = 0
-    try:
-        while queue or active:
-            while queue and len(active) < workers:
-                sub, digest = queue.pop(0)
-                scratch = Path(tempfile.mkdtemp(prefix="sub-", dir=work))
-                notebook = grader.prepare(scratch, sub.path)
-                try:
-                    running = _Interrupts.start(grader.job(sub.student, notebook), limits=limits, scratch=scratch,
-                                                log_path=scratch / "output.log")
-                except KeyboardInterrupt:
-                    shutil.rmtree(scratch, ignore_errors=True)
-                    raise
-                active[running.pid] = (running, sub, digest, scratch)
-                for fd in running.fds():
-                    sel.register(fd, selectors.EVENT_READ, running)
-            for key, _ in sel.select(0.2):
-                running = key.data
-                running.read(key.fd)
-                if key.fd not in running.open_fds:
-                    sel.unregister(key.fd)
-            now = time.monotonic()
-            for pid in list(active):
-                running, sub, digest, scratch = active[pid]
-                running.check_deadline(now)
-                if not running.done:
-                    continue
-                for fd in running.fds():
-                    sel.unregister(fd)
-                outcome = running.finish()
-                del active[pid]
-                payload = outcome.payload if outcome.ok else grader.failed(outcome.reason)
-                result = _result(sub.student, payload, outcome, digest, grader.fingerprint)
-                gaps = [i for i in ISOLATION if i not in outcome.isolation] if outcome.isolation else missing
-                result.notes += [f"{i} not isolated" for i in gaps]
-                if roster and sub.student not in roster:
-                    result.notes.append("not on the course roster")
-                _finish(out, result, log, scratch, payload.get("feedback", ""), payload.get("feedback_file", ""))
+@dataclass
+class _Pool:
+    """The sandboxes in flight and what a finished one is recorded into."""
+
+    backend: GraderBackend
+    limits: sandbox.Limits
+    workers: int
+    work: Path
+    out: Path
+    log: _Log
+    final: dict[str, res.Result]  # student -> result, filled as submissions finish
+    roster: set[str]
+    gaps: list[str]  # isolation this machine lacks, noted on results whose outcome does not say
+    on_result: Callable[[res.Result], None] | None = None
+
+    def run(self, todo: list[tuple[Submission, str]]) -> int:
+        """Grade ``todo`` with at most :attr:`workers` sandboxes at once; return how many finished."""
+        sel = selectors.PollSelector()  # poll: no kernel-side registrations that outlive a closed fd
+        active: dict[int, tuple[sandbox.Running, Submission, str, Path]] = {}  # guard pid -> job
+        queue = list(todo)
+        graded = 0
+        try:
+            while queue or active:
+                while queue and len(active) < self.workers:
+                    sub, digest = queue.pop(0)
+                    running, scratch = self._start(sub)
+                    active[running.pid] = (running, sub, digest, scratch)
+                    for fd in running.fds():
+                        sel.register(fd, selectors.EVENT_READ, running)
+                for key, _ in sel.select(0.2):
+                    running = key.data
+                    running.read(key.fd)
+                    if key.fd not in running.open_fds:
+                        sel.unregister(key.fd)
+                now = time.monotonic()
+                for pid in list(active):
+                    running, sub, digest, scratch = active[pid]
+                    running.check_deadline(now)
+                    if not running.done:
+                        continue
+                    for fd in running.fds():
+                        sel.unregister(fd)
+                    del active[pid]
+                    self._record(sub, digest, scratch, running.finish())
+                    graded += 1
+        finally:
+            for running, _, _, scratch in active.values():  # interrupted: stop everything we started
+                running.kill()
+                running.finish()
                 shutil.rmtree(scratch, ignore_errors=True)
-                final[sub.student] = result
-                graded += 1
-                if on_result:
-                    on_result(result)
-    finally:
-        for running, _, _, scratch in active.values():  # interrupted: stop everything we started
-            running.kill()
-            running.finish()
+            sel.close()
+        return graded
+
+    def _start(self, sub: Submission) -> tuple[sandbox.Running, Path]:
+        scratch = Path(tempfile.mkdtemp(prefix="sub-", dir=self.work))
+        notebook = self.backend.stage(scratch, sub.path)
+        try:
+            running = _Interrupts.start(self.backend.job(sub.student, notebook), limits=self.limits,
+                                        scratch=scratch, log_path=scratch / "output.log")
+        except KeyboardInterrupt:
             shutil.rmtree(scratch, ignore_errors=True)
-        sel.close()
-    return graded
+            raise
+        return running, scratch
+
+    def _record(self, sub: Submission, digest: str, scratch: Path, outcome: sandbox.Outcome) -> None:
+        payload = outcome.payload if outcome.ok else self.backend.failed(outcome.reason)
+        result = _result(sub.student, payload, outcome, digest, self.backend.fingerprint)
+        gaps = [i for i in ISOLATION if i not in outcome.isolation] if outcome.isolation else self.gaps
+        result.notes += [f"{i} not isolated" for i in gaps]
+        if self.roster and sub.student not in self.roster:
+            result.notes.append("not on the course roster")
+        self.backend.keep(self.out, sub.student, scratch, payload)
+        _finish(self.out, result, self.log, scratch, payload.get("feedback", ""))
+        shutil.rmtree(scratch, ignore_errors=True)
+        self.final[sub.student] = result
+        if self.on_result:
+            self.on_result(result)
+
+
+def missing_result(student: str, backend: GraderBackend) -> res.Result:
+    """The row of a roster student who handed nothing in: 0 of the assignment's points."""
+    payload = backend.failed("no submission")
+    return res.Result(student=student, status="missing", score=0.0, max=payload["max"],
+                      questions=payload["questions"], reason="no submission", fingerprint=backend.fingerprint)
 
 
 def _result(student: str, payload: dict, outcome: sandbox.Outcome | None, digest: str, fingerprint: str) -> res.Result:
@@ -415,15 +384,11 @@ def _result(student: str, payload: dict, outcome: sandbox.Outcome | None, digest
     )
 
 
-def _finish(out: Path, result: res.Result, log, scratch: Path | None, feedback: str, feedback_file: str = "") -> None:
+def _finish(out: Path, result: res.Result, log, scratch: Path | None, feedback: str) -> None:
     """Save everything about one finished submission: feedback, output log, then the state file."""
     fb_dir = out / res.FEEDBACK_DIR
     res.atomic_write(fb_dir / f"{result.student}.txt", res.feedback_text(result, feedback).encode("utf-8"))
     if scratch is not None:
-        if feedback_file:
-            html = scratch / feedback_file
-            if html.is_file() and not html.is_symlink():
-                res.atomic_write(fb_dir / f"{result.student}.html", html.read_bytes()[: 32 * 1024 * 1024])
         output = scratch / "output.log"
         if output.is_file() and not output.is_symlink():
             with open(output, "rb") as fh:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from coursehub.hub.runtime import spawn
 from coursehub.access.groups import ROLES, group_name, launch_group_name, load_groups, role_groups
 from coursehub.manifest import Manifest
-from coursehub.access.roles import staff_roles, sync_service_role
+from coursehub.access.roles import collect_service_role, staff_roles, sync_service_role
 from coursehub.manifest.effective import CourseSettings, course_settings, hub_settings
 
 
@@ -141,6 +141,8 @@ def course_data(manifest: Manifest) -> dict:
         "groups": load_groups(manifest),
         "roles": roles,
         "sync_role": sync_service_role(),
+        # one service per course for `coursehub collect`; a target defines each one it has a token for
+        "collect_roles": [collect_service_role(c) for c in sorted(manifest.courses, key=lambda c: c.id)],
     }
     lms = lms_data(manifest)
     if lms is not None:

@@ -12,8 +12,8 @@ handed to :mod:`coursehub.hub.runtime.spawn`. Local processes receive each cours
 ``CPU_LIMIT`` in their environment), default URL and idle culling, but nothing enforces the limits
 here: only the systemd and Kubernetes targets do.
 
-The admin and sync API tokens exist only in this process and the hub's environment: they are never
-written to disk or printed.
+The admin, sync and collect API tokens exist only in this process and the hub's environment: they are
+never written to disk or printed. Named servers are enabled (one per course, named by the course id).
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ DEMO_PASSWORD = "coursehub-demo"
 TOKEN_ENV = "COURSEHUB_LOCALHUB_ADMIN_TOKEN"
 SETTINGS_ENV = "COURSEHUB_LOCALHUB_SETTINGS"
 SYNC_TOKEN_ENV = "COURSEHUB_LOCALHUB_SYNC_TOKEN"
+COLLECT_TOKENS_ENV = "COURSEHUB_LOCALHUB_COLLECT_TOKENS"
 COURSES_FILE = "coursehub-courses.json"
 
 
@@ -66,6 +67,8 @@ class LocalHub:
     log_path: Path
     #: Token of the ``coursehub-sync`` service, which holds only the sync role's scopes.
     sync_token: str = field(default="", repr=False)
+    #: Course id -> token of its ``coursehub-collect-<course>`` service (that course's students only).
+    collect_tokens: dict[str, str] = field(default_factory=dict, repr=False)
 
     def stop(self, timeout: float = 15) -> None:
         if self.process.poll() is None:
@@ -176,6 +179,7 @@ def start_local_hub(
     (workdir / "home").mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     from coursehub.access.groups import load_groups
+    from coursehub.access.roles import collect_service
     from coursehub.hub.data import course_data
 
     data = course_data(manifest) if course_config else None
@@ -201,11 +205,13 @@ def start_local_hub(
     settings_path.write_text(json.dumps(settings, indent=2, sort_keys=True))
     token = secrets.token_hex(32)
     sync_token = secrets.token_hex(32)
+    collect_tokens = {c.id: secrets.token_hex(32) for c in manifest.courses} if course_config else {}
     env = {
         **os.environ,
         SETTINGS_ENV: str(settings_path),
         TOKEN_ENV: token,
         SYNC_TOKEN_ENV: sync_token,
+        COLLECT_TOKENS_ENV: json.dumps({collect_service(cid): t for cid, t in collect_tokens.items()}),
         # the proxy's auth token, also kept out of files
         "CONFIGPROXY_AUTH_TOKEN": secrets.token_hex(32),
         **(extra_env or {}),
@@ -232,6 +238,7 @@ def start_local_hub(
         process=process,
         log_path=log_path,
         sync_token=sync_token if course_config else "",
+        collect_tokens=collect_tokens,
     )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -54,8 +54,12 @@ def values(data: dict) -> dict:
             "extraConfig": {"coursehub": EXTRA_CONFIG.read_text(encoding="utf-8")},
             # The chart generates the service's API token and keeps it in the hub Secret under
             # hub.services.coursehub-sync.apiToken; it is never in these values.
-            "services": {SYNC_SERVICE: {}},
-            "loadRoles": {SYNC_SERVICE: sync_role},
+            # (also each course's coursehub-collect-<course> service)
+            "services": {SYNC_SERVICE: {}, **{r["services"][0]: {} for r in data["collect_roles"]}},
+            "loadRoles": {
+                SYNC_SERVICE: sync_role,
+                **{r["name"]: {k: v for k, v in r.items() if k != "name"} for r in data["collect_roles"]},
+            },
         },
         "singleuser": singleuser,
         # Each course culls its own servers from inside them (its idle_timeout). The hub-wide culler

@@ -13,6 +13,8 @@ place:
 - list endpoints are read with JupyterHub's pagination (``Accept: application/jupyterhub-pagination+json``)
   and every page is followed, so a hub with 20,000 users is read completely;
 - :meth:`HubClient.map` runs requests on a small thread pool (one ``requests.Session`` per thread);
+- :meth:`HubClient.server_request` reaches a user's server through the hub's proxy (``coursehub
+  collect`` reads notebooks through the server's contents API), with the same retries;
 - :attr:`HubClient.requests_made` counts HTTP requests (retries included) for the benchmark.
 """
 
@@ -25,6 +27,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import requests
 
@@ -126,16 +129,41 @@ class HubClient:
             self._local.session = session
         return session
 
+    @property
+    def public_url(self) -> str:
+        """The hub's public URL (``https://hub.example.edu``): the API URL without its ``/hub/api``."""
+        if not self.api_url.endswith("/hub/api"):
+            raise CoursehubError(f"{self.api_url} does not end in /hub/api; pass the hub's API URL to --hub-api")
+        return self.api_url[: -len("/hub/api")]
+
     def request(
         self, method: str, path: str, *, json: Any = None, params: dict | None = None, headers: dict | None = None
     ) -> Any:
-        """Send one request; return the decoded JSON body (``None`` if empty).
+        """Send one request to the hub's API; return the decoded JSON body (``None`` if empty).
 
         Retries connection errors, timeouts and 5xx with exponential backoff, within :attr:`retries`
         and :attr:`retry_time`; raises :class:`HubRequestError` on 4xx and :class:`HubUnavailable` when
         the retries or the time run out.
         """
-        url = self.api_url + path
+        return self._send(method, self.api_url + path, path, json=json, params=params, headers=headers)
+
+    def server_request(
+        self, method: str, user: str, server: str, path: str, *, params: dict | None = None, token: str | None = None
+    ) -> Any:
+        """One request to a user's (named) server through the hub's proxy: ``/user/<user>/<server>/<path>``.
+
+        ``token`` replaces the client's own token for this request (a token the hub issued for that
+        server). A server that is not running answers with a redirect to the hub, which is raised as
+        :class:`HubRequestError` with the 3xx status; so is a 4xx.
+        """
+        rel = "/user/{}/{}/{}".format(quote(user, safe=""), quote(server, safe=""), path.lstrip("/"))
+        headers = {"Authorization": f"token {token}"} if token else None
+        return self._send(method, self.public_url + rel, rel, params=params, headers=headers, follow=False)
+
+    def _send(
+        self, method: str, url: str, path: str, *, json: Any = None, params: dict | None = None,
+        headers: dict | None = None, follow: bool = True,
+    ) -> Any:
         last = ""
         started = time.monotonic()
         attempts = 0
@@ -153,7 +181,8 @@ class HubClient:
                 self.requests_made += 1
             attempts += 1
             try:
-                response = self._session().request(method, url, json=json, params=params, headers=headers, timeout=wait)
+                response = self._session().request(method, url, json=json, params=params, headers=headers, timeout=wait,
+                                                    allow_redirects=follow)
             except requests.Timeout:  # before ConnectionError: a connect timeout is both
                 last = f"no answer within {wait:g} s"
                 continue
@@ -163,7 +192,7 @@ class HubClient:
             if response.status_code in self.RETRY_STATUSES:
                 last = f"{response.status_code} {_error_message(response)}"
                 continue
-            if response.status_code >= 400:
+            if response.status_code >= 400 or (not follow and response.is_redirect):
                 raise HubRequestError(method, path, response.status_code, _error_message(response))
             if not response.content:
                 return None
@@ -171,7 +200,7 @@ class HubClient:
                 return response.json()
             except ValueError:
                 raise HubUnavailable(
-                    f"{method} {self.api_url}{path} did not answer with JSON; is --hub-api the hub's /hub/api URL?"
+                    f"{method} {url} did not answer with JSON; is --hub-api the hub's /hub/api URL?"
                 ) from None
         raise HubUnavailable(
             f"the hub at {self.api_url} did not answer {method} {path}: {attempts} attempt(s) in "

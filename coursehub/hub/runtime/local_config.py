@@ -23,6 +23,9 @@ c.SharedPasswordAuthenticator.user_password = settings["password"]
 c.Authenticator.admin_users = set(settings["admin_users"])
 c.Authenticator.allowed_users = set(settings["allowed_users"])
 
+# One named server per course (its name is the course id); `coursehub collect` reads from it.
+c.JupyterHub.allow_named_servers = True
+
 c.JupyterHub.spawner_class = "simple"
 c.SimpleLocalProcessSpawner.home_dir_template = settings["home_dir_template"]
 c.Spawner.cmd = settings["singleuser_command"]
@@ -48,3 +51,4 @@ if settings.get("courses_file"):
     course_data = spawn.load_data(settings["courses_file"])
     spawn.configure(c, course_data)
     spawn.add_sync_service(c, course_data, os.environ["COURSEHUB_LOCALHUB_SYNC_TOKEN"])
+    spawn.add_collect_services(c, course_data, json.loads(os.environ.get("COURSEHUB_LOCALHUB_COLLECT_TOKENS", "{}")))

@@ -22,7 +22,9 @@ It plugs into JupyterHub's own hooks rather than a spawner subclass:
   launch came from, in the role the LMS gives (:class:`LtiLaunches`).
 
 Loaded by JupyterHub as a config file (``c`` in its globals) it configures itself from the JSON file
-beside its folder (or named by ``$COURSEHUB_COURSES``).
+beside its folder (or named by ``$COURSEHUB_COURSES``). Service tokens are read from root-only files:
+``$COURSEHUB_SYNC_TOKEN_FILE`` for ``coursehub sync``, and ``$COURSEHUB_COLLECT_TOKEN_DIR/<service>``
+for each course's ``coursehub-collect-<course>`` service.
 
 One concern, however long: what coursehub does inside the hub. It stays one file because it is shipped
 as one file (the TLJH ``jupyterhub_config.d`` snippet loads a single file, and the z2jh pod mounts one).
@@ -541,13 +543,35 @@ def configure(c, data, *, spawner_section="Spawner"):
     return index
 
 
-def add_sync_service(c, data, token):
-    """Define the roster-sync service with ``token`` and grant it its least-privilege role."""
-    role = copy.deepcopy(data["sync_role"])
+def add_service(c, role, token):
+    """Define the service ``role`` is granted to, with ``token``, and load the role."""
+    role = copy.deepcopy(role)
     services = [s for s in (c.JupyterHub.services if "services" in c.JupyterHub else []) if s["name"] != role["services"][0]]
     c.JupyterHub.services = services + [{"name": role["services"][0], "api_token": token}]
     roles = [r for r in (c.JupyterHub.load_roles if "load_roles" in c.JupyterHub else []) if r["name"] != role["name"]]
     c.JupyterHub.load_roles = roles + [role]
+
+
+def add_sync_service(c, data, token):
+    """Define the roster-sync service with ``token`` and grant it its least-privilege role."""
+    add_service(c, data["sync_role"], token)
+
+
+def add_collect_services(c, data, tokens):
+    """Define each course's collect service that has a token in ``tokens`` (service name -> token)."""
+    for role in data.get("collect_roles", []):
+        token = tokens.get(role["services"][0])
+        if token:
+            add_service(c, role, token)
+
+
+def read_token_dir(folder):
+    """Service name -> token, from the files of a root-only folder (one file per service, named for it)."""
+    tokens = {}
+    for name in sorted(os.listdir(folder)):
+        with open(os.path.join(folder, name), encoding="utf-8") as f:
+            tokens[name] = f.read().strip()
+    return tokens
 
 
 def load_data(path):
@@ -568,3 +592,5 @@ if type(globals().get("c")).__name__ == "Config" and "__file__" in globals():
     if os.environ.get("COURSEHUB_SYNC_TOKEN_FILE"):
         with open(os.environ["COURSEHUB_SYNC_TOKEN_FILE"], encoding="utf-8") as _f:
             add_sync_service(globals()["c"], _data, _f.read().strip())
+    if os.environ.get("COURSEHUB_COLLECT_TOKEN_DIR"):
+        add_collect_services(globals()["c"], _data, read_token_dir(os.environ["COURSEHUB_COLLECT_TOKEN_DIR"]))
