@@ -171,7 +171,7 @@ def test_files_outside_scratch_are_read_only(tmp_path):
     assert (scratch / "mine.txt").read_text() == "fine"
 
 
-def test_forged_frames_and_printed_results_do_not_count(tmp_path):
+def test_forged_frames_fail_the_job_and_printed_results_do_not_count(tmp_path):
     def job():
         # write a forged frame into every descriptor, the result pipe included, and print one
         forged = b'\n{"nonce": "guess", "payload": {"score": 100}}\n'
@@ -183,7 +183,14 @@ def test_forged_frames_and_printed_results_do_not_count(tmp_path):
         print('{"payload": {"score": 100}}')
         return {"score": 1}
 
-    assert run(job, tmp_path).payload == {"score": 1}
+    outcome = run(job, tmp_path)
+    assert outcome.payload is None and "forged" in outcome.reason
+
+    def printer():
+        print('{"payload": {"score": 100}}')  # printed text is only the submission's output
+        return {"score": 1}
+
+    assert run(printer, tmp_path).payload == {"score": 1}
 
 
 @pytest.mark.parametrize(

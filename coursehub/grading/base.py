@@ -41,6 +41,9 @@ FATAL_ERRORS = {
     "DeadKernelError": "killed its kernel",
 }
 
+#: Why a submission that deleted its staged notebook (or the grader's working files) failed.
+DELETED_FILES = "the submission deleted the files it was graded with"
+
 #: Engines ``coursehub grade --engine`` accepts; a backend that has only one ignores the choice.
 ENGINES = ("warm", "kernel")
 
@@ -76,12 +79,24 @@ def read_notebook(path: Path):
     return nb
 
 
+#: What IPython prints instead of an error output when it cannot even format the exception (out of
+#: memory while formatting it): the traceback then arrives as plain stream text.
+_UNFORMATTED = "Unexpected exception formatting exception"
+
+
 def fatal_error_in(notebook) -> str | None:
     """The first fatal error (see :data:`FATAL_ERRORS`) in an executed notebook's outputs, as a reason."""
     for cell in notebook.get("cells", []):
-        for out in cell.get("outputs", []):
+        outputs = cell.get("outputs", [])
+        for out in outputs:
             if out.get("output_type") == "error" and out.get("ename", "") in FATAL_ERRORS:
                 return f"a code cell {FATAL_ERRORS[out['ename']]}"
+        streams = [str(o.get("text", "")) for o in outputs if o.get("output_type") == "stream"]
+        if any(_UNFORMATTED in text for text in streams):
+            lines = [line.strip() for text in streams for line in text.splitlines()]
+            for kind, what in FATAL_ERRORS.items():
+                if any(line == kind or line.startswith(kind + ":") for line in lines):
+                    return f"a code cell {what}"
     return None
 
 

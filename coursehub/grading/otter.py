@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from coursehub.errors import CoursehubError
-from coursehub.grading.base import FATAL_ERRORS, GraderBackend, failed, fatal_error_in, read_notebook
+from coursehub.grading.base import DELETED_FILES, FATAL_ERRORS, GraderBackend, failed, fatal_error_in, read_notebook
 
 #: Fixed timestamp for zip entries (the earliest a zip can hold) so the autograder zip is reproducible.
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
@@ -195,6 +195,8 @@ def grade_kernel(notebook: Path, autograder_zip: Path, maxima: dict[str, float])
         return failed(str(exc), maxima)
     try:
         results = otter.api.grade_submission(str(notebook), str(autograder_zip), quiet=True)
+    except FileNotFoundError:  # otter reads its results back from files the kernel could delete
+        return failed(DELETED_FILES, maxima)
     except Exception as exc:
         if type(exc).__name__ in FATAL_ERRORS:  # nbclient raises DeadKernelError out of the run
             return failed(f"the submission {FATAL_ERRORS[type(exc).__name__]}", maxima)

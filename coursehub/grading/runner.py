@@ -39,7 +39,7 @@ from typing import Any
 from coursehub.errors import CoursehubError
 from coursehub.grading import results as res
 from coursehub.grading import sandbox
-from coursehub.grading.base import ENGINES, GraderBackend, backend_for
+from coursehub.grading.base import DELETED_FILES, ENGINES, GraderBackend, backend_for
 from coursehub.grading.submissions import Submission, collect
 from coursehub.manifest import Assignment, Course, Manifest
 
@@ -299,15 +299,15 @@ class _Pool:
     def run(self, todo: list[tuple[Submission, str]]) -> int:
         """Grade ``todo`` with at most :attr:`workers` sandboxes at once; return how many finished."""
         sel = selectors.PollSelector()  # poll: no kernel-side registrations that outlive a closed fd
-        active: dict[int, tuple[sandbox.Running, Submission, str, Path]] = {}  # guard pid -> job
+        active: dict[int, tuple[sandbox.Running, Submission, str, Path, Path]] = {}  # guard pid -> job
         queue = list(todo)
         graded = 0
         try:
             while queue or active:
                 while queue and len(active) < self.workers:
                     sub, digest = queue.pop(0)
-                    running, scratch = self._start(sub)
-                    active[running.pid] = (running, sub, digest, scratch)
+                    running, scratch, notebook = self._start(sub)
+                    active[running.pid] = (running, sub, digest, scratch, notebook)
                     for fd in running.fds():
                         sel.register(fd, selectors.EVENT_READ, running)
                 for key, _ in sel.select(0.2):
@@ -317,24 +317,24 @@ class _Pool:
                         sel.unregister(key.fd)
                 now = time.monotonic()
                 for pid in list(active):
-                    running, sub, digest, scratch = active[pid]
+                    running, sub, digest, scratch, notebook = active[pid]
                     running.check_deadline(now)
                     if not running.done:
                         continue
                     for fd in running.fds():
                         sel.unregister(fd)
                     del active[pid]
-                    self._record(sub, digest, scratch, running.finish())
+                    self._record(sub, digest, scratch, notebook, running.finish())
                     graded += 1
         finally:
-            for running, _, _, scratch in active.values():  # interrupted: stop everything we started
+            for running, _, _, scratch, _ in active.values():  # interrupted: stop everything we started
                 running.kill()
                 running.finish()
                 shutil.rmtree(scratch, ignore_errors=True)
             sel.close()
         return graded
 
-    def _start(self, sub: Submission) -> tuple[sandbox.Running, Path]:
+    def _start(self, sub: Submission) -> tuple[sandbox.Running, Path, Path]:
         scratch = Path(tempfile.mkdtemp(prefix="sub-", dir=self.work))
         notebook = self.backend.stage(scratch, sub.path)
         try:
@@ -343,10 +343,13 @@ class _Pool:
         except KeyboardInterrupt:
             shutil.rmtree(scratch, ignore_errors=True)
             raise
-        return running, scratch
+        return running, scratch, notebook
 
-    def _record(self, sub: Submission, digest: str, scratch: Path, outcome: sandbox.Outcome) -> None:
+    def _record(self, sub: Submission, digest: str, scratch: Path, notebook: Path, outcome: sandbox.Outcome) -> None:
         payload = outcome.payload if outcome.ok else self.backend.failed(outcome.reason)
+        if not notebook.is_file():
+            # it deleted what it was graded from: an attack on the grader (whatever engine survived it)
+            payload = self.backend.failed(DELETED_FILES)
         result = _result(sub.student, payload, outcome, digest, self.backend.fingerprint)
         gaps = [i for i in ISOLATION if i not in outcome.isolation] if outcome.isolation else self.gaps
         result.notes += [f"{i} not isolated" for i in gaps]

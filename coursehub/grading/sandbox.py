@@ -29,7 +29,8 @@ What is enforced, and where:
 * **files** -- W lives in a new mount namespace where every filesystem is read-only except W's own
   scratch folder: tests, other submissions, the state folder and results cannot be touched.
 * **results** -- W returns its dict on a pipe the runner opened, in one frame tagged with a nonce;
-  printed text and files a submission writes are never read as results.
+  printed text and files a submission writes are never read as results, and anything else found
+  in that pipe (a forged frame) fails the submission.
 
 Namespaces need root (or unprivileged user namespaces, which coursehub does not rely on). Where
 ``unshare`` is refused, the job still runs with its own process group, timeout and memory limit,
@@ -175,9 +176,12 @@ class Running:
         max_rss = int(status.get("max_rss", 0))
         if self.timed_out:
             return Outcome(None, f"timed out after {self.limits.timeout:g} s (wall clock)", seconds, max_rss, isolation)
-        frame = _last_frame(bytes(self.result_buf), self.nonce)
+        frame, forged = _last_frame(bytes(self.result_buf), self.nonce)
         if self.overflow:
             return Outcome(None, "the grader's result was larger than allowed", seconds, max_rss, isolation)
+        if forged:
+            return Outcome(None, "the submission wrote into the grader's result channel (a forged result)",
+                           seconds, max_rss, isolation)
         if frame and isinstance(frame.get("payload"), dict):
             return Outcome(frame["payload"], "", seconds, max_rss, isolation)
         if frame and frame.get("error"):
@@ -198,17 +202,19 @@ def _describe_end(worker_status: int | None, guard_status: int, limits: Limits) 
     return "the grading process ended without results"
 
 
-def _last_frame(data: bytes, nonce: str) -> dict | None:
-    """The last line that is a JSON frame carrying ``nonce``.
+def _last_frame(data: bytes, nonce: str) -> tuple[dict | None, bool]:
+    """The last line that is a JSON frame carrying ``nonce``, and whether anything else was written.
 
     The worker writes its frame last, on its own line; anything a submission wrote into the pipe
-    before it (garbage, or frames with a guessed nonce) is skipped, so it cannot change the result.
+    before it (garbage, or frames with a guessed nonce) never becomes the result, and is reported
+    so the runner can fail the submission for it.
     """
-    for line in reversed(data.split(b"\n")):
-        frame = _parse_json(line)
+    lines = [line for line in data.split(b"\n") if line.strip()]
+    for index in range(len(lines) - 1, -1, -1):
+        frame = _parse_json(lines[index])
         if frame is not None and frame.get("nonce") == nonce:
-            return frame
-    return None
+            return frame, len(lines) > 1
+    return None, bool(lines)
 
 
 def _parse_json(data: bytes) -> dict | None:
