@@ -45,8 +45,13 @@ def test_nbgrader_batch_from_an_lms_zip_scores_and_contains_hostile_submissions(
     report = grade(manifest=manifest, course_id=COURSE, assignment_id=LAB, submissions=export, out=out,
                    workers=2, timeout=45, memory=1024**3)
     with open(out / "grades.csv", newline="") as fh:
-        rows = {r["student"]: r for r in csv.DictReader(fh)}
+        everyone = {r["student"]: r for r in csv.DictReader(fh)}
+    rows = {s: r for s, r in everyone.items() if r["status"] != "missing"}
     assert set(rows) == set(texts)
+    roster = manifest.course(COURSE).roster
+    assert {s for s, r in everyone.items() if r["status"] == "missing"} == set(roster) - set(texts)
+    # failed, timed out, invalid and missing rows all carry the assignment's 10 points and every question's
+    assert {r["max"] for r in everyone.values()} == {"10"}
     assert list(rows[CORRECT])[:6] == ["student", "score", "max", "test_square", "test_is_even_basic", "test_is_even_edge"]
     assert [rows[CORRECT][k] for k in ("score", "max", "test_square", "test_is_even_basic", "test_is_even_edge")] == ["10", "10", "4", "3", "3"]
     assert [rows[PARTIAL][k] for k in ("score", "test_square", "test_is_even_basic", "test_is_even_edge")] == ["7", "4", "3", "0"]
@@ -68,6 +73,20 @@ def test_nbgrader_batch_from_an_lms_zip_scores_and_contains_hostile_submissions(
     assert "not on the course roster" not in by_student[CORRECT].notes
     state = json.loads((out / ".state" / f"{CORRECT}.json").read_text())
     assert state["fingerprint"].startswith("nbgrader:") and state["score"] == 10
+    # one course gradebook for the whole batch, which nbgrader's own API and exporter read
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{out / 'nbgrader' / 'gradebook.db'}", COURSE) as gb:
+        assert {s.id for s in gb.students} == set(roster) | set(texts)
+        submitted = {sub.student.id: sub.score for sub in gb.assignment_submissions(LAB)}
+    assert set(submitted) == set(texts)
+    assert (submitted[CORRECT], submitted[PARTIAL], submitted[WRONG], submitted["hostile-loop"]) == (10, 7, 0, 0)
+    with open(out / "nbgrader" / "grades.csv", newline="") as fh:
+        exported = {r["student_id"]: r for r in csv.DictReader(fh)}
+    assert set(exported) == set(roster) | set(texts)
+    assert {s: float(r["score"]) for s, r in exported.items()} == {s: float(r["score"]) for s, r in everyone.items()}
+    assert {r["max_score"] for r in exported.values()} == {"10.0"}
+    assert (out / "nbgrader" / "autograded" / CORRECT / LAB / "lab01.ipynb").is_file()
 
 
 def test_nbgrader_config_is_course_scoped_and_groups_match_nbgraders_hub_auth():
