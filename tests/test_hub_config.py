@@ -143,7 +143,11 @@ def test_values_merged_over_the_chart_defaults_pass_its_full_schema(example_mani
 def test_values_hold_the_runtime_and_no_secrets(example_manifest):
     values = z2jh.values(course_data(example_manifest))
     assert values["hub"]["extraFiles"]["coursehub-runtime"]["stringData"] == Path(spawn.__file__).read_text()
-    assert values["hub"]["services"] == {"coursehub-sync": {}}  # the chart generates the token
+    # the chart generates every service's token: sync, and one collect service per course
+    assert values["hub"]["services"] == {"coursehub-sync": {}, **{f"coursehub-collect-{c.id}": {} for c in example_manifest.courses}}
+    collect = values["hub"]["loadRoles"]["coursehub-collect-data-c8-fa26"]
+    assert collect["services"] == ["coursehub-collect-data-c8-fa26"]
+    assert all(s.endswith("!group=coursehub-data-c8-fa26-students") for s in collect["scopes"])
     data_only = copy.deepcopy(values)
     del data_only["hub"]["extraFiles"], data_only["hub"]["extraConfig"]  # fixed code, which names the key
     assert "api_token" not in json.dumps(data_only) and "apiToken" not in json.dumps(data_only)

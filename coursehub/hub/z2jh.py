@@ -9,6 +9,7 @@ course in term gets); each course's own settings are applied per spawn by the ru
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 from coursehub.hub.runtime import spawn
@@ -58,7 +59,8 @@ def values(data: dict) -> dict:
             "services": {SYNC_SERVICE: {}, **{r["services"][0]: {} for r in data["collect_roles"]}},
             "loadRoles": {
                 SYNC_SERVICE: sync_role,
-                **{r["name"]: {k: v for k, v in r.items() if k != "name"} for r in data["collect_roles"]},
+                # copies: the same lists twice in one document would be written as YAML anchors
+                **{r["name"]: copy.deepcopy({k: v for k, v in r.items() if k != "name"}) for r in data["collect_roles"]},
             },
         },
         "singleuser": singleuser,
