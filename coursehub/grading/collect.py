@@ -171,8 +171,22 @@ class _Student:
         raise CoursehubError(f"the {self.course.id} server did not {what} within {self.start_timeout:g}s")
 
     def _start(self) -> None:
-        self.client.request("POST", f"/users/{self.name}/servers/{self.course.id}", json={"course": self.course.id})
-        self._wait(lambda s: bool(s.get("ready")), "start")
+        try:
+            # sent once: a 5xx here is the spawn failing, and a retry would only start it failing again
+            self.client.request("POST", f"/users/{self.name}/servers/{self.course.id}",
+                                json={"course": self.course.id}, retry=False)
+        except HubRequestError as exc:
+            if exc.status < 500:
+                raise
+            raise CoursehubError(f"the {self.course.id} server failed to start ({exc.status} {exc.message})") from None
+
+        def started(server: dict) -> bool:
+            if not server.get("ready") and not server.get("pending"):
+                # neither up nor on its way: the spawn failed (the hub's log says why)
+                raise CoursehubError(f"the {self.course.id} server failed to start")
+            return bool(server.get("ready"))
+
+        self._wait(started, "start")
 
     def _stop(self) -> None:
         try:

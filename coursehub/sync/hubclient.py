@@ -137,15 +137,18 @@ class HubClient:
         return self.api_url[: -len("/hub/api")]
 
     def request(
-        self, method: str, path: str, *, json: Any = None, params: dict | None = None, headers: dict | None = None
+        self, method: str, path: str, *, json: Any = None, params: dict | None = None, headers: dict | None = None,
+        retry: bool = True,
     ) -> Any:
         """Send one request to the hub's API; return the decoded JSON body (``None`` if empty).
 
         Retries connection errors, timeouts and 5xx with exponential backoff, within :attr:`retries`
         and :attr:`retry_time`; raises :class:`HubRequestError` on 4xx and :class:`HubUnavailable` when
         the retries or the time run out.
+        ``retry=False`` is for a request whose 5xx is an answer, not an outage (starting a server that
+        fails to start): it is sent once and a 5xx is raised as :class:`HubRequestError`.
         """
-        return self._send(method, self.api_url + path, path, json=json, params=params, headers=headers)
+        return self._send(method, self.api_url + path, path, json=json, params=params, headers=headers, retry=retry)
 
     def server_request(
         self, method: str, user: str, server: str, path: str, *, params: dict | None = None, token: str | None = None
@@ -162,12 +165,12 @@ class HubClient:
 
     def _send(
         self, method: str, url: str, path: str, *, json: Any = None, params: dict | None = None,
-        headers: dict | None = None, follow: bool = True,
+        headers: dict | None = None, follow: bool = True, retry: bool = True,
     ) -> Any:
         last = ""
         started = time.monotonic()
         attempts = 0
-        for attempt in range(self.retries + 1):
+        for attempt in range(self.retries + 1 if retry else 1):
             if attempt:
                 pause = self.backoff * 2 ** (attempt - 1)
                 if time.monotonic() - started + pause >= self.retry_time:
@@ -189,7 +192,7 @@ class HubClient:
             except requests.ConnectionError as exc:
                 last = f"could not connect ({type(exc).__name__})"
                 continue
-            if response.status_code in self.RETRY_STATUSES:
+            if response.status_code in self.RETRY_STATUSES and retry:
                 last = f"{response.status_code} {_error_message(response)}"
                 continue
             if response.status_code >= 400 or (not follow and response.is_redirect):
