@@ -5,7 +5,7 @@ from __future__ import annotations
 from coursehub.access.groups import course_group_members
 from coursehub.escape import markdown_code as code
 from coursehub.manifest import Manifest
-from coursehub.access.roles import SYNC_APPLY_SCOPES, SYNC_PLAN_SCOPES, staff_roles, sync_service_role
+from coursehub.access.roles import SYNC_APPLY_SCOPES, SYNC_PLAN_SCOPES, collect_service_role, staff_roles, sync_service_role
 
 
 def access_reference(manifest: Manifest) -> str:
@@ -54,4 +54,17 @@ def access_reference(manifest: Manifest) -> str:
         "| apply (`--apply`) | " + ", ".join(f"`{s}`" for s in SYNC_APPLY_SCOPES) + " |",
         "",
     ]
+    if manifest.courses:
+        role = collect_service_role(manifest.courses[0])
+        lines += [
+            "## The collect services",
+            "",
+            "`coursehub collect` runs as one service per course, each with a role on that course's students only",
+            f"(see [Collecting work and returning grades](../handing-in.md)). For `{manifest.courses[0].id}`:",
+            "",
+            "| service | scopes |",
+            "|---|---|",
+            f"| `{role['services'][0]}` | " + "<br>".join(f"`{s}`" for s in role["scopes"]) + " |",
+            "",
+        ]
     return "\n".join(lines)
