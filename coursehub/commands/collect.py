@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
 from coursehub.commands._shared import (
-    AssignmentArg, ConcurrencyOpt, CourseArg, HubApiOpt, ManifestArg, TokenFileOpt, app, err, load, out,
+    AssignmentArg, ConcurrencyOpt, CourseArg, HubApiOpt, ManifestArg, TokenFileOpt, app, err, load, out, text_column,
 )
 
 
@@ -45,7 +45,7 @@ def collect(
     total = len(model.course(course).roster)
     done = 0
     # a live bar on a terminal; plain lines (one per student) in a log or a pipe
-    progress = Progress(TextColumn("collecting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+    progress = Progress(text_column("collecting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                         console=err, transient=True, disable=not err.is_terminal)
     task = progress.add_task("", total=total)
 

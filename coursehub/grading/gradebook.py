@@ -94,8 +94,10 @@ def read_grades_csv(path: Path) -> dict[str, GradeRow]:
     """The rows of one ``grades.csv`` by student; a damaged file is an error naming its line."""
     try:
         text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CoursehubError(f"cannot read {path}: {exc}") from None
+    except OSError as exc:
+        raise CoursehubError(f"cannot read the grades {path}: {exc.strerror}; run `coursehub grade` first") from None
+    except UnicodeDecodeError:
+        raise CoursehubError(f"{path} is not UTF-8 text; pass the grades.csv coursehub grade wrote") from None
     reader = csv.DictReader(io.StringIO(text))
     missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
     if missing:

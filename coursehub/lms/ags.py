@@ -19,9 +19,7 @@ none and is listed, not guessed.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -32,7 +30,8 @@ import requests
 
 from coursehub.access.groups import launch_group_name
 from coursehub.errors import CoursehubError
-from coursehub.escape import csv_value
+from coursehub.grading.gradebook import GRADES_ROOT, assignment_folder, read_grades_csv
+from coursehub.grading.gradebook import GradeRow as Grade
 from coursehub.grading.results import GRADES_CSV
 from coursehub.lms.keys import public_jwk
 
@@ -48,40 +47,14 @@ SCORE_TYPE = "application/vnd.ims.lis.v1.score+json"
 TAG = "coursehub"
 
 
-@dataclass(frozen=True)
-class Grade:
-    """One row of ``grades.csv``."""
-
-    student: str
-    score: float
-    max: float
-    status: str
-    reason: str = ""
-
-
 def default_grades_file(course_id: str, assignment_id: str) -> Path:
     """Where ``coursehub grade`` writes an assignment's grades by default."""
-    return Path("grades") / course_id / assignment_id / GRADES_CSV
+    return assignment_folder(GRADES_ROOT, course_id, assignment_id) / GRADES_CSV
 
 
 def read_grades(path: Path) -> list[Grade]:
-    """The rows of a ``grades.csv``; a clear error naming the file and line otherwise."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise CoursehubError(f"cannot read the grades {path}: {exc.strerror}; run `coursehub grade` first") from None
-    reader = csv.DictReader(io.StringIO(text))
-    missing = {"student", "score", "max", "status"} - set(reader.fieldnames or [])
-    if missing:
-        raise CoursehubError(f"{path}: not a coursehub grades.csv (no column {', '.join(sorted(missing))})")
-    grades = []
-    for row in reader:
-        try:
-            cell = {k: csv_value(v) for k, v in row.items() if isinstance(v, str)}
-            grades.append(Grade(cell["student"], float(cell["score"]), float(cell["max"]), cell["status"], cell.get("reason") or ""))
-        except ValueError:
-            raise CoursehubError(f"{path}:{reader.line_num}: score and max must be numbers") from None
-    return grades
+    """The rows of a ``grades.csv`` (read by :func:`coursehub.grading.gradebook.read_grades_csv`)."""
+    return list(read_grades_csv(path).values())
 
 
 def lms_user_ids(hub_client, course_id: str) -> dict[str, str]:
