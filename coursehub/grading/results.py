@@ -46,6 +46,21 @@ class Result:
         known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
         return cls(**known)
 
+    @classmethod
+    def from_payload(cls, student: str, payload: dict[str, Any], **measured: Any) -> Result:
+        """A result from a job's payload (see :mod:`coursehub.grading.base`), types checked, plus what the
+        runner measured (``seconds``, ``max_rss``, ``isolation``, ``submission_sha256``, ``fingerprint``)."""
+        return cls(
+            student=student,
+            status=str(payload.get("status", "failed")),
+            score=float(payload.get("score", 0.0)),
+            max=float(payload.get("max", 0.0)),
+            questions={k: [float(v[0]), float(v[1])] for k, v in payload.get("questions", {}).items()},
+            reason=str(payload.get("reason", "")),
+            notes=[str(n) for n in payload.get("notes", [])],
+            **measured,
+        )
+
 
 def atomic_write(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so readers see the old file or the new one, never half of it."""

@@ -365,26 +365,12 @@ class _Pool:
 
 def missing_result(student: str, backend: GraderBackend) -> res.Result:
     """The row of a roster student who handed nothing in: 0 of the assignment's points."""
-    payload = backend.failed("no submission")
-    return res.Result(student=student, status="missing", score=0.0, max=payload["max"],
-                      questions=payload["questions"], reason="no submission", fingerprint=backend.fingerprint)
+    return _result(student, {**backend.failed("no submission"), "status": "missing"}, None, "", backend.fingerprint)
 
 
 def _result(student: str, payload: dict, outcome: sandbox.Outcome | None, digest: str, fingerprint: str) -> res.Result:
-    return res.Result(
-        student=student,
-        status=payload.get("status", "failed"),
-        score=float(payload.get("score", 0.0)),
-        max=float(payload.get("max", 0.0)),
-        questions={k: [float(v[0]), float(v[1])] for k, v in payload.get("questions", {}).items()},
-        reason=str(payload.get("reason", "")),
-        notes=[str(n) for n in payload.get("notes", [])],
-        seconds=round(outcome.seconds, 3) if outcome else 0.0,
-        max_rss=outcome.max_rss if outcome else 0,
-        isolation=list(outcome.isolation) if outcome else [],
-        submission_sha256=digest,
-        fingerprint=fingerprint,
-    )
+    measured = {"seconds": round(outcome.seconds, 3), "max_rss": outcome.max_rss, "isolation": list(outcome.isolation)} if outcome else {}
+    return res.Result.from_payload(student, payload, submission_sha256=digest, fingerprint=fingerprint, **measured)
 
 
 def _finish(out: Path, result: res.Result, log, scratch: Path | None, feedback: str) -> None:
