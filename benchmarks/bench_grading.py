@@ -136,7 +136,8 @@ def main() -> None:
 
         ours_s, ours_peak = run_coursehub(subs, work / "coursehub-out", opts.workers)
         with open(work / "coursehub-out" / "grades.csv", newline="") as fh:
-            ours_scores = {r["student"]: float(r["score"]) for r in csv.DictReader(fh)}
+            # the roster's students without a submission have `missing` rows; the loop knows only submissions
+            ours_scores = {r["student"]: float(r["score"]) for r in csv.DictReader(fh) if r["status"] != "missing"}
         ours_rate = opts.count / ours_s * 60
         print(f"coursehub grade : {ours_s:7.1f} s  {ours_rate:7.1f} submissions/min  peak {ours_peak / 2**20:7.0f} MiB "
               f"(includes start-up and otter assign)", flush=True)
