@@ -33,6 +33,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from coursehub import emit
 from coursehub.errors import CoursehubError
@@ -119,6 +120,9 @@ class _Student:
     def __init__(self, client: HubClient, course: Course, path: str, name: str, out: Path, cutoff: dt.datetime,
                  start_timeout: float):
         self.client, self.course, self.path, self.name = client, course, path, name
+        # names are the hub's; a name with '#', '?' or '%' must still address that user
+        self.user = f"/users/{quote(name, safe='')}"
+        self.server = f"{self.user}/servers/{quote(course.id, safe='')}"
         self.target = out / name / Path(path).name
         self.cutoff = cutoff
         self.start_timeout = start_timeout
@@ -153,7 +157,7 @@ class _Student:
 
     def _server_model(self) -> dict | None:
         try:
-            model = self.client.request("GET", f"/users/{self.name}", params={"include_stopped_servers": "1"})
+            model = self.client.request("GET", self.user, params={"include_stopped_servers": "1"})
         except HubRequestError as exc:
             if exc.status in (403, 404):
                 raise CoursehubError(f"the hub has no user {self.name} in {self.course.id}'s students group "
@@ -173,8 +177,7 @@ class _Student:
     def _start(self) -> None:
         try:
             # sent once: a 5xx here is the spawn failing, and a retry would only start it failing again
-            self.client.request("POST", f"/users/{self.name}/servers/{self.course.id}",
-                                json={"course": self.course.id}, retry=False)
+            self.client.request("POST", self.server, json={"course": self.course.id}, retry=False)
         except HubRequestError as exc:
             if exc.status < 500:
                 raise
@@ -190,13 +193,13 @@ class _Student:
 
     def _stop(self) -> None:
         try:
-            self.client.request("DELETE", f"/users/{self.name}/servers/{self.course.id}")
+            self.client.request("DELETE", self.server)
             self._wait(lambda s: not s.get("ready") and not s.get("pending"), "stop")
         except (HubRequestError, HubUnavailable, CoursehubError):
             pass  # the hub's idle culler stops it later; the student's work is already read
 
     def _fetch(self) -> Collected:
-        issued = self.client.request("POST", f"/users/{self.name}/tokens", json={
+        issued = self.client.request("POST", f"{self.user}/tokens", json={
             "scopes": [f"access:servers!server={self.name}/{self.course.id}"],
             "expires_in": TOKEN_SECONDS,
             "note": f"coursehub collect {self.course.id}",
@@ -205,12 +208,12 @@ class _Student:
             return self._read(issued["token"])
         finally:
             try:
-                self.client.request("DELETE", f"/users/{self.name}/tokens/{issued['id']}")
+                self.client.request("DELETE", f"{self.user}/tokens/{quote(str(issued['id']), safe='')}")
             except (HubRequestError, HubUnavailable):
                 pass  # it expires by itself in TOKEN_SECONDS
 
     def _read(self, token: str) -> Collected:
-        api = "api/contents/" + "/".join(_quote(part) for part in self.path.split("/"))
+        api = "api/contents/" + "/".join(quote(part, safe="") for part in self.path.split("/"))
         try:
             meta = self.client.server_request("GET", self.name, self.course.id, api, params={"content": "0"}, token=token)
         except HubRequestError as exc:
@@ -230,8 +233,11 @@ class _Student:
         if len(data) > MAX_NOTEBOOK_BYTES:
             raise CoursehubError(f"{self.path} is {len(data)} bytes; at most {MAX_NOTEBOOK_BYTES} are collected")
         atomic_write(self.target, data)
-        modified = model.get("last_modified") or meta.get("last_modified") or ""
-        late = bool(modified) and dt.datetime.fromisoformat(modified) > self.cutoff
+        modified = str(model.get("last_modified") or meta.get("last_modified") or "")
+        try:
+            late = bool(modified) and dt.datetime.fromisoformat(modified) > self.cutoff
+        except ValueError:
+            raise CoursehubError(f"the server reported an unreadable time for {self.path}: {modified!r}") from None
         return Collected(self.name, "collected", late=late, last_modified=modified, size=len(data))
 
     def _forget(self) -> None:
@@ -240,12 +246,6 @@ class _Student:
             self.target.unlink()
         except FileNotFoundError:
             pass
-
-
-def _quote(part: str) -> str:
-    from urllib.parse import quote
-
-    return quote(part, safe="")
 
 
 def collect(
