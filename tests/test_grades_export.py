@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from coursehub import emit
+from coursehub.escape import csv_value
 from coursehub.grading.gradebook import read_course_grades, read_grades_csv
 from coursehub.grading.results import Result, grades_csv
 from coursehub.manifest.loader import load_manifest
@@ -80,7 +80,7 @@ def test_canvas_export_matches_the_documented_gradebook_import(course, run_cli, 
     assert header[:5] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
     assert header[5:] == ["'" + HOSTILE_TITLE, "Lab 2: Loops"]
     assert rows[1] == ["Points Possible", "", "", "", "", "10", "5"]
-    students = {emit.csv_value(r[3]): r for r in rows[2:]}
+    students = {csv_value(r[3]): r for r in rows[2:]}
     assert list(students) == ["ada", "=1+2", "@sum(a1)", "+plus", "bob"]
     assert {s: r[5:] for s, r in students.items()} == {
         "ada": ["8", ""], "=1+2": ["0", ""], "@sum(a1)": ["0", ""], "+plus": ["10", ""], "bob": ["2.5", "5"]}
@@ -95,7 +95,7 @@ def test_long_export_to_stdout_and_gradescope_is_refused(course, run_cli):
     rows = list(csv.DictReader(io.StringIO(stdout)))
     assert list(rows[0]) == ["course", "assignment", "title", "student", "score", "max", "status", "reason"]
     assert len(rows) == 7
-    assert {(r["assignment"], emit.csv_value(r["student"]), r["score"], r["max"], r["status"]) for r in rows} >= {
+    assert {(r["assignment"], csv_value(r["student"]), r["score"], r["max"], r["status"]) for r in rows} >= {
         ("lab01", "=1+2", "0", "10", "failed"), ("lab01", "zed", "9", "10", "graded"), ("lab02", "bob", "5", "5", "graded")}
     code, stdout, stderr = run_cli("grades", "export", path, "c1", "--grades", grades, "--format", "gradescope")
     assert code == 2 and "Gradescope" in stderr and not stdout
