@@ -137,8 +137,10 @@ def test_collect_gathers_each_students_notebook_with_its_flags_then_grade_scores
     summary = json.loads((out / "collect-report.json").read_text())
     assert summary["path"] == IN_HOME and summary["late"] == [LATE]
     assert set(summary["without_work"]) == set(roster) - {ON_TIME, LATE}
-    # progress: one plain line per student when stderr is not a terminal
-    assert f"{LATE}: collected (late)" in proc.stderr and proc.stderr.count("\n[") + proc.stderr.startswith("[") >= len(roster)
+    # progress in plain lines when stderr is not a terminal, then the late students and the errors
+    assert f"collecting {COURSE}/{LAB}: {len(roster)}/{len(roster)} done in" in proc.stderr
+    assert f"late (changed after 2026-09-06T00:00:00" in proc.stderr and f"): {LATE}\n" in proc.stderr
+    assert f"  {BROKEN}: the {COURSE} server failed to start" in proc.stderr
     # the server collect started is stopped again; running ones are left running; its tokens are gone
     assert not server(hub, LATE, COURSE)["ready"] and server(hub, ON_TIME, COURSE)["ready"]
     tokens = requests.get(f"{hub.api_url}/users/{ON_TIME}/tokens", timeout=30,

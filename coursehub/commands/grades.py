@@ -11,12 +11,12 @@ from coursehub.commands._shared import CourseArg, ManifestArg, err, grades_app, 
 
 FormatOpt = Annotated[
     str,
-    typer.Option("--format", help="canvas (a Canvas gradebook import), long (one row per student and assignment) "
+    typer.Option("--format", metavar="[canvas|long|gradescope]", help="canvas (a Canvas gradebook import), long (one row per student and assignment) "
                                   "or gradescope (refused: Gradescope documents no score import)."),
 ]
 GradesDirOpt = Annotated[
     Optional[Path],
-    typer.Option("--grades", help="Folder holding <course>/<assignment>/grades.csv, as coursehub grade writes "
+    typer.Option("--grades", metavar="DIR", help="Folder holding <course>/<assignment>/grades.csv, as coursehub grade writes "
                                   "them; default: grades (coursehub grade's default)."),
 ]
 
@@ -26,7 +26,7 @@ def export(
     manifest: ManifestArg,
     course: CourseArg,
     format: FormatOpt = "canvas",
-    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write here instead of stdout.")] = None,
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", metavar="FILE", help="Write here instead of stdout.")] = None,
     grades: GradesDirOpt = None,
 ):
     """Export every assignment of COURSE graded so far (read from the grades.csv files `coursehub grade`
