@@ -196,11 +196,11 @@ def test_tricky_strings_come_out_as_the_same_data(tmp_path):
     for d in (data, values["custom"]["coursehub"]):
         assert d["courses"]["quotes-101"]["title"] == TRICKY_TITLE
         assert d["courses"]["quotes-101"]["settings"]["environment"]["GREETING"] == 'say "{{ hi }}"\n$(rm -rf /)'
-    # the course menu escapes the title: no markup or template syntax reaches the page as such
-    index = spawn.CourseIndex(data)
-    menu = index.menu(["coursehub-quotes-101-students", "coursehub-other-202-students"], dt.date(2026, 9, 1))
-    assert "<script>" not in menu and "</option><script>" not in menu
-    assert "&lt;/option&gt;&lt;script&gt;" in menu and menu.count("<option ") == 2
+    # a refusal names the course by its id, never by its (free-text) title: JupyterHub sends the
+    # message as the HTTP reason phrase too
+    refusal = spawn.CourseIndex(data).refusal("quotes-101")
+    assert "quotes-101" in refusal and "Science" not in refusal and refusal.isascii()
+    assert spawn.CourseIndex(data).refusal("été\r\n").isascii()
 
 
 # --- the runtime ---------------------------------------------------------------------------------
@@ -215,31 +215,33 @@ def groups_of(manifest, user):
     return sorted(name for name, g in course_data(manifest)["groups"].items() if user in g["users"])
 
 
-def test_menu_lists_only_the_users_courses_in_term(example_manifest, example_index):
+def test_courses_in_term_are_the_users_own(example_manifest, example_index):
     term = dt.date(2026, 11, 25)
     both = groups_of(example_manifest, "chen.costa16")  # in data-c8 and data-c88
-    assert example_index.choices(both, term) == ["data-c8-fa26", "data-c88-fa26"]
-    menu = example_index.menu(both, term)
-    assert 'value="data-c8-fa26"' in menu and 'value="data-c88-fa26"' in menu and "stat-20" not in menu
-    only_c8 = groups_of(example_manifest, "zoe.silva34")
-    assert example_index.menu(only_c8, term) == ""  # one course: no menu, it starts directly
+    assert example_index.in_term(both, term) == ["data-c8-fa26", "data-c88-fa26"]
     # the hackweek is in the future today, and in term on its first day
     helper = groups_of(example_manifest, "hack-helper-1")
-    assert example_index.choices(helper, term) == []
-    assert example_index.choices(helper, dt.date(2026, 12, 3)) == ["climate-hackweek-26"]
-    assert example_index.choices(helper, dt.date(2026, 12, 5)) == []
+    assert example_index.in_term(helper, term) == []
+    assert example_index.in_term(helper, dt.date(2026, 12, 3)) == ["climate-hackweek-26"]
+    assert example_index.in_term(helper, dt.date(2026, 12, 5)) == []
+    assert example_index.roles_in(groups_of(example_manifest, "ta-lee"), "data-c8-fa26") == ["tas"]
 
 
-def test_resolution_refuses_other_courses_and_respects_dates(example_manifest, example_index):
+def test_the_server_name_decides_the_course(example_manifest, example_index):
     term, after = dt.date(2026, 11, 25), dt.date(2027, 1, 10)
     both = groups_of(example_manifest, "chen.costa16")
     course, s = example_index.resolve(both, "data-c88-fa26", term)
     assert course == "data-c88-fa26" and s["default_url"] == "/tree" and s["mem_limit"] == 2 * 1024**3
-    assert example_index.resolve(both, None, term)[0] == "data-c8-fa26"
+    course, s = example_index.resolve(both, "data-c8-fa26", term)
+    assert course == "data-c8-fa26" and s["default_url"] == "/lab" and s["cpu_limit"] == 1
+    # the default server is no course's: the hub's defaults
+    assert example_index.resolve(both, "", term) == (None, example_index.defaults)
     for foreign in ("stat-20-fa26", "no-such-course", "climate-hackweek-26"):
         with pytest.raises(spawn.CourseRefused):
             example_index.resolve(both, foreign, term)
-    # after the term the course grants nothing: the hub's defaults, even for a remembered choice
+    # staff start their course's server like its students
+    assert example_index.resolve(groups_of(example_manifest, "ta-lee"), "data-c8-fa26", term)[0] == "data-c8-fa26"
+    # after the term the course grants nothing: the hub's defaults, but the owner still gets in
     course, s = example_index.resolve(both, "data-c88-fa26", after)
     assert course is None and s == example_index.defaults and s["mem_limit"] == 1024**3
     with pytest.raises(spawn.CourseRefused):
@@ -247,37 +249,82 @@ def test_resolution_refuses_other_courses_and_respects_dates(example_manifest, e
 
 
 class FakeUser:
-    def __init__(self, name, groups):
+    def __init__(self, name, groups, servers=()):
         self.name = name
+        self.escaped_name = name
+        self.url = f"/user/{name}/"
+        self.admin = False
         self.groups = [SimpleNamespace(name=g) for g in groups]
+        self.orm_spawners = {s: object() for s in servers}
+
+
+def spawner_for(user, server_name, config=None):
+    from jupyterhub.spawner import LocalProcessSpawner
+
+    return LocalProcessSpawner(config=config or Config(), user=user, orm_spawner=SimpleNamespace(name=server_name, server=None))
 
 
 def test_apply_resets_between_courses(example_manifest, example_index, monkeypatch):
-    from jupyterhub.spawner import LocalProcessSpawner
-
     monkeypatch.setenv(spawn.TODAY_ENV, "2026-11-25")
     c = Config()
     c.Spawner.args = ["--ServerApp.allow_root=True"]
     c.Spawner.environment = {"KEEP": "1"}
-    sp = LocalProcessSpawner(config=c, user=FakeUser("chen.costa16", groups_of(example_manifest, "chen.costa16")))
-    example_index.apply_user_options(sp, {"course": "data-c88-fa26"})
+    user = FakeUser("chen.costa16", groups_of(example_manifest, "chen.costa16"))
+    sp = spawner_for(user, "data-c88-fa26", c)
+    example_index.apply_user_options(sp, {})
     assert sp.mem_limit == 2 * 1024**3 and sp.mem_guarantee == 1024**3 and sp.cpu_limit == 2
     assert sp.default_url == "/tree" and sp.environment["COURSEHUB_COURSE"] == "data-c88-fa26"
     assert "--MappingKernelManager.cull_idle_timeout=3600" in sp.args
     # a spawner without volumes (a single machine, a local process) has no home size to set: not enforced there
     assert not sp.has_trait("storage_capacity") and "storage_capacity" not in sp.__dict__
-    example_index.apply_user_options(sp, {"course": "data-c8-fa26"})
-    assert sp.environment == {"KEEP": "1", "COURSEHUB_COURSE": "data-c8-fa26", "COURSEHUB_IMAGE": "data8"}
+    # the same spawner object, renamed: nothing of data-c88 is left over
+    sp.orm_spawner = SimpleNamespace(name="data-c8-fa26", server=None)
+    example_index.apply_user_options(sp, {})
+    assert {k: v for k, v in sp.environment.items() if k != "JUPYTER_CONFIG_PATH"} == {
+        "KEEP": "1", "COURSEHUB_COURSE": "data-c8-fa26", "COURSEHUB_IMAGE": "data8"
+    }
     assert sp.args[0] == "--ServerApp.allow_root=True" and sp.args.count("--ServerApp.shutdown_no_activity_timeout=1800") == 1
     assert len(sp.args) == 1 + len(spawn.idle_args(1800)) and sp.default_url == "/lab" and sp.cpu_limit == 1
     from tornado.web import HTTPError
 
     with pytest.raises(HTTPError) as refused:
-        example_index.apply_user_options(sp, {"course": "stat-20-fa26"})
-    assert refused.value.status_code == 403
+        example_index.apply_user_options(spawner_for(user, "stat-20-fa26"), {})
+    assert refused.value.status_code == 403 and "not enrolled in stat-20-fa26" in refused.value.reason
+    # an option naming another course than the server's is refused, not obeyed
     with pytest.raises(HTTPError) as bad:
-        example_index.apply_user_options(sp, {"course": ["data-c8-fa26"]})
+        example_index.apply_user_options(spawner_for(user, "data-c8-fa26"), {"course": "data-c88-fa26"})
     assert bad.value.status_code == 400
+
+
+def test_links_to_a_course_go_to_its_server(example_index):
+    user = FakeUser("chen.costa16", [])
+    request = SimpleNamespace(query="repo=https%3A%2F%2Fgit.example%2Fc88&urlpath=tree%2Fc88%2Flab01.ipynb")
+    url = example_index.user_redirect("data-c88-fa26/git-pull", request, user, "/")
+    path, _, query = url.partition("?")
+    assert path == "/hub/spawn/chen.costa16/data-c88-fa26"
+    from urllib.parse import parse_qs
+
+    assert parse_qs(query)["next"] == [f"/user/chen.costa16/data-c88-fa26/git-pull?{request.query}"]
+    # anything that is not a course: JupyterHub's own user-redirect (the default server)
+    assert example_index.user_redirect("lab/tree/x.ipynb", SimpleNamespace(query=""), user, "/") is None
+
+
+def test_named_server_limit_is_one_per_course_and_refuses_other_names(example_manifest, example_index):
+    from tornado.web import HTTPError
+
+    both = FakeUser("chen.costa16", groups_of(example_manifest, "chen.costa16"), servers=["", "data-c8-fa26", "old-course-sp26"])
+
+    def handler(*path_args, current=both):
+        return SimpleNamespace(current_user=current, path_args=list(path_args), find_user=lambda name: None)
+
+    # two courses, plus an earlier term's server that never blocks them
+    assert example_index.named_server_limit(handler()) == 3
+    assert example_index.named_server_limit(handler("chen.costa16", "data-c88-fa26")) == 3
+    assert example_index.named_server_limit(handler("chen.costa16", "old-course-sp26")) == 3  # it exists
+    for name in ("stat-20-fa26", "my-scratch"):
+        with pytest.raises(HTTPError) as refused:
+            example_index.named_server_limit(handler("chen.costa16", name))
+        assert refused.value.status_code == 403
 
 
 # --- single machine: the snippet as JupyterHub loads it --------------------------------------------
@@ -298,7 +345,9 @@ def load_snippet(tmp_path, manifest, monkeypatch, today):
 
 def test_single_machine_snippet_configures_the_hub(tmp_path, example_manifest, monkeypatch):
     c = load_snippet(tmp_path, example_manifest, monkeypatch, "2026-11-25")
-    assert callable(c.Spawner.apply_user_options) and callable(c.Spawner.options_form)
+    assert callable(c.Spawner.apply_user_options) and "options_form" not in c.Spawner  # no menu
+    assert c.JupyterHub.allow_named_servers is True and callable(c.JupyterHub.user_redirect_hook)
+    assert callable(c.JupyterHub.named_server_limit_per_user) and callable(c.JupyterHub.default_url)
     assert c.JupyterHub.load_groups == course_data(example_manifest)["groups"]
     assert len(c.JupyterHub.load_groups["coursehub-data-c8-fa26-students"]["users"]) == 120
     assert c.JupyterHub.load_groups["nbgrader-data-c88-fa26"]["properties"] == {"coursehub": {"course": "data-c88-fa26", "role": "nbgrader-students"}}
@@ -358,9 +407,10 @@ def z2jh_config(values: dict, tmp_path: Path) -> Config:
     return c
 
 
-def pod_for(c: Config, user: str, groups: list[str], options: dict, *, pvc: bool = False):
+def pod_for(c: Config, user: str, groups: list[str], server: str, options: dict | None = None, *, pvc: bool = False):
     """KubeSpawner's own get_pod_manifest() (or get_pvc_manifest(), the home volume it would create)
-    for a user in ``groups`` (its kube-config loading and API client patched out: there is no cluster here)."""
+    for a user's ``server`` in ``groups`` (its kube-config loading and API client patched out: there is
+    no cluster here)."""
     import kubespawner.spawner as ks
     from kubespawner import KubeSpawner
 
@@ -370,8 +420,8 @@ def pod_for(c: Config, user: str, groups: list[str], options: dict, *, pvc: bool
     mock_user = SimpleNamespace(name=user, id=7, url=f"/user/{user}/", groups=[SimpleNamespace(name=g) for g in groups])
 
     async def go():
-        sp = KubeSpawner(_mock=True, config=c, user=mock_user)
-        sp.user_options = options
+        sp = KubeSpawner(_mock=True, config=c, user=mock_user, orm_spawner=SimpleNamespace(name=server, server=None))
+        sp.user_options = options or {}
         await sp.apply_group_overrides()
         await sp._run_apply_user_options(sp.user_options)
         return sp.get_pvc_manifest() if pvc else await sp.get_pod_manifest()
@@ -386,7 +436,7 @@ def test_kubespawner_pod_gets_its_course_settings(tmp_path, monkeypatch):
     c = z2jh_config(values, tmp_path)
     image = values["custom"]["coursehub"]["courses"]["quotes-101"]["settings"]["image"]
 
-    pod = pod_for(c, "stu-a", ["coursehub-quotes-101-students"], {})
+    pod = pod_for(c, "stu-a", ["coursehub-quotes-101-students"], "quotes-101")
     ctr = pod.spec.containers[0]
     assert ctr.image == image
     assert ctr.resources.requests == {"memory": 1024**3, "cpu": 0.5}
@@ -405,7 +455,7 @@ def test_kubespawner_pod_gets_its_course_settings(tmp_path, monkeypatch):
     assert "--MappingKernelManager.cull_idle_timeout=1800" in ctr.args
 
     # a student of the other course: its settings, none of quotes-101's
-    pod = pod_for(c, "stu-b", ["coursehub-other-202-students"], {})
+    pod = pod_for(c, "stu-b", ["coursehub-other-202-students"], "other-202")
     ctr = pod.spec.containers[0]
     assert ctr.resources.limits == {"memory": 1024**3, "cpu": 1.0} and not pod.spec.node_selector
     assert spawn.SHARED_DATA_VOLUME not in {v["name"] if isinstance(v, dict) else v.name for v in pod.spec.volumes}
@@ -414,20 +464,23 @@ def test_kubespawner_pod_gets_its_course_settings(tmp_path, monkeypatch):
 
     # the home volume KubeSpawner creates is the course's size (the hub's default for other-202: 10G)
     assert values["singleuser"]["storage"] == {"capacity": "10Gi"}
-    assert pod_for(c, "stu-a", ["coursehub-quotes-101-students"], {}, pvc=True).spec.resources.requests == {"storage": "1536Mi"}
-    assert pod_for(c, "stu-b", ["coursehub-other-202-students"], {}, pvc=True).spec.resources.requests == {"storage": "10Gi"}
+    assert pod_for(c, "stu-a", ["coursehub-quotes-101-students"], "quotes-101", pvc=True).spec.resources.requests == {"storage": "1536Mi"}
+    assert pod_for(c, "stu-b", ["coursehub-other-202-students"], "other-202", pvc=True).spec.resources.requests == {"storage": "10Gi"}
 
-    # a student in both picks; asking for a course that is not theirs is refused
-    pod = pod_for(c, "stu-both", ["coursehub-quotes-101-students", "coursehub-other-202-students"], {"course": "other-202"})
-    assert pod.spec.containers[0].resources.limits["memory"] == 1024**3
+    # a student in both has one server per course, each with its own course's settings
+    both = ["coursehub-quotes-101-students", "coursehub-other-202-students"]
+    assert pod_for(c, "stu-both", both, "other-202").spec.containers[0].resources.limits["memory"] == 1024**3
+    assert pod_for(c, "stu-both", both, "quotes-101").spec.containers[0].resources.limits["memory"] == 3 * 1024**3
     from tornado.web import HTTPError
 
     with pytest.raises(HTTPError):
-        pod_for(c, "stu-b", ["coursehub-other-202-students"], {"course": "quotes-101"})
+        pod_for(c, "stu-b", ["coursehub-other-202-students"], "quotes-101")
+    # the default server: the hub's defaults
+    assert pod_for(c, "stu-a", ["coursehub-quotes-101-students"], "").spec.containers[0].resources.limits["memory"] == 1024**3
 
     # after the term: the hub's defaults
     monkeypatch.setenv(spawn.TODAY_ENV, "2027-02-01")
-    pod = pod_for(c, "stu-a", ["coursehub-quotes-101-students"], {})
+    pod = pod_for(c, "stu-a", ["coursehub-quotes-101-students"], "quotes-101")
     assert pod.spec.containers[0].resources.limits == {"memory": 1024**3, "cpu": 1.0} and not pod.spec.node_selector
 
 

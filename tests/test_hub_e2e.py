@@ -4,7 +4,8 @@ The shared ``local_hub`` (the example university, today in term) proves what a c
 hub of our own, whose "today" is after the term, proves that an ended course grants nothing and that
 ``coursehub hub up`` prints a link that really pulls the course content.
 Users: zoe.silva34 (data-c8 only), zoe.khan51 (stat-20 only), chen.costa16 (data-c8 and data-c88),
-prof-adhikari and ta-lee (data-c8 staff). Every server a test starts is stopped by its fixture; the
+prof-adhikari and ta-lee (data-c8 staff). A user's server for a course is the named server called
+like the course. Every server a test starts is stopped by its fixture; the
 hub of our own is ``coursehub hub up`` itself, stopped with Ctrl-C (SIGINT) as a user would.
 """
 
@@ -31,15 +32,16 @@ C8_STUDENT, STAT_STUDENT, BOTH = "zoe.silva34", "zoe.khan51", "chen.costa16"
 GIB = 1024**3
 
 
-def start_servers(hub, users, options=None):
-    for user in users:
-        r = hub.api("POST", f"/users/{user}/server", json=options or {})
+def start_servers(hub, servers: dict[str, str]):
+    """Start each user's server for a course (user -> course id) and wait until all are ready."""
+    for user, course in servers.items():
+        r = hub.api("POST", f"/users/{user}/servers/{course}", json={})
         assert r.status_code in (201, 202), r.text
     models = {}
     deadline = time.monotonic() + 90
-    for user in users:
+    for user, course in servers.items():
         while time.monotonic() < deadline:
-            model = hub.api("GET", f"/users/{user}").json()["servers"].get("")
+            model = hub.api("GET", f"/users/{user}").json()["servers"].get(course)
             if model and model["ready"]:
                 models[user] = model
                 break
@@ -51,7 +53,8 @@ def start_servers(hub, users, options=None):
 
 def stop_servers(hub, users):
     for user in users:
-        hub.api("DELETE", f"/users/{user}/server")
+        for name in hub.api("GET", f"/users/{user}").json()["servers"]:
+            hub.api("DELETE", f"/users/{user}/servers/{name}" if name else f"/users/{user}/server")
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and any(hub.api("GET", f"/users/{u}").json()["servers"] for u in users):
         time.sleep(0.5)
@@ -82,29 +85,29 @@ class _Inputs(HTMLParser):
             self.fields.append((a["name"], a.get("value", "")))
 
 
-def open_server(session: requests.Session, hub, owner: str) -> int:
-    """Open ``owner``'s server as the session's user, as a browser would; the final status code.
+def open_server(session: requests.Session, hub, owner: str, server: str) -> int:
+    """Open ``owner``'s ``server`` as the session's user, as a browser would; the final status code.
 
     Opening someone else's server goes through JupyterHub's OAuth page, where the visitor confirms
     ("Authorize"); a visitor without ``access:servers`` on it gets 403 there instead.
     """
-    r = session.get(f"{hub.url}/user/{owner}/tree")
+    r = session.get(f"{hub.url}/user/{owner}/{server}/tree")
     if "/oauth2/authorize" in r.url and r.status_code == 200:
         form = _Inputs()
         form.feed(r.text)
         r = session.post(r.url, data=form.fields)
     if r.status_code != 200:
         return r.status_code
-    return session.get(f"{hub.url}/user/{owner}/api/contents").status_code
+    return session.get(f"{hub.url}/user/{owner}/{server}/api/contents").status_code
 
 
 @pytest.fixture(scope="module")
 def students_running(local_hub):
-    users = [C8_STUDENT, STAT_STUDENT]
+    servers = {C8_STUDENT: "data-c8-fa26", STAT_STUDENT: "stat-20-fa26"}
     try:
-        yield start_servers(local_hub, users)
+        yield start_servers(local_hub, servers)
     finally:
-        stop_servers(local_hub, users)
+        stop_servers(local_hub, list(servers))
 
 
 @pytest.mark.slow
@@ -127,13 +130,13 @@ def test_students_start_with_their_courses_settings(students_running):
 def test_staff_open_their_students_servers_and_no_others(local_hub, students_running):
     for staff in ("prof-adhikari", "ta-lee"):
         s = login(local_hub, staff)
-        assert open_server(s, local_hub, C8_STUDENT) == 200, staff
-        assert open_server(s, local_hub, STAT_STUDENT) == 403, staff
+        assert open_server(s, local_hub, C8_STUDENT, "data-c8-fa26") == 200, staff
+        assert open_server(s, local_hub, STAT_STUDENT, "stat-20-fa26") == 403, staff
     # a student is no staff: not even a classmate's server
-    assert open_server(login(local_hub, BOTH), local_hub, C8_STUDENT) == 403
+    assert open_server(login(local_hub, BOTH), local_hub, C8_STUDENT, "data-c8-fa26") == 403
     # the stat-20 instructor is refused for data-c8's student
-    assert open_server(login(local_hub, "prof-lindqvist"), local_hub, C8_STUDENT) == 403
-    assert open_server(login(local_hub, "prof-lindqvist"), local_hub, STAT_STUDENT) == 200
+    assert open_server(login(local_hub, "prof-lindqvist"), local_hub, C8_STUDENT, "data-c8-fa26") == 403
+    assert open_server(login(local_hub, "prof-lindqvist"), local_hub, STAT_STUDENT, "stat-20-fa26") == 200
 
 
 def test_staff_see_only_their_students_in_the_admin_page(local_hub, example_manifest):
@@ -148,17 +151,22 @@ def test_staff_see_only_their_students_in_the_admin_page(local_hub, example_mani
     assert login(local_hub, C8_STUDENT).get(local_hub.url + "/hub/admin").status_code == 403
 
 
-def test_menu_lists_own_courses_and_a_hand_crafted_choice_is_refused(local_hub):
+def test_a_server_that_is_not_one_of_your_courses_is_refused(local_hub):
     s = login(local_hub, BOTH)
-    page = s.get(local_hub.url + "/hub/spawn")
-    assert page.status_code == 200
-    assert re.findall(r'<option value="([^"]+)"', page.text) == ["data-c8-fa26", "data-c88-fa26"]
     try:
-        r = s.post(local_hub.url + "/hub/spawn", data={"course": "stat-20-fa26", "_xsrf": s.cookies.get("_xsrf")})
-        assert r.status_code == 403 and "not enrolled" in r.text
-        r = local_hub.api("POST", f"/users/{BOTH}/server", json={"course": "climate-hackweek-26"})
-        assert r.status_code == 403
-        assert local_hub.api("GET", f"/users/{BOTH}").json()["servers"] == {}
+        # the spawn page, for a course of the hub that is not theirs and for a made-up name
+        for name, why in (("stat-20-fa26", "not enrolled in stat-20-fa26"), ("my-scratch", "is not a course on this hub")):
+            r = s.get(f"{local_hub.url}/hub/spawn/{BOTH}/{name}")
+            assert r.status_code == 403 and why in r.text, (name, r.status_code)
+        # the REST API, even with the admin's token
+        r = local_hub.api("POST", f"/users/{BOTH}/servers/climate-hackweek-26", json={})
+        assert r.status_code == 403 and "not enrolled" in r.json()["message"]
+        # an option naming another course is no way round it
+        r = local_hub.api("POST", f"/users/{BOTH}/servers/data-c8-fa26", json={"course": "stat-20-fa26"})
+        assert r.status_code == 400
+        # nothing refused was recorded as a server of theirs
+        every = local_hub.api("GET", f"/users/{BOTH}", params={"include_stopped_servers": "1"}).json()["servers"]
+        assert not {"stat-20-fa26", "my-scratch", "climate-hackweek-26"} & set(every)
     finally:
         stop_servers(local_hub, [BOTH])
 

@@ -367,6 +367,8 @@ def test_build_family_layout_and_content(example_manifest):
             assert f"{base}/qr/{assignment.id}.svg" in files
             fields = parse_link(row["url"])
             assert fields.repo == course.content.repo and fields.branch == course.content.branch
+            # each course's links open that course's own named server
+            assert fields.server == course.id and f"/hub/user-redirect/{course.id}/git-pull?" in row["url"]
             assert row["url"] in files[f"{base}/links.md"].decode()
             assert row["url"].replace("&", "&amp;") in files[f"{base}/index.html"].decode()
     c88 = next(csv.DictReader(io.StringIO(files["links/data-c88-fa26/links.csv"].decode())))

@@ -2,7 +2,7 @@
 
 One dict, written as ``hub/single-machine/coursehub-courses.json``, put under the Helm values'
 ``custom.coursehub`` and loaded by the local hub: every target reads the same data. Each course has
-its groups (how the runtime finds a user's courses), its dates, and its spawn settings resolved by
+its groups by role (how the runtime finds a user's courses and roles), its dates, and its spawn settings resolved by
 :func:`coursehub.manifest.effective.course_settings` (sizes in bytes, CPU in cores, the idle timeout in seconds).
 """
 
@@ -129,7 +129,7 @@ def course_data(manifest: Manifest) -> dict:
             "kind": course.kind,
             "start": course.term.start.isoformat(),
             "end": course.term.end.isoformat(),
-            "groups": [group_name(course.id, role) for role in ROLES],
+            "groups": {role: group_name(course.id, role) for role in ROLES},
             "settings": spawn_settings(s, image_ref=refs[s.image]),
         }
         roles += staff_roles(course)

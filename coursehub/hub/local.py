@@ -303,7 +303,7 @@ def demo_guide(manifest: Manifest, hub: LocalHub, content: ContentServer | None,
     Picks the first course in term (on ``today``) with assignments and local content; its first
     student and first instructor are the suggested logins.
     """
-    from coursehub.links.url import build_link, clone_folder
+    from coursehub.links.pages import assignment_link
     from coursehub.manifest.effective import course_settings
 
     guide: dict = {"url": hub.url, "password": hub.password, "admin": hub.url + "/hub/admin"}
@@ -321,13 +321,6 @@ def demo_guide(manifest: Manifest, hub: LocalHub, content: ContentServer | None,
     repo_url = content.repo_url(course.id) if content else None
     if repo_url and course.assignments:
         assignment = course.assignments[0]
-        link = build_link(
-            hub=hub.url,
-            repo=repo_url,
-            branch=course.content.branch,
-            path=assignment.path,
-            interface=course_settings(manifest, course).interface,
-            targetpath=course.content.targetpath or clone_folder(course.content.repo).removesuffix(".git"),
-        )
+        link = assignment_link(manifest, course, assignment, hub=hub.url, repo=repo_url)
         guide.update(assignment=assignment.title or assignment.id, link=link.url)
     return guide

@@ -52,6 +52,9 @@ def values(data: dict) -> dict:
                 "coursehub-runtime": {"mountPath": RUNTIME_MOUNT, "stringData": Path(spawn.__file__).read_text(encoding="utf-8")}
             },
             "extraConfig": {"coursehub": EXTRA_CONFIG.read_text(encoding="utf-8")},
+            # One named server per course (the runtime sets this too, with the per-user limit, which
+            # is a function of the user's courses and so has no place in these values).
+            "allowNamedServers": True,
             # The chart generates the service's API token and keeps it in the hub Secret under
             # hub.services.coursehub-sync.apiToken; it is never in these values.
             "services": {SYNC_SERVICE: {}},
@@ -61,7 +64,9 @@ def values(data: dict) -> dict:
         # Each course culls its own servers from inside them (its idle_timeout). The hub-wide culler
         # stays as a safety net for servers that cannot (a crashed kernel manager), set to the longest
         # course timeout so it never cuts a course short.
-        "cull": {"enabled": True, "timeout": max(idle) if idle else 3600},
+        # It culls each of a user's course servers on its own. It stops them and never deletes them:
+        # deleting a named server deletes its home volume (KubeSpawner's delete_pvc).
+        "cull": {"enabled": True, "timeout": max(idle) if idle else 3600, "removeNamedServers": False},
     }
 
 

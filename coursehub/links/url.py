@@ -29,6 +29,7 @@ from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlsplit, urluns
 
 from coursehub.errors import EXIT_USAGE, CoursehubError, excerpt
 from coursehub.manifest import INTERFACE_PATHS
+from coursehub.manifest.usernames import SERVER_NAME_RULE, is_server_name
 
 LAUNCHES = ("hub", "lti", "binder")
 #: Former names of a launch target, still accepted: ``canvas`` was the LTI launch before LMSes other
@@ -40,11 +41,6 @@ REPO_SCHEMES = ("https", "http", "git", "ssh")
 #: absolute folder. Hubs with other homes pass ``--urlpath`` instead.
 VSCODE_HOME = "/home/jovyan"
 
-# JupyterHub 6 refuses to create named servers whose names are not "safe slugs"
-# (jupyterhub.slugs.is_valid_safe_slug): 1-30 chars, lowercase letter first, letter or digit last,
-# lowercase letters, digits and single hyphens in between.
-# \Z, not $: "$" also matches before a final newline, which would let "lab\n" through.
-_SERVER_NAME_RE = re.compile(r"[a-z](?:[a-z0-9]|-(?!-)){0,29}\Z")
 # git check-ref-format's rules, minus the ones that only matter for creating refs.
 _BAD_REF_RE = re.compile(r"(\.\.|@\{|[\x00-\x20\x7f~^:?*\[\\]|//|/\.|\.lock(/|$)|^/|/$|^\.|\.$|^@$)")
 _SCP_LIKE_RE = re.compile(r"^(?:(?P<user>[^@/:]+)@)?(?P<host>[A-Za-z0-9.-]+):(?P<path>(?!//).+)$")
@@ -283,11 +279,8 @@ def check_server(server: str | None) -> str | None:
     """Validate a named server against JupyterHub 6's rules for new server names."""
     if server is None or server == "":
         return None
-    if not _SERVER_NAME_RE.match(server) or server.endswith("-"):
-        raise _fail(
-            f"the server name {server!r} is not allowed by JupyterHub 6: use 1-30 lowercase letters, "
-            "digits and single hyphens, starting with a letter and ending with a letter or digit"
-        )
+    if not is_server_name(server):
+        raise _fail(f"the server name {server!r} is not allowed by JupyterHub 6: use {SERVER_NAME_RULE}")
     return server
 
 

@@ -17,6 +17,9 @@ c.ConfigurableHTTPProxy.should_start = True
 c.JupyterHub.db_url = settings["db_url"]
 c.JupyterHub.cookie_secret_file = settings["cookie_secret_file"]
 c.JupyterHub.cleanup_servers = True
+# one named server per course (set again by the course configuration; here so a hub without it, the
+# comparison hub of the benchmarks, can start the same servers)
+c.JupyterHub.allow_named_servers = True
 
 c.JupyterHub.authenticator_class = "shared-password"
 c.SharedPasswordAuthenticator.user_password = settings["password"]
