@@ -206,3 +206,42 @@ def _form_defaults(page: str) -> tuple[str | None, dict[str, str]]:
     parser = _FormParser()
     parser.feed(page)
     return parser.action, parser.fields
+
+
+# --- other users' browsers: staff opening a student's server ----------------------------------------
+
+
+def login(hub, user) -> requests.Session:
+    s = requests.Session()
+    s.get(hub.url + "/hub/login")
+    # next=/hub/home: a plain login would go on to start the user's own server
+    r = s.post(hub.url + "/hub/login?next=/hub/home", data={"username": user, "password": hub.password, "_xsrf": s.cookies.get("_xsrf")})
+    assert r.status_code == 200 and r.url.endswith("/hub/home"), (r.status_code, r.url)
+    return s
+
+
+class _Inputs(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.fields: list[tuple[str, str]] = []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "input" and a.get("type") == "hidden" and a.get("name"):
+            self.fields.append((a["name"], a.get("value", "")))
+
+
+def open_server(session: requests.Session, hub, owner: str, server: str) -> int:
+    """Open ``owner``'s ``server`` as the session's user, as a browser would; the final status code.
+
+    Opening someone else's server goes through JupyterHub's OAuth page, where the visitor confirms
+    ("Authorize"); a visitor without ``access:servers`` on it gets 403 there instead.
+    """
+    r = session.get(f"{hub.url}/user/{owner}/{server}/tree")
+    if "/oauth2/authorize" in r.url and r.status_code == 200:
+        form = _Inputs()
+        form.feed(r.text)
+        r = session.post(r.url, data=form.fields)
+    if r.status_code != 200:
+        return r.status_code
+    return session.get(f"{hub.url}/user/{owner}/{server}/api/contents").status_code

@@ -1,30 +1,20 @@
 """Per-course settings and staff access on a real JupyterHub (127.0.0.1, local processes).
 
-The shared ``local_hub`` (the example university, today in term) proves what a course grants; one
-hub of our own, whose "today" is after the term, proves that an ended course grants nothing and that
-``coursehub hub up`` prints a link that really pulls the course content.
+The shared ``local_hub`` (the example university, today in term) proves what a course grants
+(``tests/test_hub_up.py`` proves that an ended course grants nothing, on a hub of its own).
 Users: zoe.silva34 (data-c8 only), zoe.khan51 (stat-20 only), chen.costa16 (data-c8 and data-c88),
 prof-adhikari and ta-lee (data-c8 staff). A user's server for a course is the named server called
-like the course. Every server a test starts is stopped by its fixture; the
-hub of our own is ``coursehub hub up`` itself, stopped with Ctrl-C (SIGINT) as a user would.
+like the course. Every server a test starts is stopped by its fixture.
 """
 
 from __future__ import annotations
 
-import os
-import re
-import signal
-import subprocess
 import time
-from html.parser import HTMLParser
-from types import SimpleNamespace
 
 import psutil
 import pytest
 import requests
-from nbgitpuller_client import Student
-
-from coursehub.hub.local import DEMO_PASSWORD, free_port
+from nbgitpuller_client import login, open_server
 
 pytestmark = [pytest.mark.hub, pytest.mark.xdist_group("hub")]
 
@@ -63,42 +53,6 @@ def stop_servers(hub, users):
 def server_process(model) -> psutil.Process:
     """The single-user server's process (LocalProcessSpawner keeps its pid in the server's state)."""
     return psutil.Process(model["state"]["pid"])
-
-
-def login(hub, user) -> requests.Session:
-    s = requests.Session()
-    s.get(hub.url + "/hub/login")
-    # next=/hub/home: a plain login would go on to start the user's own server
-    r = s.post(hub.url + "/hub/login?next=/hub/home", data={"username": user, "password": hub.password, "_xsrf": s.cookies.get("_xsrf")})
-    assert r.status_code == 200 and r.url.endswith("/hub/home"), (r.status_code, r.url)
-    return s
-
-
-class _Inputs(HTMLParser):
-    def __init__(self):
-        super().__init__()
-        self.fields: list[tuple[str, str]] = []
-
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        if tag == "input" and a.get("type") == "hidden" and a.get("name"):
-            self.fields.append((a["name"], a.get("value", "")))
-
-
-def open_server(session: requests.Session, hub, owner: str, server: str) -> int:
-    """Open ``owner``'s ``server`` as the session's user, as a browser would; the final status code.
-
-    Opening someone else's server goes through JupyterHub's OAuth page, where the visitor confirms
-    ("Authorize"); a visitor without ``access:servers`` on it gets 403 there instead.
-    """
-    r = session.get(f"{hub.url}/user/{owner}/{server}/tree")
-    if "/oauth2/authorize" in r.url and r.status_code == 200:
-        form = _Inputs()
-        form.feed(r.text)
-        r = session.post(r.url, data=form.fields)
-    if r.status_code != 200:
-        return r.status_code
-    return session.get(f"{hub.url}/user/{owner}/{server}/api/contents").status_code
 
 
 @pytest.fixture(scope="module")
@@ -179,79 +133,3 @@ def test_sync_service_holds_only_its_role(local_hub):
     # no server powers: it cannot start anybody's server
     r = requests.post(local_hub.api_url + f"/users/{C8_STUDENT}/server", headers=headers, timeout=30)
     assert r.status_code == 403
-
-
-@pytest.fixture
-def hub_up_after_term(tmp_path, python_bin, example_manifest_path):
-    """``coursehub hub up --today <after the term>`` as a user runs it: a child process, stopped by Ctrl-C."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [str(python_bin / "coursehub"), "hub", "up", str(example_manifest_path), "--port", str(port), "--workdir", str(tmp_path), "--today", "2027-01-10"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        lines: list[str] = []
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not any(line.startswith("    http") for line in lines):
-            line = proc.stdout.readline()
-            if not line:
-                break
-            lines.append(line.rstrip("\n"))
-        assert any(line.startswith("    http") for line in lines), (lines, proc.stderr.read() if proc.poll() is not None else "")
-        hub = SimpleNamespace(url=f"http://127.0.0.1:{port}", password=DEMO_PASSWORD)
-        yield proc, hub, lines
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
-            try:
-                proc.wait(60)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(10)
-
-
-def own_api(student: Student, hub):
-    """The student's own view of the REST API (their cookie): enough to wait for their server."""
-    return lambda method, path, **kw: student.session.request(method, hub.url + "/hub/api" + path, timeout=30, **kw)
-
-
-@pytest.mark.slow
-def test_hub_up_prints_a_working_link_and_an_ended_course_grants_nothing(hub_up_after_term):
-    proc, hub, lines = hub_up_after_term
-    text = "\n".join(lines)
-    assert f"running at {hub.url}" in text and f"password (everyone): {DEMO_PASSWORD}" in text
-    assert "student:    zoe.khan" not in text  # the course shown is data-c8, its student only in data-c8
-    student_name = re.search(r"student:\s+(\S+)\s+in data-c8-fa26", text).group(1)
-    assert "not in term on 2027-01-10" in text and "instructor: prof-adhikari" in text
-    link = next(line.strip() for line in lines if line.startswith("    http"))
-
-    student = Student(hub, student_name)
-    student.login()
-    hub.api = own_api(student, hub)
-    click = student.click(link)
-    assert click.finished, click.output
-    assert student.get(click.redirect).status_code == 200  # the notebook, pulled from the local content
-    assert student.get(f"/user/{student_name}/api/contents/data-c8-materials/lab/lab01/lab01.ipynb").status_code == 200
-
-    # the term is over: the hub's defaults, not data-c8's 2G, and the instructor no longer gets in
-    servers = [p for p in psutil.Process(proc.pid).children(recursive=True) if _env(p).get("JUPYTERHUB_USER") == student_name]
-    assert len(servers) == 1
-    env = _env(servers[0])
-    assert env["COURSEHUB_COURSE"] == "" and int(env["MEM_LIMIT"]) == GIB
-    instructor = login(hub, "prof-adhikari")
-    assert open_server(instructor, hub, student_name) == 403
-    assert instructor.get(hub.url + "/hub/admin").status_code == 403
-
-    proc.send_signal(signal.SIGINT)
-    assert proc.wait(60) == 0
-    assert not psutil.pid_exists(servers[0].pid) or servers[0].status() == psutil.STATUS_ZOMBIE
-
-
-def _env(p: psutil.Process) -> dict:
-    try:
-        return p.environ()
-    except (psutil.AccessDenied, psutil.NoSuchProcess):
-        return {}

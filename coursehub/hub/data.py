@@ -146,3 +146,12 @@ def course_data(manifest: Manifest) -> dict:
     if lms is not None:
         data["lms"] = lms
     return data
+
+
+def jupyter_config_files(data: dict) -> dict[str, dict]:
+    """The Jupyter configuration folders of the course data as files: ``<folder>/<path>`` -> JSON.
+
+    Each target puts them under the folder the runtime points ``$JUPYTER_CONFIG_PATH`` into
+    (:data:`coursehub.hub.runtime.spawn.JUPYTER_CONFIG_ROOT` on Kubernetes and single machines).
+    """
+    return {f"{folder}/{rel}": content for folder, files in sorted(data.get("jupyter_config", {}).items()) for rel, content in sorted(files.items())}

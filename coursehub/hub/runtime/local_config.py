@@ -33,6 +33,9 @@ c.Spawner.args = ["--ServerApp.allow_root=True"] if settings["allow_root"] else 
 c.Spawner.start_timeout = 90
 c.Spawner.http_timeout = 90
 c.Spawner.env_keep = ["PATH", "PYTHONPATH", "LANG", "LC_ALL", "VIRTUAL_ENV", "HOME"]
+# The hub's mark (coursehub.hub.local), passed on so the servers and their kernels can be found and
+# stopped with the hub even though JupyterHub starts them in sessions of their own.
+c.Spawner.environment = {"COURSEHUB_LOCALHUB_ID": os.environ["COURSEHUB_LOCALHUB_ID"]}
 
 if settings["load_groups"] is not None:  # otherwise the course configuration below loads them
     c.JupyterHub.load_groups = settings["load_groups"]
@@ -49,5 +52,5 @@ if settings.get("courses_file"):
     from coursehub.hub.runtime import spawn
 
     course_data = spawn.load_data(settings["courses_file"])
-    spawn.configure(c, course_data)
+    spawn.configure(c, course_data, jupyter_config_root=settings["jupyter_config_root"])
     spawn.add_sync_service(c, course_data, os.environ["COURSEHUB_LOCALHUB_SYNC_TOKEN"])
