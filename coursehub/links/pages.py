@@ -26,7 +26,6 @@ CSV_COLUMNS = ["course", "assignment", "title", "due", "points", "interface", "p
 INTERFACE_TITLES = {
     "lab": "JupyterLab",
     "notebook": "Jupyter Notebook",
-    "classic": "Classic Notebook",
     "rstudio": "RStudio",
     "shiny": "Shiny",
     "vscode": "VS Code",

@@ -29,6 +29,7 @@ from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlsplit, urluns
 
 from coursehub.errors import EXIT_USAGE, CoursehubError, excerpt
 from coursehub.manifest import INTERFACE_PATHS
+from coursehub.manifest.models import RETIRED_INTERFACES
 from coursehub.manifest.usernames import SERVER_NAME_RULE, is_server_name
 
 LAUNCHES = ("hub", "lti", "binder")
@@ -319,14 +320,16 @@ def check_hub_url(hub: str, *, what: str = "hub") -> tuple[str, list[str]]:
 
 def interface_urlpath(interface: str, folder: str, path: str | None) -> str:
     """The urlpath that opens ``path`` (inside the cloned ``folder``) in ``interface``."""
+    if interface in RETIRED_INTERFACES:
+        raise _fail(RETIRED_INTERFACES[interface])
     if interface not in INTERFACE_PATHS:
         raise _fail(f"unknown interface {interface!r}; choose from {', '.join(INTERFACES)} (or give --urlpath)")
     target = _path_segment(folder + (f"/{path}" if path else ""))
     if interface == "lab":
         return f"lab/tree/{target}"
-    if interface in ("notebook", "classic"):
-        # Notebook 7 and the classic notebook both answer /tree/<file> by redirecting to the
-        # notebook (or file) view, and /tree/<folder> with the listing.
+    if interface == "notebook":
+        # Notebook 7 answers /tree/<file> by redirecting to the notebook (or file) view, and
+        # /tree/<folder> with the listing.
         return f"tree/{target}"
     if interface == "rstudio":
         # RStudio cannot open a file from its URL; it starts in the home folder, where the folder is.
@@ -341,7 +344,6 @@ def interface_urlpath(interface: str, folder: str, path: str | None) -> str:
 def describe_urlpath(urlpath: str | None, folder: str) -> tuple[str | None, str | None]:
     """Undo :func:`interface_urlpath`: ``(interface, path)``, or ``(None, None)`` for a custom urlpath.
 
-    Notebook 7 and classic share ``tree/``; this answers ``notebook``.
     """
     if urlpath is None:
         return None, None

@@ -114,14 +114,20 @@ EnvValue = Annotated[str, Field(max_length=32768)]
 LabelKey = Annotated[str, Field(pattern=r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$", max_length=317)]
 LabelValue = Annotated[str, Field(pattern=r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$", max_length=63)]
 Requirement = Annotated[str, Field(max_length=200), _no_control]
-Interface = Literal["lab", "notebook", "classic", "rstudio", "shiny", "vscode"]
+Interface = Literal["lab", "notebook", "rstudio", "shiny", "vscode"]
+#: Interface names the manifest no longer takes, and why (the validation message says it).
+RETIRED_INTERFACES = {
+    "classic": (
+        "the classic interface was dropped: the standard images ship Notebook 7 and no nbclassic, so a "
+        "classic link opened Notebook 7 anyway; use notebook (the same /tree/ URLs, maintained)"
+    ),
+}
 
 #: The URL path a single-user server opens for each interface (what nbgitpuller's ``urlpath`` starts
 #: with, and JupyterHub's ``Spawner.default_url``).
 INTERFACE_PATHS: dict[str, str] = {
     "lab": "lab",
     "notebook": "tree",  # Notebook 7
-    "classic": "tree",  # classic notebook (nbclassic) serves /tree too
     "rstudio": "rstudio",
     "shiny": "shiny",
     "vscode": "vscode",
@@ -332,7 +338,7 @@ class Hub(_Model):
 
     name: Slug = Field(description="Short name of the hub, used in generated file names and the guide site.")
     url: Url = Field(description="Public URL of the hub (https://hub.example.edu); links are built against it.")
-    interface: Interface = Field("lab", description="Default interface: lab, notebook, classic, rstudio, shiny or vscode.")
+    interface: Interface = Field("lab", description="Default interface: lab, notebook, rstudio, shiny or vscode.")
     image: Name = Field(description="Default image: a key of `images`.")
     resources: Resources = Field(
         default_factory=lambda: Resources.model_validate(DEFAULT_RESOURCES),
