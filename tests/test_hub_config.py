@@ -43,6 +43,10 @@ def test_example_matches_goldens(example_manifest, update_goldens):
         "hub/lti/tool.json",
         "hub/lti/canvas-developer-key.json",
         "hub/lti/jwks.json",
+        # nbgrader off everywhere but in the nbgrader course, which gets its nbgrader_config.json
+        "hub/single-machine/jupyter/no-nbgrader/jupyter_server_config.json",
+        "hub/single-machine/jupyter/no-nbgrader/labconfig/page_config.json",
+        "hub/single-machine/jupyter/nbgrader-data-c88-fa26/nbgrader_config.json",
     }
     snippet = "hub/single-machine/jupyterhub_config.d/coursehub.py"
     # no golden copy of the snippet: it must be the runtime itself, checked below
@@ -138,6 +142,35 @@ def test_values_merged_over_the_chart_defaults_pass_its_full_schema(example_mani
     broken = helm_merge(chart_defaults, {"singleuser": {"storage": {"capacity": 10}}})
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(broken, full_chart_schema)
+
+
+def test_jupyter_configuration_turns_nbgrader_on_only_for_its_courses(example_manifest):
+    from coursehub.grading import nbgrader
+
+    data = course_data(example_manifest)
+    assert {c: d["settings"]["jupyter_config"] for c, d in data["courses"].items()} == {
+        "climate-hackweek-26": "no-nbgrader",
+        "data-c8-fa26": "no-nbgrader",
+        "data-c88-fa26": "nbgrader-data-c88-fa26",
+        "stat-20-fa26": "no-nbgrader",
+    }
+    assert data["defaults"]["jupyter_config"] == "no-nbgrader"
+    off = data["jupyter_config"]["no-nbgrader"]
+    assert off["labconfig/page_config.json"] == {"disabledExtensions": {"@jupyter/nbgrader": True}}
+    # every server extension the installed nbgrader enables (its jupyter_server_config.d) is switched off
+    import sys
+
+    installed = json.loads((Path(sys.prefix) / "etc/jupyter/jupyter_server_config.d/nbgrader.json").read_text())
+    switched_off = off["jupyter_server_config.json"]["ServerApp"]["jpserver_extensions"]
+    assert set(installed["ServerApp"]["jpserver_extensions"]) <= set(switched_off) == set(nbgrader.SERVER_EXTENSIONS)
+    assert not any(switched_off.values())
+    c88 = data["jupyter_config"]["nbgrader-data-c88-fa26"]["nbgrader_config.json"]
+    assert c88["CourseDirectory"]["course_id"] == "data-c88-fa26" and c88["Exchange"]["path_includes_course"] is True
+    # z2jh mounts the same files into every user pod, where the runtime looks for them
+    values = z2jh.values(data)
+    mounted = {f["mountPath"]: f["data"] for f in values["singleuser"]["extraFiles"].values()}
+    assert mounted[f"{spawn.JUPYTER_CONFIG_ROOT}/no-nbgrader/labconfig/page_config.json"] == off["labconfig/page_config.json"]
+    assert mounted[f"{spawn.JUPYTER_CONFIG_ROOT}/nbgrader-data-c88-fa26/nbgrader_config.json"] == c88
 
 
 def test_values_hold_the_runtime_and_no_secrets(example_manifest):
@@ -277,12 +310,15 @@ def test_apply_resets_between_courses(example_manifest, example_index, monkeypat
     assert "--MappingKernelManager.cull_idle_timeout=3600" in sp.args
     # a spawner without volumes (a single machine, a local process) has no home size to set: not enforced there
     assert not sp.has_trait("storage_capacity") and "storage_capacity" not in sp.__dict__
+    # nbgrader's course: its own Jupyter configuration folder (its nbgrader_config.json)
+    assert sp.environment["JUPYTER_CONFIG_PATH"] == f"{spawn.JUPYTER_CONFIG_ROOT}/nbgrader-data-c88-fa26"
     # the same spawner object, renamed: nothing of data-c88 is left over
     sp.orm_spawner = SimpleNamespace(name="data-c8-fa26", server=None)
     example_index.apply_user_options(sp, {})
     assert {k: v for k, v in sp.environment.items() if k != "JUPYTER_CONFIG_PATH"} == {
         "KEEP": "1", "COURSEHUB_COURSE": "data-c8-fa26", "COURSEHUB_IMAGE": "data8"
     }
+    assert sp.environment["JUPYTER_CONFIG_PATH"] == f"{spawn.JUPYTER_CONFIG_ROOT}/no-nbgrader"  # an otter course
     assert sp.args[0] == "--ServerApp.allow_root=True" and sp.args.count("--ServerApp.shutdown_no_activity_timeout=1800") == 1
     assert len(sp.args) == 1 + len(spawn.idle_args(1800)) and sp.default_url == "/lab" and sp.cpu_limit == 1
     from tornado.web import HTTPError

@@ -31,7 +31,27 @@ def k8s_quantity(n: int) -> str:
     return str(n)
 
 
-def spawn_settings(s: CourseSettings, *, image_ref: str) -> dict:
+#: The Jupyter configuration folder of servers whose course does not grade with nbgrader.
+NO_NBGRADER = "no-nbgrader"
+
+
+def jupyter_config_folder(course: Course | None) -> str:
+    """The Jupyter configuration folder a course's servers read (``$JUPYTER_CONFIG_PATH``)."""
+    return f"nbgrader-{course.id}" if course is not None and course.grader == "nbgrader" else NO_NBGRADER
+
+
+def jupyter_config(manifest: Manifest) -> dict[str, dict[str, dict]]:
+    """Folder -> files of Jupyter configuration: nbgrader off, and each nbgrader course's own config."""
+    from coursehub.grading import nbgrader
+
+    folders = {NO_NBGRADER: nbgrader.jupyter_config_off()}
+    for course in manifest.courses:
+        if course.grader == "nbgrader":
+            folders[jupyter_config_folder(course)] = nbgrader.jupyter_config_on(course)
+    return dict(sorted(folders.items()))
+
+
+def spawn_settings(s: CourseSettings, *, image_ref: str, course: Course | None = None) -> dict:
     """The spawner settings of one course (or of the hub's defaults) as plain data."""
     return {
         "image": image_ref,
@@ -49,6 +69,7 @@ def spawn_settings(s: CourseSettings, *, image_ref: str) -> dict:
         "environment": dict(s.environment),
         "node_selector": dict(s.node_selector),
         "shared_data": s.shared_data.model_dump(mode="json") if s.shared_data else None,
+        "jupyter_config": jupyter_config_folder(course),
     }
 
 
@@ -130,7 +151,7 @@ def course_data(manifest: Manifest) -> dict:
             "start": course.term.start.isoformat(),
             "end": course.term.end.isoformat(),
             "groups": {role: group_name(course.id, role) for role in ROLES},
-            "settings": spawn_settings(s, image_ref=refs[s.image]),
+            "settings": spawn_settings(s, image_ref=refs[s.image], course=course),
         }
         roles += staff_roles(course)
     data = {
@@ -141,6 +162,7 @@ def course_data(manifest: Manifest) -> dict:
         "groups": load_groups(manifest),
         "roles": roles,
         "sync_role": sync_service_role(),
+        "jupyter_config": jupyter_config(manifest),
     }
     lms = lms_data(manifest)
     if lms is not None:

@@ -360,11 +360,35 @@ def start_local_hub(
 # --- the demo: `coursehub hub up` -------------------------------------------------------------------
 
 
+def local_kernel_metadata() -> dict:
+    """The notebook metadata JupyterLab records for the local servers' Python kernel (ipykernel)."""
+    from ipykernel.ipkernel import IPythonKernel
+    from ipykernel.kernelspec import get_kernel_dict
+
+    spec = get_kernel_dict()
+    language_info = {**IPythonKernel.language_info, "version": ".".join(map(str, sys.version_info[:3]))}
+    return {
+        "kernelspec": {"display_name": spec["display_name"], "language": spec["language"], "name": "python3"},
+        "language_info": language_info,
+    }
+
+
+def _with_kernel_metadata(path: Path, metadata: dict) -> None:
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    if nb.get("metadata", {}).get("kernelspec", {}).get("language", "python") != "python":
+        return  # an R (or other) notebook keeps its own kernel
+    nb.setdefault("metadata", {}).update(metadata)
+    path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
 class ContentServer:
     """The courses' local content (``content.local``) as git repositories on 127.0.0.1.
 
     The demo's assignment links point here instead of at the real repository, so clicking one on the
-    local hub pulls real files with nbgitpuller without any network.
+    local hub pulls real files with nbgitpuller without any network. Python notebooks are served with
+    the kernel metadata of the local servers' own kernel (:func:`local_kernel_metadata`): JupyterLab
+    writes the running kernel's ``kernelspec`` and ``language_info`` into a notebook it opens, so a
+    notebook recorded with another Python would open already modified.
     """
 
     def __init__(self, manifest: Manifest, root: Path):
@@ -385,6 +409,8 @@ class ContentServer:
     def _make_repo(source: Path, bare: Path, branch: str) -> None:
         work = bare.with_name(bare.name + "-work")
         shutil.copytree(source, work)
+        for notebook in work.rglob("*.ipynb"):
+            _with_kernel_metadata(notebook, local_kernel_metadata())
         env = {
             **os.environ,
             "GIT_AUTHOR_NAME": "coursehub demo",

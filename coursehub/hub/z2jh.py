@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from coursehub.hub.runtime import spawn
+from coursehub.hub.data import jupyter_config_files
 from coursehub.access.roles import SYNC_SERVICE, sync_service_role
 
 RUNTIME_MOUNT = "/usr/local/etc/jupyterhub/coursehub/coursehub_spawn.py"
@@ -24,6 +25,11 @@ def split_image(ref: str) -> dict[str, str]:
     if not sep or "/" in tag:
         return {"name": ref, "tag": "latest"}
     return {"name": name, "tag": tag}
+
+
+def _file_key(rel: str) -> str:
+    # the chart keeps each extra file under this key in a Secret: letters, digits, '-', '_' and '.'
+    return "coursehub-" + rel.replace("/", "-")
 
 
 def values(data: dict) -> dict:
@@ -42,6 +48,13 @@ def values(data: dict) -> dict:
         "cpu": {"guarantee": defaults["cpu_guarantee"], "limit": defaults["cpu_limit"]},
         # The hub's home size; each course's own is set per spawn by the runtime (KubeSpawner.storage_capacity).
         "storage": {"capacity": defaults["storage_capacity"]},
+        # The Jupyter configuration folders the runtime points each server at with
+        # $JUPYTER_CONFIG_PATH (nbgrader's menus only in nbgrader courses, their nbgrader_config.json),
+        # mounted into every user pod; the chart writes each `data` as JSON.
+        "extraFiles": {
+            _file_key(rel): {"mountPath": f"{spawn.JUPYTER_CONFIG_ROOT}/{rel}", "data": content}
+            for rel, content in jupyter_config_files(data).items()
+        },
     }
     hub_extra = _lms_values(data.get("lms"))
     return {
