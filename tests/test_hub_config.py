@@ -37,6 +37,7 @@ def test_example_matches_goldens(example_manifest, update_goldens):
     assert set(files) == {
         "hub/README.md",
         "hub/z2jh/values.yaml",
+        "hub/z2jh/nbgrader-volumes.yaml",  # data-c88 grades with nbgrader; the example claims from a storage class
         "hub/single-machine/jupyterhub_config.d/coursehub.py",
         "hub/single-machine/coursehub-courses.json",
         "hub/lti/README.md",
@@ -171,6 +172,111 @@ def test_jupyter_configuration_turns_nbgrader_on_only_for_its_courses(example_ma
     mounted = {f["mountPath"]: f["data"] for f in values["singleuser"]["extraFiles"].values()}
     assert mounted[f"{spawn.JUPYTER_CONFIG_ROOT}/no-nbgrader/labconfig/page_config.json"] == off["labconfig/page_config.json"]
     assert mounted[f"{spawn.JUPYTER_CONFIG_ROOT}/nbgrader-data-c88-fa26/nbgrader_config.json"] == c88
+
+
+def nbgrader_manifest(tmp_path: Path, storage: dict):
+    (tmp_path / "manifest.yaml").write_text(
+        emit.to_yaml(
+            {
+                "hub": {"name": "nbg", "url": "https://hub.nbg.edu", "image": "py", "nbgrader_storage": storage},
+                "images": {"py": {"standard": "data8"}},
+                "courses": [
+                    {
+                        "id": "nbg-101",
+                        "title": "nbgrader course",
+                        "term": {"start": "2026-08-01", "end": "2026-12-31"},
+                        "grader": "nbgrader",
+                        "staff": {"instructors": ["prof-n"], "tas": ["ta-n"]},
+                        "students": ["stu-n", "stu-both"],
+                    },
+                    {
+                        "id": "otter-102",
+                        "title": "otter course",
+                        "term": {"start": "2026-08-01", "end": "2026-12-31"},
+                        "grader": "otter",
+                        "students": ["stu-o", "stu-both"],
+                    },
+                ],
+            }
+        ).decode()
+    )
+    return load_manifest(tmp_path / "manifest.yaml")[0]
+
+
+def _volumes(pod) -> dict[str, dict]:
+    out = {}
+    for v in pod.spec.volumes:
+        d = v if isinstance(v, dict) else v.to_dict()
+        out[d["name"]] = d
+    return out
+
+
+@pytest.mark.parametrize(
+    "storage",
+    [{"storage_class": "nfs-client", "exchange_size": "50G"}, {"nfs": {"server": "nfs.nbg.edu", "path": "/exports/nbgrader"}}],
+    ids=["storage-class", "nfs"],
+)
+def test_nbgrader_courses_get_the_exchange_and_their_staff_the_course_directory(
+    tmp_path, monkeypatch, storage, full_chart_schema, chart_defaults
+):
+    from kubernetes_asyncio.client import V1PersistentVolumeClaim, V1PersistentVolumeClaimSpec, V1ObjectMeta
+
+    manifest = nbgrader_manifest(tmp_path, storage)
+    files = hub_files(manifest)
+    values = emit.load_yaml_text(files["hub/z2jh/values.yaml"].decode())
+    # the chart accepts the values as Helm sees them: merged over its defaults, `required` included
+    merged = helm_merge(chart_defaults, values)
+    jsonschema.validate(merged, full_chart_schema)
+    broken = copy.deepcopy(merged)
+    broken["singleuser"]["extraFiles"]["coursehub-no-nbgrader-jupyter_server_config.json"]["mountPath"] = 7
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, full_chart_schema)
+
+    claims = "hub/z2jh/nbgrader-volumes.yaml"
+    if "nfs" in storage:
+        assert claims not in files  # the pods mount the export; nothing to claim
+    else:
+        listed = emit.load_yaml_text(files[claims].decode())
+        assert listed["kind"] == "List"
+        by_name = {i["metadata"]["name"]: i for i in listed["items"]}
+        assert set(by_name) == {"coursehub-nbgrader-exchange", "coursehub-nbgrader-nbg-101"}
+        for item in listed["items"]:
+            spec = item["spec"]
+            # Kubernetes' own models take exactly these fields (a misspelt one raises TypeError)
+            V1PersistentVolumeClaim(
+                api_version=item["apiVersion"], kind=item["kind"], metadata=V1ObjectMeta(**item["metadata"]),
+                spec=V1PersistentVolumeClaimSpec(
+                    access_modes=spec["accessModes"], storage_class_name=spec["storageClassName"], resources=spec["resources"]
+                ),
+            )
+            assert spec["accessModes"] == ["ReadWriteMany"] and spec["storageClassName"] == "nfs-client"
+        assert by_name["coursehub-nbgrader-exchange"]["spec"]["resources"]["requests"]["storage"] == "50Gi"
+
+    monkeypatch.setenv(spawn.TODAY_ENV, "2026-09-01")
+    c = z2jh_config(values, tmp_path)
+
+    def mounts(user, groups, server):
+        pod = pod_for(c, user, groups, server)
+        ctr = pod.spec.containers[0]
+        return {m.mount_path: m.name for m in ctr.volume_mounts}, _volumes(pod)
+
+    student, volumes = mounts("stu-n", ["coursehub-nbg-101-students"], "nbg-101")
+    assert student.get("/srv/nbgrader/exchange") == "coursehub-nbgrader-exchange"
+    assert "/srv/nbgrader/courses/nbg-101" not in student  # the gradebook is the staff's
+    exchange = volumes["coursehub-nbgrader-exchange"]
+    if "nfs" in storage:
+        assert exchange["nfs"] == {"server": "nfs.nbg.edu", "path": "/exports/nbgrader/exchange"}
+    else:
+        claim = exchange.get("persistentVolumeClaim") or exchange.get("persistent_volume_claim")
+        assert (claim.get("claimName") or claim.get("claim_name")) == "coursehub-nbgrader-exchange"
+    for ta in (("ta-n", ["coursehub-nbg-101-tas"]), ("prof-n", ["coursehub-nbg-101-instructors"])):
+        staff, volumes = mounts(*ta, "nbg-101")
+        assert staff.get("/srv/nbgrader/exchange") and staff.get("/srv/nbgrader/courses/nbg-101") == "coursehub-nbgrader-course"
+        if "nfs" in storage:
+            assert volumes["coursehub-nbgrader-course"]["nfs"]["path"] == "/exports/nbgrader/courses/nbg-101"
+    # the otter course's server (of a student in both) mounts nothing of nbgrader's
+    other, _ = mounts("stu-both", ["coursehub-nbg-101-students", "coursehub-otter-102-students"], "otter-102")
+    assert not any(path.startswith("/srv/nbgrader") for path in other)
 
 
 def test_values_hold_the_runtime_and_no_secrets(example_manifest):

@@ -51,7 +51,51 @@ def jupyter_config(manifest: Manifest) -> dict[str, dict[str, dict]]:
     return dict(sorted(folders.items()))
 
 
-def spawn_settings(s: CourseSettings, *, image_ref: str, course: Course | None = None) -> dict:
+#: Volume names in the user pods (the Kubernetes names of the mounts, not of the claims).
+EXCHANGE_VOLUME = "coursehub-nbgrader-exchange"
+COURSE_DIR_VOLUME = "coursehub-nbgrader-course"
+STAFF_ROLES = ["instructors", "tas"]
+
+
+def nbgrader_claims(manifest: Manifest) -> dict[str, int]:
+    """PersistentVolumeClaim name -> size for nbgrader's storage (none when it is an NFS export)."""
+    storage = manifest.hub.nbgrader_storage
+    courses = [c for c in manifest.courses if c.grader == "nbgrader"]
+    if storage.nfs is not None or not courses:
+        return {}
+    claims = {EXCHANGE_VOLUME: storage.exchange_size}
+    claims.update({f"coursehub-nbgrader-{c.id}": storage.course_size for c in sorted(courses, key=lambda c: c.id)})
+    return claims
+
+
+def nbgrader_volumes(manifest: Manifest, course: Course) -> list[dict]:
+    """The Kubernetes volumes of an nbgrader course's servers, each with the roles that mount it.
+
+    Everybody in the course mounts the shared exchange (students submit and fetch there); only its
+    instructors and TAs mount the course directory (sources, submissions, the gradebook).
+    """
+    from coursehub.grading.nbgrader import EXCHANGE_ROOT, course_directory
+
+    storage = manifest.hub.nbgrader_storage
+
+    def source(claim: str, sub: str) -> dict:
+        if storage.nfs is not None:
+            return {"nfs": {"server": storage.nfs.server, "path": storage.nfs.path.rstrip("/") + "/" + sub}}
+        return {"persistentVolumeClaim": {"claimName": claim}}
+
+    return [
+        {"name": EXCHANGE_VOLUME, "source": source(EXCHANGE_VOLUME, "exchange"), "mount_path": EXCHANGE_ROOT, "read_only": False, "roles": []},
+        {
+            "name": COURSE_DIR_VOLUME,
+            "source": source(f"coursehub-nbgrader-{course.id}", f"courses/{course.id}"),
+            "mount_path": course_directory(course.id),
+            "read_only": False,
+            "roles": STAFF_ROLES,
+        },
+    ]
+
+
+def spawn_settings(s: CourseSettings, *, image_ref: str, course: Course | None = None, volumes: list[dict] | None = None) -> dict:
     """The spawner settings of one course (or of the hub's defaults) as plain data."""
     return {
         "image": image_ref,
@@ -70,6 +114,7 @@ def spawn_settings(s: CourseSettings, *, image_ref: str, course: Course | None =
         "node_selector": dict(s.node_selector),
         "shared_data": s.shared_data.model_dump(mode="json") if s.shared_data else None,
         "jupyter_config": jupyter_config_folder(course),
+        "volumes": volumes or [],
     }
 
 
@@ -151,7 +196,12 @@ def course_data(manifest: Manifest) -> dict:
             "start": course.term.start.isoformat(),
             "end": course.term.end.isoformat(),
             "groups": {role: group_name(course.id, role) for role in ROLES},
-            "settings": spawn_settings(s, image_ref=refs[s.image], course=course),
+            "settings": spawn_settings(
+                s,
+                image_ref=refs[s.image],
+                course=course,
+                volumes=nbgrader_volumes(manifest, course) if course.grader == "nbgrader" else [],
+            ),
         }
         roles += staff_roles(course)
     data = {

@@ -12,7 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from coursehub.hub.runtime import spawn
-from coursehub.hub.data import jupyter_config_files
+from coursehub.hub.data import jupyter_config_files, k8s_quantity, nbgrader_claims
+from coursehub.manifest import Manifest
 from coursehub.access.roles import SYNC_SERVICE, sync_service_role
 
 RUNTIME_MOUNT = "/usr/local/etc/jupyterhub/coursehub/coursehub_spawn.py"
@@ -100,3 +101,31 @@ def _lms_values(lms: dict | None) -> dict:
         name = lms["secret_env"]
         out["extraEnv"] = {name: {"valueFrom": {"secretKeyRef": {"name": LMS_SECRET, "key": name}}}}
     return out
+
+
+def nbgrader_volume_claims(manifest: Manifest) -> dict | None:
+    """The PersistentVolumeClaims nbgrader courses mount (``kubectl apply -f``), or None if none are needed.
+
+    The chart creates no volumes but the users' homes, so the exchange and the course directories
+    are claimed here, ReadWriteMany (every course server writes the exchange at once), from
+    ``hub.nbgrader_storage.storage_class`` (the cluster's default class when unset). With an NFS
+    export the pods mount it directly and nothing is claimed.
+    """
+    claims = nbgrader_claims(manifest)
+    if not claims:
+        return None
+    storage_class = manifest.hub.nbgrader_storage.storage_class
+    items = []
+    for name, size in claims.items():
+        spec: dict = {"accessModes": ["ReadWriteMany"], "resources": {"requests": {"storage": k8s_quantity(size)}}}
+        if storage_class:
+            spec["storageClassName"] = storage_class
+        items.append(
+            {
+                "apiVersion": "v1",
+                "kind": "PersistentVolumeClaim",
+                "metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "coursehub"}},
+                "spec": spec,
+            }
+        )
+    return {"apiVersion": "v1", "kind": "List", "items": items}

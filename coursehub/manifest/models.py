@@ -333,6 +333,34 @@ class CourseLms(_Model):
         return self
 
 
+class NfsExport(_Model):
+    """An NFS export, mounted straight into the pods (no PersistentVolumeClaim needed)."""
+
+    server: Name = Field(description="NFS server, a host name or address (nfs.example.edu).")
+    path: FilePath = Field(description="Exported folder (absolute, /exports/nbgrader); nbgrader's folders are made under it.")
+
+
+class NbgraderStorage(_Model):
+    """Where nbgrader courses keep their shared exchange and course directories on Kubernetes.
+
+    Every nbgrader course's servers mount the exchange (students submit, staff release and collect);
+    its instructors' and TAs' servers also mount the course's own directory (sources, submissions,
+    gradebook). Both need storage every server can write at once (ReadWriteMany).
+    """
+
+    storage_class: Name | None = Field(
+        None,
+        description="Storage class for the ReadWriteMany volumes coursehub claims (one exchange, one course directory "
+        "per nbgrader course; hub/z2jh/nbgrader-volumes.yaml); default: the cluster's default class.",
+    )
+    exchange_size: ByteSize = Field("10G", description="Size of the exchange volume claimed from the storage class.")
+    course_size: ByteSize = Field("10G", description="Size of each course directory volume claimed from the storage class.")
+    nfs: NfsExport | None = Field(
+        None,
+        description="Use an NFS export instead of claimed volumes: exchange/ and courses/<course>/ under its path.",
+    )
+
+
 class Hub(_Model):
     """The shared hub every course runs on."""
 
@@ -346,6 +374,10 @@ class Hub(_Model):
     )
     admins: list[Name] = Field(default_factory=list, description="Hub administrators (college IT), by username.")
     lms: HubLms | None = Field(None, description="Sign-in from the LMS over LTI; without it the hub keeps its own login.")
+    nbgrader_storage: NbgraderStorage = Field(
+        default_factory=NbgraderStorage,
+        description="On Kubernetes, where nbgrader courses' exchange and course directories live.",
+    )
 
 
 class Image(_Model):

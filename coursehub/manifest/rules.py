@@ -43,6 +43,12 @@ def rule_problems(manifest: Manifest, *, limits: Limits | None = None) -> Iterat
     if not manifest.images:
         yield _err(("images",), "no images are defined", "add at least one, e.g. `data8: {standard: data8}`", code="no-images")
 
+    storage = manifest.hub.nbgrader_storage
+    if storage.nfs is not None and storage.storage_class is not None:
+        yield _err(("hub", "nbgrader_storage"), "both an NFS export and a storage class are given", "keep one: nfs mounts the export, storage_class claims volumes", code="nbgrader-storage-conflict")
+    if storage.nfs is not None and not storage.nfs.path.startswith("/"):
+        yield _err(("hub", "nbgrader_storage", "nfs", "path"), f"NFS path {excerpt(storage.nfs.path)} is not absolute", "write the exported folder as /exports/nbgrader", code="nfs-path-not-absolute")
+
     hub_res = manifest.hub.resources
     yield from _small_sizes(hub_res.memory, ("hub", "resources", "memory"))
     for k, node_type in enumerate(manifest.capacity.node_types):
