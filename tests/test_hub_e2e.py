@@ -133,3 +133,31 @@ def test_sync_service_holds_only_its_role(local_hub):
     # no server powers: it cannot start anybody's server
     r = requests.post(local_hub.api_url + f"/users/{C8_STUDENT}/server", headers=headers, timeout=30)
     assert r.status_code == 403
+
+
+@pytest.mark.slow
+def test_staff_api_tokens_open_a_students_server_when_scoped_to_that_student(local_hub, students_running):
+    """JupyterHub's single-user servers cannot resolve a ``!group=`` filter (they do not know who is in
+    the group: ``jupyterhub.services.auth.check_scopes`` resolves every filter *except* group -> user),
+    so a staff token that carries the role's ``access:servers!group=...`` gets 403 from the server; the
+    browser works because the hub resolves the group when it issues the server's OAuth token. A token
+    asked for with the student's own scope works, and the hub grants one only for the staff's students."""
+    staff = login(local_hub, "prof-adhikari")
+    xsrf = {"X-XSRFToken": staff.cookies.get("_xsrf", path="/hub/") or ""}
+
+    def token(*scopes):
+        return staff.post(f"{local_hub.api_url}/users/prof-adhikari/tokens", json={"scopes": list(scopes), "expires_in": 600}, headers=xsrf)
+
+    def contents(tok):
+        r = requests.get(f"{local_hub.url}/user/{C8_STUDENT}/data-c8-fa26/api/contents", headers={"Authorization": f"token {tok}"}, timeout=30)
+        return r.status_code
+
+    group = token("access:servers!group=coursehub-data-c8-fa26-students")
+    assert group.status_code == 201 and contents(group.json()["token"]) == 403
+    for scope in (f"access:servers!user={C8_STUDENT}", f"access:servers!server={C8_STUDENT}/data-c8-fa26"):
+        one = token(scope)
+        assert one.status_code == 201, one.text
+        assert contents(one.json()["token"]) == 200, scope
+    # not a student of theirs: the hub refuses to issue the token at all
+    refused = token(f"access:servers!user={STAT_STUDENT}")
+    assert refused.status_code == 400 and "Not assigning requested scopes" in refused.json()["message"], refused.text
