@@ -47,9 +47,10 @@ def content(example_manifest, tmp_path_factory):
 
 
 def only_in(manifest, course_id: str) -> str:
-    """A student of ``course_id`` who is in no other course."""
+    """A student of ``course_id`` who is in no other course: the second such in roster order (the link
+    tests clone other repositories into the same folders of the last one's home)."""
     others = {u for c in manifest.courses if c.id != course_id for u in c.roster}
-    return next(u for u in reversed(manifest.course(course_id).roster) if u not in others)
+    return [u for u in manifest.course(course_id).roster if u not in others][1]
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """A student in two courses, on the real local hub: each course's link opens that course's own server.
 
-chen.costa16 is a student of data-c8 (JupyterLab, 2G limit, 30 min idle) and data-c88 (Notebook 7,
+lena.nguyen46 is a student of data-c8 (JupyterLab, 2G limit, 30 min idle) and data-c88 (Notebook 7,
 1G guarantee, 2G limit, 2 CPUs, 1 h idle). The generated links (pointed at this hub and at a git
 server on loopback) are clicked as a browser would: ``/hub/user-redirect/<course>/git-pull`` goes
 through the runtime's redirect hook to ``/hub/spawn/<user>/<course>``, which starts the named server
@@ -20,7 +20,7 @@ from coursehub.links.pages import assignment_link
 
 pytestmark = [pytest.mark.hub, pytest.mark.xdist_group("hub"), pytest.mark.slow]
 
-BOTH = "chen.costa16"
+BOTH = "lena.nguyen46"  # the link tests clone other repositories into chen.costa16's folders
 C8, C88 = "data-c8-fa26", "data-c88-fa26"
 GIB = 1024**3
 

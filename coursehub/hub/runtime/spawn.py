@@ -168,6 +168,7 @@ class CourseIndex:
         if choice is not None and choice != server_name:
             # the menu of earlier versions sent {"course": id}; a request that still does must not
             # start one course's server with another course's settings
+            _forget_options(spawner)
             raise _http_error(
                 400,
                 f"the course is chosen by the server's name: start the server named {choice!r} "
@@ -177,6 +178,7 @@ class CourseIndex:
         try:
             course_id, settings = self.resolve(groups, server_name, today())
         except CourseRefused as exc:
+            _forget_options(spawner)
             raise _http_error(403, str(exc)) from None
         roles = self.roles_in(groups, course_id) if course_id else []
         apply_settings(spawner, course_id, settings, roles=roles, jupyter_config_root=self.jupyter_config_root)
@@ -246,6 +248,20 @@ class CourseIndex:
 
 def _group_names(spawner):
     return [g.name for g in spawner.user.groups]
+
+
+def _forget_options(spawner):
+    # JupyterHub stores a request's options as the default for the server's next start; refused
+    # options must not become the default that refuses every later start of the same server.
+    orm_spawner = getattr(spawner, "orm_spawner", None)
+    if orm_spawner is not None and getattr(orm_spawner, "user_options", None):
+        from sqlalchemy.orm import object_session
+
+        orm_spawner.user_options = {}
+        session = object_session(orm_spawner)
+        if session is not None:
+            session.commit()
+    spawner.user_options = {}
 
 
 def _http_error(status, message):
