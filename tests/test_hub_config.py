@@ -390,6 +390,7 @@ def test_the_server_name_decides_the_course(example_manifest, example_index):
 class FakeUser:
     def __init__(self, name, groups, servers=()):
         self.name = name
+        self.id = 7
         self.escaped_name = name
         self.url = f"/user/{name}/"
         self.admin = False
@@ -436,6 +437,30 @@ def test_apply_resets_between_courses(example_manifest, example_index, monkeypat
     with pytest.raises(HTTPError) as bad:
         example_index.apply_user_options(spawner_for(user, "data-c8-fa26"), {"course": "data-c88-fa26"})
     assert bad.value.status_code == 400
+
+
+def test_single_machine_servers_of_one_student_get_their_own_systemd_units(example_manifest, example_index, monkeypatch):
+    """SystemdSpawner (TLJH's spawner) names a unit after the user alone and stops a running unit of
+    that name when a server starts: each course server must get its own, or the second kills the first."""
+    from systemdspawner import SystemdSpawner
+
+    monkeypatch.setenv(spawn.TODAY_ENV, "2026-12-03")  # the hackweek's first day
+    # a hackweek participant, given data-c8 too
+    user = FakeUser("hana.brown14", groups_of(example_manifest, "hana.brown14") + groups_of(example_manifest, "chen.costa16"))
+    units = {}
+    for server in ("data-c8-fa26", "climate-hackweek-26"):
+        sp = SystemdSpawner(user=user, orm_spawner=SimpleNamespace(name=server, server=None))
+        assert sp.unit_name == "jupyter-hana.brown14-singleuser"  # what SystemdSpawner alone would use for both
+        example_index.apply_user_options(sp, {})
+        units[server] = sp.unit_name
+        assert sp.get_state()["unit_name"] == sp.unit_name  # kept across hub restarts
+    assert units == {
+        "data-c8-fa26": "jupyter-hana.brown14-singleuser-data-c8-fa26",
+        "climate-hackweek-26": "jupyter-hana.brown14-singleuser-climate-hackweek-26",
+    }
+    # and the hackweek's shared data is bind-mounted into its unit, read-only
+    assert sp.unit_extra_properties == {"BindReadOnlyPaths": "climate-hackweek-data:/home/jovyan/shared"}
+    assert sp.mem_limit == 4 * 1024**3 and sp.environment["COURSEHUB_COURSE"] == "climate-hackweek-26"
 
 
 def test_links_to_a_course_go_to_its_server(example_index):

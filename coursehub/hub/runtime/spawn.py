@@ -379,6 +379,17 @@ def apply_settings(spawner, course_id, settings, *, roles=(), jupyter_config_roo
             spawner.volumes = list(base["volumes"]) + volumes
             spawner.volume_mounts = list(base["volume_mounts"]) + mounts
     spawner.environment = env
+    _own_systemd_unit(spawner)
+
+
+def _own_systemd_unit(spawner):
+    # SystemdSpawner names a user's unit from the user alone (jupyter-<user>-singleuser) and, finding
+    # that unit running when a server starts, stops it: a student's second course server would kill
+    # the first. Each named server gets its own unit.
+    template = getattr(spawner, "unit_name_template", None)
+    if template is None or not hasattr(spawner, "_expand_user_vars") or not spawner.name:
+        return
+    spawner.unit_name = f"{spawner._expand_user_vars(template)}-{spawner.name}"
 
 
 # --- usernames -------------------------------------------------------------------------------------
