@@ -14,27 +14,13 @@ import re
 import time
 
 import pytest
-from browsers import chromium as find_chromium
+from browsers import browser  # noqa: F401  (fixture)
 from nbgitpuller_client import Student
 
 from coursehub.hub.local import ContentServer
 from coursehub.links.pages import assignment_link
 
 pytestmark = [pytest.mark.hub, pytest.mark.xdist_group("hub"), pytest.mark.slow, pytest.mark.browser]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(
-            executable_path=find_chromium(), args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
-        )
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +75,16 @@ def open_link(page, url: str, until: str) -> None:
     page.wait_for_load_state()
 
 
+def open_assignment(local_hub, manifest, content, page_as, course_id: str, until: str):
+    """Log in as a student of the course alone and follow its lab01 link; (page, student, course)."""
+    course = manifest.course(course_id)
+    student = only_in(manifest, course.id)
+    link = assignment_link(manifest, course, course.assignment("lab01"), hub=local_hub.url, repo=content.repo_url(course.id))
+    page = page_as(student)
+    open_link(page, link.url, until)
+    return page, student, course
+
+
 def wait_for_idle_kernel(local_hub, student: str, server: str) -> None:
     """The notebook's kernel has started and answered (JupyterLab has recorded its metadata)."""
     api = Student(local_hub, student)
@@ -111,12 +107,8 @@ def menus(page) -> list[str]:
 
 
 def test_otter_course_has_no_nbgrader_menu_and_the_notebook_opens_unmodified(local_hub, example_manifest, content, page_as):
-    course = example_manifest.course("data-c8-fa26")
+    page, student, course = open_assignment(local_hub, example_manifest, content, page_as, "data-c8-fa26", "/lab/tree/")
     assert course.grader == "otter"
-    student = only_in(example_manifest, course.id)
-    link = assignment_link(example_manifest, course, course.assignment("lab01"), hub=local_hub.url, repo=content.repo_url(course.id))
-    page = page_as(student)
-    open_link(page, link.url, "/lab/tree/")
     assert f"/user/{student}/{course.id}/lab/tree/data-c8-materials/lab/lab01/lab01.ipynb" in page.url
     page.wait_for_selector(".jp-Notebook", timeout=90_000)
     wait_for_idle_kernel(local_hub, student, course.id)
@@ -130,11 +122,7 @@ def test_otter_course_has_no_nbgrader_menu_and_the_notebook_opens_unmodified(loc
 
 def test_nbgrader_course_has_its_menu(local_hub, example_manifest, content, page_as):
     """The positive control: the same environment shows nbgrader's menu in the nbgrader course."""
-    course = example_manifest.course("data-c88-fa26")
+    page, student, course = open_assignment(local_hub, example_manifest, content, page_as, "data-c88-fa26", "/notebooks/")
     assert course.grader == "nbgrader"
-    student = only_in(example_manifest, course.id)
-    link = assignment_link(example_manifest, course, course.assignment("lab01"), hub=local_hub.url, repo=content.repo_url(course.id))
-    page = page_as(student)
-    open_link(page, link.url, "/notebooks/")
     page.goto(f"{local_hub.url}/user/{student}/{course.id}/lab")
     assert "Nbgrader" in menus(page)

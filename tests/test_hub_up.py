@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import stat
 import subprocess
 import time
@@ -18,7 +17,7 @@ import psutil
 import pytest
 from nbgitpuller_client import Student, login, open_server
 
-from coursehub.hub.local import DEMO_PASSWORD, MARK_ENV, free_port, marked_processes, start_local_hub
+from coursehub.hub.local import DEMO_PASSWORD, MARK_ENV, free_port, marked_processes, port_is_free, start_local_hub
 
 pytestmark = [pytest.mark.hub, pytest.mark.slow]
 
@@ -96,17 +95,6 @@ def hub_up(python_bin, example_manifest_path):
 def own_api(student: Student, hub):
     """The student's own view of the REST API (their cookie): enough to wait for their server."""
     return lambda method, path, **kw: student.session.request(method, hub.url + "/hub/api" + path, timeout=30, **kw)
-
-
-def port_is_free(port: int) -> bool:
-    with socket.socket() as s:
-        # as the proxy binds it: connections closed a moment ago (TIME_WAIT) do not hold the port
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def gone(procs: list[psutil.Process]) -> bool:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import signal
-import socket
 import tempfile
 import time
 from pathlib import Path
@@ -28,17 +27,6 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 class _Stopped(Exception):
     """``hub up`` received one of :data:`STOP_SIGNALS`."""
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as s:
-        # as the proxy binds it: connections closed a moment ago (TIME_WAIT) do not hold the port
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def port_in_use(port: int) -> CoursehubError:
@@ -128,11 +116,11 @@ def up(
     the courses' local content, and how to try `coursehub sync` against the hub. Runs until Ctrl-C,
     SIGTERM or SIGHUP, which stop the hub, its proxy, the single-user servers and their kernels.
     """
-    from coursehub.hub.local import SYNC_TOKEN_FILE, ContentServer, HubFailed, demo_guide, start_local_hub
+    from coursehub.hub.local import SYNC_TOKEN_FILE, ContentServer, HubFailed, demo_guide, port_is_free, start_local_hub
 
     day = parse_today(today)
     model, _ = load(manifest)
-    if not _port_free(port):
+    if not port_is_free(port):
         raise port_in_use(port)
 
     def stop(signum, frame):
