@@ -1,6 +1,6 @@
 """A student in two courses, on the real local hub: each course's link opens that course's own server.
 
-lena.nguyen46 is a student of data-c8 (JupyterLab, 2G limit, 30 min idle) and data-c88 (Notebook 7,
+lena.nguyen46 is a student of data-c8 (JupyterLab, 1G guarantee, 2G limit, 30 min idle) and data-c88 (Notebook 7,
 1G guarantee, 2G limit, 2 CPUs, 1 h idle). The generated links (pointed at this hub and at a git
 server on loopback) are clicked as a browser would: ``/hub/user-redirect/<course>/git-pull`` goes
 through the runtime's redirect hook to ``/hub/spawn/<user>/<course>``, which starts the named server
@@ -78,7 +78,7 @@ def test_each_course_link_opens_that_courses_server(local_hub, student, links):
     assert student.get(click.redirect).status_code == 200
     c8_pid, env = server_env(student, C8)
     assert env["COURSEHUB_COURSE"] == C8 and env["JUPYTERHUB_DEFAULT_URL"] == "/lab"
-    assert (int(env["MEM_LIMIT"]), int(env["MEM_GUARANTEE"]), float(env["CPU_LIMIT"])) == (2 * GIB, GIB // 2, 1.0)
+    assert (int(env["MEM_LIMIT"]), int(env["MEM_GUARANTEE"]), float(env["CPU_LIMIT"])) == (2 * GIB, GIB, 1.0)
     assert "--ServerApp.shutdown_no_activity_timeout=1800" in psutil.Process(c8_pid).cmdline()
     save_answer(student, click.base_url, "data-c8-materials/lab/lab01/lab01.ipynb", "MY C8 ANSWER")
 
