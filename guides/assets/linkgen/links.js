@@ -443,7 +443,7 @@
     }
     const target = pathSegment(folder + (path ? `/${path}` : ""));
     if (iface === "lab") return `lab/tree/${target}`;
-    if (iface === "notebook" || iface === "classic") return `tree/${target}`;
+    if (iface === "notebook") return `tree/${target}`;
     if (iface === "rstudio") return "rstudio/";
     if (iface === "shiny") return `shiny/${target}/`;
     return "vscode/?" + query([["folder", `${RULES.vscode_home}/${folder}`]]);
