@@ -9,6 +9,7 @@ course in term gets); each course's own settings are applied per spawn by the ru
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 from coursehub.hub.runtime import spawn
@@ -53,7 +54,7 @@ def values(data: dict) -> dict:
         # $JUPYTER_CONFIG_PATH (nbgrader's menus only in nbgrader courses, their nbgrader_config.json),
         # mounted into every user pod; the chart writes each `data` as JSON.
         "extraFiles": {
-            _file_key(rel): {"mountPath": f"{spawn.JUPYTER_CONFIG_ROOT}/{rel}", "data": content}
+            _file_key(rel): {"mountPath": f"{spawn.JUPYTER_CONFIG_ROOT}/{rel}", "data": copy.deepcopy(content)}
             for rel, content in jupyter_config_files(data).items()
         },
     }
