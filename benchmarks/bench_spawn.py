@@ -4,7 +4,7 @@
 
 1. Resolution: the runtime (:mod:`coursehub.hub.runtime.spawn`) on synthetic data for ``--courses`` courses and
    ``--users`` users (each a student of 1-3 courses, staggered terms). Times building the index
-   once (at hub start), resolving a user's course (groups + choice + dates) and the whole
+   once (at hub start), resolving a server's course (its name + the user's groups + dates) and the whole
    ``apply_user_options`` hook on a real JupyterHub spawner, in microseconds per spawn.
 2. Spawn time on the local hub, with and without coursehub's configuration, in the same run: the
    same manifest, ``--spawns`` start-to-ready cycles each, alternating hubs; prints the medians and
@@ -50,7 +50,7 @@ def synthetic_data(courses: int, users: int, seed: int = 4) -> tuple[dict, list[
             "title": f"Course {i}",
             "start": s.isoformat(),
             "end": (s + dt.timedelta(days=110)).isoformat(),
-            "groups": [f"coursehub-{cid}-{r}" for r in ("students", "instructors", "tas")],
+            "groups": {r: f"coursehub-{cid}-{r}" for r in ("students", "instructors", "tas")},
             "settings": {**settings, "mem_limit": (1 + i % 4) * 1024**3, "environment": {"COURSE": cid}},
         }
     ids = list(data["courses"])
@@ -67,16 +67,22 @@ def bench_resolution(courses: int, users: int) -> None:
     build_ms = (time.perf_counter() - t) * 1000
     day = dt.date(2026, 11, 25)
 
+    def course_of(group: str) -> str:
+        return group[len("coursehub-") : -len("-students")]
+
     t = time.perf_counter()
     for groups in memberships:
-        index.resolve(groups, None, day)
+        try:
+            index.resolve(groups, course_of(groups[-1]), day)
+        except spawn.CourseRefused:
+            pass
     resolve_us = (time.perf_counter() - t) / len(memberships) * 1e6
 
     # the whole hook, as JupyterHub calls it, on real spawners (a few reused: creating a spawner is
     # JupyterHub's cost, not ours)
     spawners = []
     for k in range(8):
-        sp = LocalProcessSpawner(user=SimpleNamespace(name=f"u{k}", groups=[]))
+        sp = LocalProcessSpawner(user=SimpleNamespace(name=f"u{k}", groups=[]), orm_spawner=SimpleNamespace(name="", server=None))
         sp.log.disabled = True
         spawners.append(sp)
     sample = memberships[:5000]
@@ -84,27 +90,32 @@ def bench_resolution(courses: int, users: int) -> None:
     for n, groups in enumerate(sample):
         sp = spawners[n % len(spawners)]
         sp.user = SimpleNamespace(name=f"u{n}", groups=[SimpleNamespace(name=g) for g in groups])
-        index.apply_user_options(sp, {"course": groups[-1][len("coursehub-") : -len("-students")]})
+        sp.orm_spawner = SimpleNamespace(name=course_of(groups[-1]), server=None)  # the course's named server
+        index.apply_user_options(sp, {})
     hook_us = (time.perf_counter() - t) / len(sample) * 1e6
 
     print(f"resolution: {courses} courses, {users} users")
     print(f"  index built once at hub start: {build_ms:.1f} ms")
-    print(f"  resolve (groups + choice + dates): {resolve_us:.2f} µs per spawn")
+    print(f"  resolve (server name + groups + dates): {resolve_us:.2f} µs per spawn")
     print(f"  apply_user_options hook on a JupyterHub spawner: {hook_us:.1f} µs per spawn")
+
+
+#: the course server both hubs start (without coursehub's configuration it is a plain named server)
+SERVER = "data-c8-fa26"
 
 
 def _spawn_once(hub, user: str) -> float:
     t = time.perf_counter()
-    r = hub.api("POST", f"/users/{user}/server")
+    r = hub.api("POST", f"/users/{user}/servers/{SERVER}")
     assert r.status_code in (201, 202), r.text
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        model = hub.api("GET", f"/users/{user}").json()["servers"].get("")
+        model = hub.api("GET", f"/users/{user}").json()["servers"].get(SERVER)
         if model and model["ready"]:
             break
         time.sleep(0.05)
     seconds = time.perf_counter() - t
-    hub.api("DELETE", f"/users/{user}/server")
+    hub.api("DELETE", f"/users/{user}/servers/{SERVER}")
     while hub.api("GET", f"/users/{user}").json()["servers"]:
         time.sleep(0.1)
     return seconds

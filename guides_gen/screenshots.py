@@ -54,7 +54,7 @@ def take(out: Path = OUT) -> list[Path]:
                 try:
                     page = browser.new_page(viewport=VIEWPORT)
                     page.goto(hub.url + "/hub/login")
-                    page.fill("input[name=username]", guide["student"])
+                    page.fill("input[name=username]", guide.student)
                     page.fill("input[name=password]", hub.password)
                     page.click("[type=submit]")
                     page.wait_for_url(re.compile(r".*/(hub/home|hub/spawn|user/).*"), timeout=60_000)
@@ -62,7 +62,8 @@ def take(out: Path = OUT) -> list[Path]:
                     # on loopback the pull would finish before anyone could see the page.
                     held = []
                     page.route("**/git-pull/api*", lambda route: held.append(route))
-                    page.goto(guide["link"])
+                    course_id, _, link = guide.links[0]
+                    page.goto(link)
                     deadline = time.monotonic() + 150
                     while not held:
                         if time.monotonic() > deadline:
@@ -79,7 +80,7 @@ def take(out: Path = OUT) -> list[Path]:
                         route.continue_()
                     page.unroute("**/git-pull/api*")
                     page.wait_for_url(re.compile(r".*/(lab|tree)/.*"), timeout=120_000)
-                    name = Path(manifest.course(guide["course"]).assignments[0].path).name
+                    name = Path(manifest.course(course_id).assignments[0].path).name
                     page.wait_for_selector(f".lm-TabBar-tab[title*='{name}'], .lm-TabBar-tabLabel:text-is('{name}')", timeout=120_000)
                     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
                     # JupyterLab asks once whether to fetch Jupyter news; say no so the picture shows the notebook

@@ -1,4 +1,8 @@
-"""Finding the headless browser the browser tests drive (Debian's chromium, installed by scripts/test)."""
+"""The headless browser the browser tests drive (Debian's chromium, installed by scripts/test).
+
+Fixture: ``browser`` (module-scoped, a Playwright Chromium) — import it into a test module with
+``from browsers import browser  # noqa: F401``.
+"""
 
 from __future__ import annotations
 
@@ -14,3 +18,16 @@ def chromium() -> str:
         if found:
             return found
     pytest.fail("Chromium is not installed; scripts/test installs Debian's chromium (apt-get install chromium)")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium through Playwright, closed after the module."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=chromium(), args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+        try:
+            yield instance
+        finally:
+            instance.close()

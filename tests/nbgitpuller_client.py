@@ -4,8 +4,11 @@ It does what the browser does, step by step, so the tests exercise the real hub,
 single-user server and the real nbgitpuller:
 
 1. GET /hub/login (for the ``_xsrf`` cookie), POST the username and password;
-2. GET the link; JupyterHub answers a stopped server with its "not running" page (status 424) whose
-   button goes to ``/hub/spawn/<user>?next=...``: follow it, wait until the server is ready, go on;
+2. GET the link; a course link (``/hub/user-redirect/<course>/git-pull``) goes on to
+   ``/hub/spawn/<user>/<course>?next=...`` (the hub runtime's redirect hook), which starts that
+   course's named server; a default-server link may meet JupyterHub's "not running" page (status
+   424) whose button goes to ``/hub/spawn/<user>?next=...``: follow it, wait until the server
+   is ready, go on;
 3. the single-user server's OAuth round trip ends on nbgitpuller's status page, whose ``data-*``
    attributes are what its JavaScript uses: consume ``git-pull/api`` (an event stream) until
    ``finished`` or ``error``, exactly as ``gitsync.js`` does;
@@ -72,15 +75,19 @@ class Student:
         if "/hub/login" in r.url:
             raise AssertionError(f"login as {self.name} failed")
 
-    def _wait_ready(self, timeout: float) -> None:
+    def _wait_ready(self, timeout: float, server_name: str = "") -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             model = self.hub.api("GET", f"/users/{self.name}").json()
-            server = model.get("servers", {}).get("")
+            server = model.get("servers", {}).get(server_name)
             if server and server.get("ready"):
                 return
             time.sleep(0.25)
-        raise AssertionError(f"{self.name}'s server did not become ready in {timeout:.0f}s")
+        raise AssertionError(f"{self.name}'s server {server_name!r} did not become ready in {timeout:.0f}s")
+
+    def servers(self) -> dict[str, dict]:
+        """The student's servers (name -> JupyterHub's server model; "" is the default server)."""
+        return self.hub.api("GET", f"/users/{self.name}").json().get("servers", {})
 
     def open(self, url: str, *, timeout: float = 120) -> requests.Response:
         """GET ``url`` as the browser would, launching the server if the hub asks to."""
@@ -97,7 +104,9 @@ class Student:
                 fields.setdefault("_xsrf", self.session.cookies.get("_xsrf", path="/hub/") or "")
                 r = self.session.post(urljoin(r.url, action or r.url), data=fields, timeout=30)
             elif "/hub/spawn-pending/" in path:
-                self._wait_ready(timeout)
+                # /hub/spawn-pending/<user>[/<server>]
+                parts = unquote(path.split("/hub/spawn-pending/", 1)[1]).strip("/").split("/")
+                self._wait_ready(timeout, parts[1] if len(parts) > 1 else "")
                 nxt = parse_qs(urlsplit(r.url).query).get("next")
                 r = self.session.get(urljoin(r.url, nxt[0]) if nxt else r.url, timeout=30)
             else:
@@ -141,7 +150,9 @@ class Student:
         return self.session.get(self.hub.url + path, timeout=30, **kwargs)
 
     def stop_server(self) -> None:
-        self.hub.api("DELETE", f"/users/{self.name}/server")
+        """Stop every server of the student (the default one and each course's)."""
+        for name in self.servers():
+            self.hub.api("DELETE", f"/users/{self.name}/servers/{name}" if name else f"/users/{self.name}/server")
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if not self.hub.api("GET", f"/users/{self.name}").json().get("servers"):
@@ -195,3 +206,42 @@ def _form_defaults(page: str) -> tuple[str | None, dict[str, str]]:
     parser = _FormParser()
     parser.feed(page)
     return parser.action, parser.fields
+
+
+# --- other users' browsers: staff opening a student's server ----------------------------------------
+
+
+def login(hub, user) -> requests.Session:
+    s = requests.Session()
+    s.get(hub.url + "/hub/login")
+    # next=/hub/home: a plain login would go on to start the user's own server
+    r = s.post(hub.url + "/hub/login?next=/hub/home", data={"username": user, "password": hub.password, "_xsrf": s.cookies.get("_xsrf")})
+    assert r.status_code == 200 and r.url.endswith("/hub/home"), (r.status_code, r.url)
+    return s
+
+
+class _Inputs(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.fields: list[tuple[str, str]] = []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "input" and a.get("type") == "hidden" and a.get("name"):
+            self.fields.append((a["name"], a.get("value", "")))
+
+
+def open_server(session: requests.Session, hub, owner: str, server: str) -> int:
+    """Open ``owner``'s ``server`` as the session's user, as a browser would; the final status code.
+
+    Opening someone else's server goes through JupyterHub's OAuth page, where the visitor confirms
+    ("Authorize"); a visitor without ``access:servers`` on it gets 403 there instead.
+    """
+    r = session.get(f"{hub.url}/user/{owner}/{server}/tree")
+    if "/oauth2/authorize" in r.url and r.status_code == 200:
+        form = _Inputs()
+        form.feed(r.text)
+        r = session.post(r.url, data=form.fields)
+    if r.status_code != 200:
+        return r.status_code
+    return session.get(f"{hub.url}/user/{owner}/{server}/api/contents").status_code

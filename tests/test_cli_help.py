@@ -43,7 +43,7 @@ def test_every_choice_is_listed(run_cli):
     build_help = flat("build")
     assert all(f in build_help for f in families())
     link_help = flat("link")
-    assert "[lab|notebook|classic|rstudio|shiny|vscode]" in link_help and "[hub|lti|binder]" in link_help
+    assert "[lab|notebook|rstudio|shiny|vscode]" in link_help and "[hub|lti|binder]" in link_help
     assert "[warm|kernel]" in flat("grade")
     assert "data8 or r" in flat("images", "standard")
 

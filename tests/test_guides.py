@@ -306,7 +306,7 @@ def test_catalogue_shows_each_course_and_each_assignment_link_with_its_qr(exampl
         for a in course.assignments:
             rows = csv.DictReader(io.StringIO(built[f"links/{course.id}/links.csv"].decode()))
             url = next(row["url"] for row in rows if row["assignment"] == a.id)
-            assert url.startswith(example_manifest.hub.url + "/hub/user-redirect/git-pull?")
+            assert url.startswith(f"{example_manifest.hub.url}/hub/user-redirect/{course.id}/git-pull?")
             assert f"]({url})" in page
             assert f"(qr/{a.id}.svg)" in page
             assert files[f"{course.id}/qr/{a.id}.svg"] == built[f"links/{course.id}/qr/{a.id}.svg"]

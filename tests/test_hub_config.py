@@ -37,12 +37,17 @@ def test_example_matches_goldens(example_manifest, update_goldens):
     assert set(files) == {
         "hub/README.md",
         "hub/z2jh/values.yaml",
+        "hub/z2jh/nbgrader-volumes.yaml",  # data-c88 grades with nbgrader; the example claims from a storage class
         "hub/single-machine/jupyterhub_config.d/coursehub.py",
         "hub/single-machine/coursehub-courses.json",
         "hub/lti/README.md",
         "hub/lti/tool.json",
         "hub/lti/canvas-developer-key.json",
         "hub/lti/jwks.json",
+        # nbgrader off everywhere but in the nbgrader course, which gets its nbgrader_config.json
+        "hub/single-machine/jupyter/no-nbgrader/jupyter_server_config.json",
+        "hub/single-machine/jupyter/no-nbgrader/labconfig/page_config.json",
+        "hub/single-machine/jupyter/nbgrader-data-c88-fa26/nbgrader_config.json",
     }
     snippet = "hub/single-machine/jupyterhub_config.d/coursehub.py"
     # no golden copy of the snippet: it must be the runtime itself, checked below
@@ -140,6 +145,140 @@ def test_values_merged_over_the_chart_defaults_pass_its_full_schema(example_mani
         jsonschema.validate(broken, full_chart_schema)
 
 
+def test_jupyter_configuration_turns_nbgrader_on_only_for_its_courses(example_manifest):
+    from coursehub.grading import nbgrader
+
+    data = course_data(example_manifest)
+    assert {c: d["settings"]["jupyter_config"] for c, d in data["courses"].items()} == {
+        "climate-hackweek-26": "no-nbgrader",
+        "data-c8-fa26": "no-nbgrader",
+        "data-c88-fa26": "nbgrader-data-c88-fa26",
+        "stat-20-fa26": "no-nbgrader",
+    }
+    assert data["defaults"]["jupyter_config"] == "no-nbgrader"
+    off = data["jupyter_config"]["no-nbgrader"]
+    assert off["labconfig/page_config.json"] == {"disabledExtensions": {"@jupyter/nbgrader": True}}
+    # every server extension the installed nbgrader enables (its jupyter_server_config.d) is switched off
+    import sys
+
+    installed = json.loads((Path(sys.prefix) / "etc/jupyter/jupyter_server_config.d/nbgrader.json").read_text())
+    switched_off = off["jupyter_server_config.json"]["ServerApp"]["jpserver_extensions"]
+    assert set(installed["ServerApp"]["jpserver_extensions"]) <= set(switched_off) == set(nbgrader.SERVER_EXTENSIONS)
+    assert not any(switched_off.values())
+    c88 = data["jupyter_config"]["nbgrader-data-c88-fa26"]["nbgrader_config.json"]
+    assert c88["CourseDirectory"]["course_id"] == "data-c88-fa26" and c88["Exchange"]["path_includes_course"] is True
+    # z2jh mounts the same files into every user pod, where the runtime looks for them
+    values = z2jh.values(data)
+    mounted = {f["mountPath"]: f["data"] for f in values["singleuser"]["extraFiles"].values()}
+    assert mounted[f"{spawn.JUPYTER_CONFIG_ROOT}/no-nbgrader/labconfig/page_config.json"] == off["labconfig/page_config.json"]
+    assert mounted[f"{spawn.JUPYTER_CONFIG_ROOT}/nbgrader-data-c88-fa26/nbgrader_config.json"] == c88
+
+
+def nbgrader_manifest(tmp_path: Path, storage: dict):
+    (tmp_path / "manifest.yaml").write_text(
+        emit.to_yaml(
+            {
+                "hub": {"name": "nbg", "url": "https://hub.nbg.edu", "image": "py", "nbgrader_storage": storage},
+                "images": {"py": {"standard": "data8"}},
+                "courses": [
+                    {
+                        "id": "nbg-101",
+                        "title": "nbgrader course",
+                        "term": {"start": "2026-08-01", "end": "2026-12-31"},
+                        "grader": "nbgrader",
+                        "staff": {"instructors": ["prof-n"], "tas": ["ta-n"]},
+                        "students": ["stu-n", "stu-both"],
+                    },
+                    {
+                        "id": "otter-102",
+                        "title": "otter course",
+                        "term": {"start": "2026-08-01", "end": "2026-12-31"},
+                        "grader": "otter",
+                        "students": ["stu-o", "stu-both"],
+                    },
+                ],
+            }
+        ).decode()
+    )
+    return load_manifest(tmp_path / "manifest.yaml")[0]
+
+
+def _volumes(pod) -> dict[str, dict]:
+    out = {}
+    for v in pod.spec.volumes:
+        d = v if isinstance(v, dict) else v.to_dict()
+        out[d["name"]] = d
+    return out
+
+
+@pytest.mark.parametrize(
+    "storage",
+    [{"storage_class": "nfs-client", "exchange_size": "50G"}, {"nfs": {"server": "nfs.nbg.edu", "path": "/exports/nbgrader"}}],
+    ids=["storage-class", "nfs"],
+)
+def test_nbgrader_courses_get_the_exchange_and_their_staff_the_course_directory(
+    tmp_path, monkeypatch, storage, full_chart_schema, chart_defaults
+):
+    from kubernetes_asyncio.client import V1PersistentVolumeClaim, V1PersistentVolumeClaimSpec, V1ObjectMeta
+
+    manifest = nbgrader_manifest(tmp_path, storage)
+    files = hub_files(manifest)
+    values = emit.load_yaml_text(files["hub/z2jh/values.yaml"].decode())
+    # the chart accepts the values as Helm sees them: merged over its defaults, `required` included
+    merged = helm_merge(chart_defaults, values)
+    jsonschema.validate(merged, full_chart_schema)
+    broken = copy.deepcopy(merged)
+    broken["singleuser"]["extraFiles"]["coursehub-no-nbgrader-jupyter_server_config.json"]["mountPath"] = 7
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, full_chart_schema)
+
+    claims = "hub/z2jh/nbgrader-volumes.yaml"
+    if "nfs" in storage:
+        assert claims not in files  # the pods mount the export; nothing to claim
+    else:
+        listed = emit.load_yaml_text(files[claims].decode())
+        assert listed["kind"] == "List"
+        by_name = {i["metadata"]["name"]: i for i in listed["items"]}
+        assert set(by_name) == {"coursehub-nbgrader-exchange", "coursehub-nbgrader-nbg-101"}
+        for item in listed["items"]:
+            spec = item["spec"]
+            # Kubernetes' own models take exactly these fields (a misspelt one raises TypeError)
+            V1PersistentVolumeClaim(
+                api_version=item["apiVersion"], kind=item["kind"], metadata=V1ObjectMeta(**item["metadata"]),
+                spec=V1PersistentVolumeClaimSpec(
+                    access_modes=spec["accessModes"], storage_class_name=spec["storageClassName"], resources=spec["resources"]
+                ),
+            )
+            assert spec["accessModes"] == ["ReadWriteMany"] and spec["storageClassName"] == "nfs-client"
+        assert by_name["coursehub-nbgrader-exchange"]["spec"]["resources"]["requests"]["storage"] == "50Gi"
+
+    monkeypatch.setenv(spawn.TODAY_ENV, "2026-09-01")
+    c = z2jh_config(values, tmp_path)
+
+    def mounts(user, groups, server):
+        pod = pod_for(c, user, groups, server)
+        ctr = pod.spec.containers[0]
+        return {m.mount_path: m.name for m in ctr.volume_mounts}, _volumes(pod)
+
+    student, volumes = mounts("stu-n", ["coursehub-nbg-101-students"], "nbg-101")
+    assert student.get("/srv/nbgrader/exchange") == "coursehub-nbgrader-exchange"
+    assert "/srv/nbgrader/courses/nbg-101" not in student  # the gradebook is the staff's
+    exchange = volumes["coursehub-nbgrader-exchange"]
+    if "nfs" in storage:
+        assert exchange["nfs"] == {"server": "nfs.nbg.edu", "path": "/exports/nbgrader/exchange"}
+    else:
+        claim = exchange.get("persistentVolumeClaim") or exchange.get("persistent_volume_claim")
+        assert (claim.get("claimName") or claim.get("claim_name")) == "coursehub-nbgrader-exchange"
+    for ta in (("ta-n", ["coursehub-nbg-101-tas"]), ("prof-n", ["coursehub-nbg-101-instructors"])):
+        staff, volumes = mounts(*ta, "nbg-101")
+        assert staff.get("/srv/nbgrader/exchange") and staff.get("/srv/nbgrader/courses/nbg-101") == "coursehub-nbgrader-course"
+        if "nfs" in storage:
+            assert volumes["coursehub-nbgrader-course"]["nfs"]["path"] == "/exports/nbgrader/courses/nbg-101"
+    # the otter course's server (of a student in both) mounts nothing of nbgrader's
+    other, _ = mounts("stu-both", ["coursehub-nbg-101-students", "coursehub-otter-102-students"], "otter-102")
+    assert not any(path.startswith("/srv/nbgrader") for path in other)
+
+
 def test_values_hold_the_runtime_and_no_secrets(example_manifest):
     values = z2jh.values(course_data(example_manifest))
     assert values["hub"]["extraFiles"]["coursehub-runtime"]["stringData"] == Path(spawn.__file__).read_text()
@@ -200,11 +339,11 @@ def test_tricky_strings_come_out_as_the_same_data(tmp_path):
     for d in (data, values["custom"]["coursehub"]):
         assert d["courses"]["quotes-101"]["title"] == TRICKY_TITLE
         assert d["courses"]["quotes-101"]["settings"]["environment"]["GREETING"] == 'say "{{ hi }}"\n$(rm -rf /)'
-    # the course menu escapes the title: no markup or template syntax reaches the page as such
-    index = spawn.CourseIndex(data)
-    menu = index.menu(["coursehub-quotes-101-students", "coursehub-other-202-students"], dt.date(2026, 9, 1))
-    assert "<script>" not in menu and "</option><script>" not in menu
-    assert "&lt;/option&gt;&lt;script&gt;" in menu and menu.count("<option ") == 2
+    # a refusal names the course by its id, never by its (free-text) title: JupyterHub sends the
+    # message as the HTTP reason phrase too
+    refusal = spawn.CourseIndex(data).refusal("quotes-101")
+    assert "quotes-101" in refusal and "Science" not in refusal and refusal.isascii()
+    assert spawn.CourseIndex(data).refusal("été\r\n").isascii()
 
 
 # --- the runtime ---------------------------------------------------------------------------------
@@ -219,31 +358,33 @@ def groups_of(manifest, user):
     return sorted(name for name, g in course_data(manifest)["groups"].items() if user in g["users"])
 
 
-def test_menu_lists_only_the_users_courses_in_term(example_manifest, example_index):
+def test_courses_in_term_are_the_users_own(example_manifest, example_index):
     term = dt.date(2026, 11, 25)
     both = groups_of(example_manifest, "chen.costa16")  # in data-c8 and data-c88
-    assert example_index.choices(both, term) == ["data-c8-fa26", "data-c88-fa26"]
-    menu = example_index.menu(both, term)
-    assert 'value="data-c8-fa26"' in menu and 'value="data-c88-fa26"' in menu and "stat-20" not in menu
-    only_c8 = groups_of(example_manifest, "zoe.silva34")
-    assert example_index.menu(only_c8, term) == ""  # one course: no menu, it starts directly
+    assert example_index.in_term(both, term) == ["data-c8-fa26", "data-c88-fa26"]
     # the hackweek is in the future today, and in term on its first day
     helper = groups_of(example_manifest, "hack-helper-1")
-    assert example_index.choices(helper, term) == []
-    assert example_index.choices(helper, dt.date(2026, 12, 3)) == ["climate-hackweek-26"]
-    assert example_index.choices(helper, dt.date(2026, 12, 5)) == []
+    assert example_index.in_term(helper, term) == []
+    assert example_index.in_term(helper, dt.date(2026, 12, 3)) == ["climate-hackweek-26"]
+    assert example_index.in_term(helper, dt.date(2026, 12, 5)) == []
+    assert example_index.roles_in(groups_of(example_manifest, "ta-lee"), "data-c8-fa26") == ["tas"]
 
 
-def test_resolution_refuses_other_courses_and_respects_dates(example_manifest, example_index):
+def test_the_server_name_decides_the_course(example_manifest, example_index):
     term, after = dt.date(2026, 11, 25), dt.date(2027, 1, 10)
     both = groups_of(example_manifest, "chen.costa16")
     course, s = example_index.resolve(both, "data-c88-fa26", term)
     assert course == "data-c88-fa26" and s["default_url"] == "/tree" and s["mem_limit"] == 2 * 1024**3
-    assert example_index.resolve(both, None, term)[0] == "data-c8-fa26"
+    course, s = example_index.resolve(both, "data-c8-fa26", term)
+    assert course == "data-c8-fa26" and s["default_url"] == "/lab" and s["cpu_limit"] == 1
+    # the default server is no course's: the hub's defaults
+    assert example_index.resolve(both, "", term) == (None, example_index.defaults)
     for foreign in ("stat-20-fa26", "no-such-course", "climate-hackweek-26"):
         with pytest.raises(spawn.CourseRefused):
             example_index.resolve(both, foreign, term)
-    # after the term the course grants nothing: the hub's defaults, even for a remembered choice
+    # staff start their course's server like its students
+    assert example_index.resolve(groups_of(example_manifest, "ta-lee"), "data-c8-fa26", term)[0] == "data-c8-fa26"
+    # after the term the course grants nothing: the hub's defaults, but the owner still gets in
     course, s = example_index.resolve(both, "data-c88-fa26", after)
     assert course is None and s == example_index.defaults and s["mem_limit"] == 1024**3
     with pytest.raises(spawn.CourseRefused):
@@ -251,37 +392,110 @@ def test_resolution_refuses_other_courses_and_respects_dates(example_manifest, e
 
 
 class FakeUser:
-    def __init__(self, name, groups):
+    def __init__(self, name, groups, servers=()):
         self.name = name
+        self.id = 7
+        self.escaped_name = name
+        self.url = f"/user/{name}/"
+        self.admin = False
         self.groups = [SimpleNamespace(name=g) for g in groups]
+        self.orm_spawners = {s: object() for s in servers}
+
+
+def spawner_for(user, server_name, config=None):
+    from jupyterhub.spawner import LocalProcessSpawner
+
+    return LocalProcessSpawner(config=config or Config(), user=user, orm_spawner=SimpleNamespace(name=server_name, server=None))
 
 
 def test_apply_resets_between_courses(example_manifest, example_index, monkeypatch):
-    from jupyterhub.spawner import LocalProcessSpawner
-
     monkeypatch.setenv(spawn.TODAY_ENV, "2026-11-25")
     c = Config()
     c.Spawner.args = ["--ServerApp.allow_root=True"]
     c.Spawner.environment = {"KEEP": "1"}
-    sp = LocalProcessSpawner(config=c, user=FakeUser("chen.costa16", groups_of(example_manifest, "chen.costa16")))
-    example_index.apply_user_options(sp, {"course": "data-c88-fa26"})
+    user = FakeUser("chen.costa16", groups_of(example_manifest, "chen.costa16"))
+    sp = spawner_for(user, "data-c88-fa26", c)
+    example_index.apply_user_options(sp, {})
     assert sp.mem_limit == 2 * 1024**3 and sp.mem_guarantee == 1024**3 and sp.cpu_limit == 2
     assert sp.default_url == "/tree" and sp.environment["COURSEHUB_COURSE"] == "data-c88-fa26"
     assert "--MappingKernelManager.cull_idle_timeout=3600" in sp.args
     # a spawner without volumes (a single machine, a local process) has no home size to set: not enforced there
     assert not sp.has_trait("storage_capacity") and "storage_capacity" not in sp.__dict__
-    example_index.apply_user_options(sp, {"course": "data-c8-fa26"})
-    assert sp.environment == {"KEEP": "1", "COURSEHUB_COURSE": "data-c8-fa26", "COURSEHUB_IMAGE": "data8"}
+    # nbgrader's course: its own Jupyter configuration folder (its nbgrader_config.json)
+    assert sp.environment["JUPYTER_CONFIG_PATH"] == f"{spawn.JUPYTER_CONFIG_ROOT}/nbgrader-data-c88-fa26"
+    # the same spawner object, renamed: nothing of data-c88 is left over
+    sp.orm_spawner = SimpleNamespace(name="data-c8-fa26", server=None)
+    example_index.apply_user_options(sp, {})
+    assert {k: v for k, v in sp.environment.items() if k != "JUPYTER_CONFIG_PATH"} == {
+        "KEEP": "1", "COURSEHUB_COURSE": "data-c8-fa26", "COURSEHUB_IMAGE": "data8"
+    }
+    assert sp.environment["JUPYTER_CONFIG_PATH"] == f"{spawn.JUPYTER_CONFIG_ROOT}/no-nbgrader"  # an otter course
     assert sp.args[0] == "--ServerApp.allow_root=True" and sp.args.count("--ServerApp.shutdown_no_activity_timeout=1800") == 1
     assert len(sp.args) == 1 + len(spawn.idle_args(1800)) and sp.default_url == "/lab" and sp.cpu_limit == 1
     from tornado.web import HTTPError
 
     with pytest.raises(HTTPError) as refused:
-        example_index.apply_user_options(sp, {"course": "stat-20-fa26"})
-    assert refused.value.status_code == 403
+        example_index.apply_user_options(spawner_for(user, "stat-20-fa26"), {})
+    assert refused.value.status_code == 403 and "not enrolled in stat-20-fa26" in refused.value.reason
+    # an option naming another course than the server's is refused, not obeyed
     with pytest.raises(HTTPError) as bad:
-        example_index.apply_user_options(sp, {"course": ["data-c8-fa26"]})
+        example_index.apply_user_options(spawner_for(user, "data-c8-fa26"), {"course": "data-c88-fa26"})
     assert bad.value.status_code == 400
+
+
+def test_single_machine_servers_of_one_student_get_their_own_systemd_units(example_manifest, example_index, monkeypatch):
+    """SystemdSpawner (TLJH's spawner) names a unit after the user alone and stops a running unit of
+    that name when a server starts: each course server must get its own, or the second kills the first."""
+    from systemdspawner import SystemdSpawner
+
+    monkeypatch.setenv(spawn.TODAY_ENV, "2026-12-03")  # the hackweek's first day
+    # a hackweek participant, given data-c8 too
+    user = FakeUser("hana.brown14", groups_of(example_manifest, "hana.brown14") + groups_of(example_manifest, "chen.costa16"))
+    units = {}
+    for server in ("data-c8-fa26", "climate-hackweek-26"):
+        sp = SystemdSpawner(user=user, orm_spawner=SimpleNamespace(name=server, server=None))
+        assert sp.unit_name == "jupyter-hana.brown14-singleuser"  # what SystemdSpawner alone would use for both
+        example_index.apply_user_options(sp, {})
+        units[server] = sp.unit_name
+        assert sp.get_state()["unit_name"] == sp.unit_name  # kept across hub restarts
+    assert units == {
+        "data-c8-fa26": "jupyter-hana.brown14-singleuser-data-c8-fa26",
+        "climate-hackweek-26": "jupyter-hana.brown14-singleuser-climate-hackweek-26",
+    }
+    # and the hackweek's shared data is bind-mounted into its unit, read-only
+    assert sp.unit_extra_properties == {"BindReadOnlyPaths": "climate-hackweek-data:/home/jovyan/shared"}
+    assert sp.mem_limit == 4 * 1024**3 and sp.environment["COURSEHUB_COURSE"] == "climate-hackweek-26"
+
+
+def test_links_to_a_course_go_to_its_server(example_index):
+    user = FakeUser("chen.costa16", [])
+    request = SimpleNamespace(query="repo=https%3A%2F%2Fgit.example%2Fc88&urlpath=tree%2Fc88%2Flab01.ipynb")
+    url = example_index.user_redirect("data-c88-fa26/git-pull", request, user, "/")
+    path, _, query = url.partition("?")
+    assert path == "/hub/spawn/chen.costa16/data-c88-fa26"
+    from urllib.parse import parse_qs
+
+    assert parse_qs(query)["next"] == [f"/user/chen.costa16/data-c88-fa26/git-pull?{request.query}"]
+    # anything that is not a course: JupyterHub's own user-redirect (the default server)
+    assert example_index.user_redirect("lab/tree/x.ipynb", SimpleNamespace(query=""), user, "/") is None
+
+
+def test_named_server_limit_is_one_per_course_and_refuses_other_names(example_manifest, example_index):
+    from tornado.web import HTTPError
+
+    both = FakeUser("chen.costa16", groups_of(example_manifest, "chen.costa16"), servers=["", "data-c8-fa26", "old-course-sp26"])
+
+    def handler(*path_args, current=both):
+        return SimpleNamespace(current_user=current, path_args=list(path_args), find_user=lambda name: None)
+
+    # two courses, plus an earlier term's server that never blocks them
+    assert example_index.named_server_limit(handler()) == 3
+    assert example_index.named_server_limit(handler("chen.costa16", "data-c88-fa26")) == 3
+    assert example_index.named_server_limit(handler("chen.costa16", "old-course-sp26")) == 3  # it exists
+    for name in ("stat-20-fa26", "my-scratch"):
+        with pytest.raises(HTTPError) as refused:
+            example_index.named_server_limit(handler("chen.costa16", name))
+        assert refused.value.status_code == 403
 
 
 # --- single machine: the snippet as JupyterHub loads it --------------------------------------------
@@ -302,7 +516,9 @@ def load_snippet(tmp_path, manifest, monkeypatch, today):
 
 def test_single_machine_snippet_configures_the_hub(tmp_path, example_manifest, monkeypatch):
     c = load_snippet(tmp_path, example_manifest, monkeypatch, "2026-11-25")
-    assert callable(c.Spawner.apply_user_options) and callable(c.Spawner.options_form)
+    assert callable(c.Spawner.apply_user_options) and "options_form" not in c.Spawner  # no menu
+    assert c.JupyterHub.allow_named_servers is True and callable(c.JupyterHub.user_redirect_hook)
+    assert callable(c.JupyterHub.named_server_limit_per_user) and callable(c.JupyterHub.default_url)
     assert c.JupyterHub.load_groups == course_data(example_manifest)["groups"]
     assert len(c.JupyterHub.load_groups["coursehub-data-c8-fa26-students"]["users"]) == 120
     assert c.JupyterHub.load_groups["nbgrader-data-c88-fa26"]["properties"] == {"coursehub": {"course": "data-c88-fa26", "role": "nbgrader-students"}}
@@ -362,9 +578,10 @@ def z2jh_config(values: dict, tmp_path: Path) -> Config:
     return c
 
 
-def pod_for(c: Config, user: str, groups: list[str], options: dict, *, pvc: bool = False):
+def pod_for(c: Config, user: str, groups: list[str], server: str, options: dict | None = None, *, pvc: bool = False):
     """KubeSpawner's own get_pod_manifest() (or get_pvc_manifest(), the home volume it would create)
-    for a user in ``groups`` (its kube-config loading and API client patched out: there is no cluster here)."""
+    for a user's ``server`` in ``groups`` (its kube-config loading and API client patched out: there is
+    no cluster here)."""
     import kubespawner.spawner as ks
     from kubespawner import KubeSpawner
 
@@ -374,8 +591,8 @@ def pod_for(c: Config, user: str, groups: list[str], options: dict, *, pvc: bool
     mock_user = SimpleNamespace(name=user, id=7, url=f"/user/{user}/", groups=[SimpleNamespace(name=g) for g in groups])
 
     async def go():
-        sp = KubeSpawner(_mock=True, config=c, user=mock_user)
-        sp.user_options = options
+        sp = KubeSpawner(_mock=True, config=c, user=mock_user, orm_spawner=SimpleNamespace(name=server, server=None))
+        sp.user_options = options or {}
         await sp.apply_group_overrides()
         await sp._run_apply_user_options(sp.user_options)
         return sp.get_pvc_manifest() if pvc else await sp.get_pod_manifest()
@@ -390,7 +607,7 @@ def test_kubespawner_pod_gets_its_course_settings(tmp_path, monkeypatch):
     c = z2jh_config(values, tmp_path)
     image = values["custom"]["coursehub"]["courses"]["quotes-101"]["settings"]["image"]
 
-    pod = pod_for(c, "stu-a", ["coursehub-quotes-101-students"], {})
+    pod = pod_for(c, "stu-a", ["coursehub-quotes-101-students"], "quotes-101")
     ctr = pod.spec.containers[0]
     assert ctr.image == image
     assert ctr.resources.requests == {"memory": 1024**3, "cpu": 0.5}
@@ -409,7 +626,7 @@ def test_kubespawner_pod_gets_its_course_settings(tmp_path, monkeypatch):
     assert "--MappingKernelManager.cull_idle_timeout=1800" in ctr.args
 
     # a student of the other course: its settings, none of quotes-101's
-    pod = pod_for(c, "stu-b", ["coursehub-other-202-students"], {})
+    pod = pod_for(c, "stu-b", ["coursehub-other-202-students"], "other-202")
     ctr = pod.spec.containers[0]
     assert ctr.resources.limits == {"memory": 1024**3, "cpu": 1.0} and not pod.spec.node_selector
     assert spawn.SHARED_DATA_VOLUME not in {v["name"] if isinstance(v, dict) else v.name for v in pod.spec.volumes}
@@ -418,20 +635,23 @@ def test_kubespawner_pod_gets_its_course_settings(tmp_path, monkeypatch):
 
     # the home volume KubeSpawner creates is the course's size (the hub's default for other-202: 10G)
     assert values["singleuser"]["storage"] == {"capacity": "10Gi"}
-    assert pod_for(c, "stu-a", ["coursehub-quotes-101-students"], {}, pvc=True).spec.resources.requests == {"storage": "1536Mi"}
-    assert pod_for(c, "stu-b", ["coursehub-other-202-students"], {}, pvc=True).spec.resources.requests == {"storage": "10Gi"}
+    assert pod_for(c, "stu-a", ["coursehub-quotes-101-students"], "quotes-101", pvc=True).spec.resources.requests == {"storage": "1536Mi"}
+    assert pod_for(c, "stu-b", ["coursehub-other-202-students"], "other-202", pvc=True).spec.resources.requests == {"storage": "10Gi"}
 
-    # a student in both picks; asking for a course that is not theirs is refused
-    pod = pod_for(c, "stu-both", ["coursehub-quotes-101-students", "coursehub-other-202-students"], {"course": "other-202"})
-    assert pod.spec.containers[0].resources.limits["memory"] == 1024**3
+    # a student in both has one server per course, each with its own course's settings
+    both = ["coursehub-quotes-101-students", "coursehub-other-202-students"]
+    assert pod_for(c, "stu-both", both, "other-202").spec.containers[0].resources.limits["memory"] == 1024**3
+    assert pod_for(c, "stu-both", both, "quotes-101").spec.containers[0].resources.limits["memory"] == 3 * 1024**3
     from tornado.web import HTTPError
 
     with pytest.raises(HTTPError):
-        pod_for(c, "stu-b", ["coursehub-other-202-students"], {"course": "quotes-101"})
+        pod_for(c, "stu-b", ["coursehub-other-202-students"], "quotes-101")
+    # the default server: the hub's defaults
+    assert pod_for(c, "stu-a", ["coursehub-quotes-101-students"], "").spec.containers[0].resources.limits["memory"] == 1024**3
 
     # after the term: the hub's defaults
     monkeypatch.setenv(spawn.TODAY_ENV, "2027-02-01")
-    pod = pod_for(c, "stu-a", ["coursehub-quotes-101-students"], {})
+    pod = pod_for(c, "stu-a", ["coursehub-quotes-101-students"], "quotes-101")
     assert pod.spec.containers[0].resources.limits == {"memory": 1024**3, "cpu": 1.0} and not pod.spec.node_selector
 
 

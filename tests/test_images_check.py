@@ -97,7 +97,7 @@ def test_a_library_raising_not_implemented_still_fails(tmp_path, env_root):
     nbformat.write(nb, content / "broken.ipynb")
     manifest_path = tmp_path / "m.yaml"
     manifest_path.write_text(
-        SMALL.read_text().replace("local: content/ok", f"local: {content}").replace("content/missing", str(content))
+        SMALL.read_text().replace("local: content/ok", f"local: {content}").replace("content/missing", str(content)).replace("content/r", str(content))
     )
     manifest = load_manifest(manifest_path)[0]
     result = check_course(manifest, manifest.course("tiny-ok"), env_root=env_root)
@@ -122,7 +122,7 @@ def test_cli_reports_and_exits_1(env_root):
     )
     assert proc.returncode == 1, proc.stderr
     assert "Traceback" not in proc.stderr
-    assert "1 notebook(s) failed: tiny-missing/hw01.ipynb" in proc.stderr
+    assert "2 notebook(s) failed: tiny-missing/hw01.ipynb, tiny-r/missing.ipynb" in proc.stderr
     data = {r["course"]: r for r in json.loads(proc.stdout)}
     assert data["tiny-ok"]["passed"] and not data["tiny-missing"]["passed"]
     assert data["tiny-missing"]["notebooks"][0]["failure"]["package"] == "tabulate"
@@ -140,9 +140,46 @@ def test_cli_reports_and_exits_1(env_root):
     assert "images check: 2/2 done in" in ok.stderr  # plain progress lines off a terminal
 
 
-def test_r_course_is_skipped_with_a_reason(example_manifest):
-    result = check_course(example_manifest, example_manifest.course("stat-20-fa26"))
-    assert result.skipped.startswith("R image") and result.notebooks == []
+def _installed_r_version() -> str:
+    import re
+    import shutil
+
+    out = subprocess.run([shutil.which("R"), "--version"], capture_output=True, text=True, check=True).stdout
+    return re.search(r"R version (\S+)", out).group(1)
+
+
+def test_r_notebooks_run_with_a_real_r_kernel(small, env_root):
+    result = check_course(small, small.course("tiny-r"), env_root=env_root)
+    assert not result.skipped
+    # the R that ran them, beside the R the image pins
+    assert result.r_version == _installed_r_version() and result.image_r_version == "4.5"
+    assert result.r_differs == (not result.r_version.startswith("4.5"))
+    by_path = {n.path: n for n in result.notebooks}
+    assert {n.language for n in result.notebooks} == {"r"}
+    ok, missing = by_path["ok.ipynb"], by_path["missing.ipynb"]
+    assert ok.passed and ok.expected == ["cell 2: expected (tagged raises-exception)"]
+    assert not missing.passed and missing.failure.kind == "missing-package"
+    assert missing.failure.package == "coursehubnosuchpackage" and missing.failure.cell == 2
+    kernels = [p for p in psutil.Process().children(recursive=True) if "IRkernel" in " ".join(p.cmdline())]
+    assert kernels == []  # every R kernel the check started is stopped
+
+
+def test_example_r_course_runs_its_r_notebook(example_manifest, env_root):
+    result = check_course(example_manifest, example_manifest.course("stat-20-fa26"), env_root=env_root)
+    assert [n.path for n in result.notebooks] == ["labs/lab02.ipynb"] and result.passed
+    assert result.notebooks[0].expected == ["cell 6: expected (tagged raises-exception)"]
+    assert result.image_r_version == "4.5" and result.r_version == _installed_r_version()
+
+
+def test_cli_reports_the_r_versions(env_root):
+    env = {**os.environ, "COURSEHUB_CACHE_DIR": str(env_root.parent)}
+    run = subprocess.run(
+        [sys.executable, "-m", "coursehub", "images", "check", str(SMALL), "--course", "tiny-r", "--json"],
+        capture_output=True, text=True, env=env, timeout=600,
+    )
+    assert run.returncode == 1, run.stderr  # missing.ipynb fails
+    [data] = json.loads(run.stdout)
+    assert data["r_version"] == _installed_r_version() and data["image_r_version"] == "4.5"
 
 
 @pytest.mark.slow

@@ -46,7 +46,6 @@ def test_hub_link_has_nbgitpullers_layout_and_encoding():
     [
         ("lab", "a/b.ipynb", "lab/tree/repo/a/b.ipynb"),
         ("notebook", "a/b.ipynb", "tree/repo/a/b.ipynb"),
-        ("classic", "a/b.ipynb", "tree/repo/a/b.ipynb"),
         ("rstudio", "labs/lab01.Rmd", "rstudio/"),
         ("shiny", "apps/hist/", "shiny/repo/apps/hist/"),
         ("vscode", None, "vscode/?folder=%2Fhome%2Fjovyan%2Frepo"),
@@ -260,7 +259,7 @@ def link_inputs(draw):
         "launch": launch,
     }
     if draw(st.booleans()):
-        kwargs["interface"] = draw(st.sampled_from(["lab", "notebook", "classic", "rstudio", "shiny", "vscode"]))
+        kwargs["interface"] = draw(st.sampled_from(["lab", "notebook", "rstudio", "shiny", "vscode"]))
         kwargs["path"] = draw(st.none() | file_path)
     else:
         kwargs["urlpath"] = draw(st.none() | file_path)
@@ -284,8 +283,7 @@ def test_links_round_trip_through_the_parser(kwargs):
     assert link_url(parsed) == link.url
     interface, path = describe_urlpath(parsed.urlpath, parsed.folder)
     if "interface" in kwargs and kwargs["interface"] not in ("rstudio", "vscode"):
-        expected = "notebook" if kwargs["interface"] == "classic" else kwargs["interface"]
-        assert interface == expected
+        assert interface == kwargs["interface"]
         assert path == (kwargs["path"].strip("/") if kwargs["path"] else None)
 
 
@@ -370,6 +368,8 @@ def test_build_family_layout_and_content(example_manifest):
             assert f"{base}/qr/{assignment.id}.svg" in files
             fields = parse_link(row["url"])
             assert fields.repo == course.content.repo and fields.branch == course.content.branch
+            # each course's links open that course's own named server
+            assert fields.server == course.id and f"/hub/user-redirect/{course.id}/git-pull?" in row["url"]
             assert row["url"] in files[f"{base}/links.md"].decode()
             assert row["url"].replace("&", "&amp;") in files[f"{base}/index.html"].decode()
     c88 = next(csv.DictReader(io.StringIO(files["links/data-c88-fa26/links.csv"].decode())))

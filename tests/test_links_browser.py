@@ -12,7 +12,7 @@ import time
 from urllib.parse import unquote, urlsplit
 
 import pytest
-from browsers import chromium as find_chromium
+from browsers import browser  # noqa: F401  (fixture)
 from gitserver import CONTENT, git_server  # noqa: F401  (fixture)
 from nbgitpuller_client import Student
 
@@ -21,20 +21,6 @@ from coursehub.links.url import build_link
 pytestmark = [pytest.mark.hub, pytest.mark.xdist_group("hub"), pytest.mark.slow, pytest.mark.browser]
 
 FILE = "tutorials/Tutorial 1 — xarray été.ipynb"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(
-            executable_path=find_chromium(), args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
-        )
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 @pytest.fixture(scope="module")

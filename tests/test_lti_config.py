@@ -168,7 +168,8 @@ def test_link_pages_give_each_assignment_its_lti_launch_url(example_manifest):
     files = render(example_manifest, only=["links"]).files
     rows = files["links/data-c8-fa26/links.csv"].decode().splitlines()
     assert rows[0].endswith(",url,lti_url")
-    assert "/hub/lti/launch?next=%2Fhub%2Fuser-redirect%2Fgit-pull%3F" in rows[1]
+    # the launch goes on to the course's own server, like the plain link
+    assert "/hub/lti/launch?next=%2Fhub%2Fuser-redirect%2Fdata-c8-fa26%2Fgit-pull%3F" in rows[1]
     assert "lti_url" not in files["links/climate-hackweek-26/links.csv"].decode()  # not in the LMS
 
 

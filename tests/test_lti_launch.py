@@ -13,7 +13,9 @@ and a wrong secret, a replayed nonce and an old timestamp are refused.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import time
+from types import SimpleNamespace
 from urllib.parse import unquote, urlsplit
 
 import psutil
@@ -23,9 +25,9 @@ from lti_platform import ROLE, Launch, Platform, lti13_launch, signed_lti11_laun
 from nbgitpuller_client import Student
 
 from coursehub.hub.local import ContentServer, start_local_hub
-from coursehub.links.url import build_link, clone_folder
+from coursehub.links.pages import assignment_link
+from coursehub.links.url import link_url
 from coursehub.manifest import Lti11, Lti13
-from coursehub.manifest.effective import course_settings
 
 pytestmark = [pytest.mark.hub, pytest.mark.slow, pytest.mark.xdist_group("hub")]
 
@@ -40,18 +42,13 @@ def context_of(manifest, course_id):
 
 
 def assignment_links(manifest, content, hub_url, course_id):
-    """(the assignment's nbgitpuller link, its LTI launch URL, the file it opens) on the local content server."""
+    """(the assignment's nbgitpuller link, its LTI launch URL, the file it opens) on the local content
+    server: the course's own links, which open its named server."""
     course = manifest.course(course_id)
     assignment = course.assignments[0]
-    kwargs = dict(
-        hub=hub_url,
-        repo=content.repo_url(course_id),
-        branch=course.content.branch,
-        path=assignment.path,
-        interface=course_settings(manifest, course).interface,
-        targetpath=clone_folder(course.content.repo),
-    )
-    return build_link(**kwargs), build_link(**kwargs, launch="lti"), f"{kwargs['targetpath']}/{assignment.path}"
+    link = assignment_link(manifest, course, assignment, hub=hub_url, repo=content.repo_url(course_id))
+    lti = link_url(dataclasses.replace(link.fields, launch="lti"))
+    return link, SimpleNamespace(url=lti), f"{link.folder}/{assignment.path}"
 
 
 def user(hub, name):
@@ -63,10 +60,10 @@ def groups(hub, name):
     return set(user(hub, name)["groups"])
 
 
-def server_env(hub, name, timeout=90):
+def server_env(hub, name, server="", timeout=90):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        model = user(hub, name)["servers"].get("")
+        model = user(hub, name)["servers"].get(server)
         if model and model.get("ready"):
             return psutil.Process(model["state"]["pid"]).environ()
         time.sleep(0.25)
@@ -74,7 +71,8 @@ def server_env(hub, name, timeout=90):
 
 
 def stop(hub, name):
-    hub.api("DELETE", f"/users/{name}/server")
+    for server in user(hub, name)["servers"]:
+        hub.api("DELETE", f"/users/{name}/servers/{server}" if server else f"/users/{name}/server")
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and user(hub, name)["servers"]:
         time.sleep(0.25)
@@ -82,8 +80,8 @@ def stop(hub, name):
 
 def opens_assignment(hub, session, name, landed: requests.Response, expected_file: str):
     """The launch landed on the user's git-pull; carry on as the browser: spawn, pull, open the file."""
-    # straight to the pull, or (the server starting) to spawn-pending with the pull as next
-    assert f"/user/{name}/git-pull?" in unquote(landed.url), (landed.status_code, landed.url)
+    # straight to the pull, or (the course's server starting) to spawn-pending with the pull as next
+    assert f"/user/{name}/{C8}/git-pull?" in unquote(landed.url), (landed.status_code, landed.url)
     student = Student(hub, name)
     student.session = session
     click = student.click(landed.url)
@@ -150,7 +148,7 @@ def test_student_launch_joins_the_course_gets_its_settings_and_opens_the_assignm
     assert record["lms_user_ids"][name] == "sub-1001" and record["course"] == C8
     try:
         opens_assignment(hub, session, name, landed, expected)
-        env = server_env(hub, name)
+        env = server_env(hub, name, C8)
         assert env["COURSEHUB_COURSE"] == C8 and int(env["MEM_LIMIT"]) == 2 * GIB
     finally:
         stop(hub, name)
@@ -278,7 +276,7 @@ def test_lti11_student_launch_joins_the_course_and_opens_the_assignment(lti11):
     assert groups(hub, name) == {f"coursehub-{C8}-students", f"lti-{C8}-students"}
     try:
         opens_assignment(hub, session, name, landed, expected)
-        assert server_env(hub, name)["COURSEHUB_COURSE"] == C8
+        assert server_env(hub, name, C8)["COURSEHUB_COURSE"] == C8
     finally:
         stop(hub, name)
 
@@ -305,6 +303,8 @@ def test_lti11_forged_replayed_and_stale_launches_are_refused(lti11):
     assert r.status_code == 401 and user(hub, "stale") is None
     first, body = post_lti11(requests.Session(), url, lti11_params("once", ctx, "DATA C8", "Learner"))
     assert first.status_code == 200 and user(hub, "once") is not None
-    hub.api("DELETE", "/users/once")
+    # the launch went on to start the student's one course server; JupyterHub deletes no user whose server is starting
+    stop(hub, "once")
+    assert hub.api("DELETE", "/users/once").status_code == 204
     again = requests.post(url, data=body, timeout=30)  # the same signed body, nonce and all
     assert again.status_code == 401 and user(hub, "once") is None

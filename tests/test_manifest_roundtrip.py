@@ -55,7 +55,7 @@ def manifests(draw):
             "kind": draw(st.sampled_from(["course", "event"])),
             "term": {"start": start, "end": start + dt.timedelta(days=draw(st.integers(0, 28)))},
             "image": draw(st.sampled_from(image_keys)),
-            "interface": draw(st.sampled_from(["lab", "notebook", "classic", "rstudio", "shiny", "vscode"])),
+            "interface": draw(st.sampled_from(["lab", "notebook", "rstudio", "shiny", "vscode"])),
             "resources": draw(resources(partial=True)),
             "staff": {"instructors": people[:split][:2], "tas": people[:split][2:]},
             "students": people[split:],

@@ -5,7 +5,8 @@ and ``coursehub-<course>-tas``. The ``coursehub-`` prefix is how ``sync`` recogn
 it never touches a group without it, so groups an authenticator (LTI, OAuth) manages stay as they are.
 nbgrader courses additionally get the two groups nbgrader's JupyterHub integration looks for,
 ``nbgrader-<course>`` (students) and ``formgrade-<course>`` (graders); they carry the
-``coursehub`` group property so sync can tell them from hand-made ones.
+``coursehub`` group property so sync can tell them from hand-made ones. A user's server for a
+course is the named server :func:`server_name` gives.
 
 Launches from the LMS (LTI) add a user to the groups of their role in the course, and record the launch
 in ``lti-<course>-<role>``. Those record groups belong to the hub's launch hook, never to sync; sync reads
@@ -29,6 +30,15 @@ def group_name(course_id: str, role: str) -> str:
     if role not in ROLES:
         raise ValueError(f"unknown course role {role!r}")
     return f"{PREFIX}{course_id}-{role}"
+
+
+def server_name(course_id: str) -> str:
+    """The JupyterHub named server a user works in for a course: its id (``/user/<name>/<course>/``).
+
+    The manifest's rules keep course ids valid server names (JupyterHub 6's safe slugs), and the hub
+    runtime reads the course back from the server's name.
+    """
+    return course_id
 
 
 def parse_group_name(name: str) -> tuple[str, str] | None:

@@ -202,9 +202,18 @@ def check(
                     details += f"\n  in: {n.failure.source}"
                 if n.expected:
                     details += ("\n" if details else "") + f"{len(n.expected)} expected error(s) from unanswered questions"
+                if n.language == "r":
+                    details += ("\n" if details else "") + f"R {r.r_version} (the image pins R {r.image_r_version or '?'})"
                 table.add_row(r.course, r.image, n.path, "pass" if n.passed else "FAIL", details)
         out.print(table)
         for r in results:
+            if r.r_differs:
+                err.print(
+                    f"{r.course}: its R notebooks ran on R {r.r_version}, the image {r.image} pins R {r.image_r_version}: "
+                    "a result here may not hold in the image",
+                    style="yellow",
+                    markup=False,
+                )
             if r.unlocked:
                 err.print(
                     f"{r.image}: installed but not pinned by the lock: {', '.join(r.unlocked)}; "

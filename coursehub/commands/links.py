@@ -19,7 +19,7 @@ def link(
     branch: Annotated[Optional[str], typer.Option("--branch", metavar="BRANCH", help="Branch to pull; default: the repository's default branch.")] = None,
     path: Annotated[Optional[str], typer.Option("--path", metavar="FILE", help="The file (or Shiny app folder) inside the repository to open.")] = None,
     interface: Annotated[
-        Optional[str], typer.Option("--interface", metavar="[lab|notebook|classic|rstudio|shiny|vscode]", help="The interface to open (default lab).")
+        Optional[str], typer.Option("--interface", metavar="[lab|notebook|rstudio|shiny|vscode]", help="The interface to open (default lab).")
     ] = None,
     urlpath: Annotated[
         Optional[str], typer.Option("--urlpath", metavar="PATH", help="Custom path to open on the student's server, instead of --interface/--path.")

@@ -52,6 +52,35 @@ def config(course: Course) -> dict[str, Any]:
     }
 
 
+#: nbgrader's parts in a single-user server: the server extensions its ``jupyter_server_config.d``
+#: enables (and its catch-all one) and the JupyterLab / Notebook 7 extension that adds its menus.
+SERVER_EXTENSIONS = (
+    "nbgrader",
+    "nbgrader.server_extensions.assignment_list",
+    "nbgrader.server_extensions.course_list",
+    "nbgrader.server_extensions.formgrader",
+    "nbgrader.server_extensions.validate_assignment",
+)
+LAB_EXTENSION = "@jupyter/nbgrader"
+
+
+def jupyter_config_off() -> dict[str, dict]:
+    """Jupyter configuration files that turn nbgrader off in a server: for courses that do not use it.
+
+    An image (or a single machine's environment) shared by an nbgrader course and an otter course has
+    nbgrader installed for both; these keep its menus and handlers out of the otter course's servers.
+    """
+    return {
+        "jupyter_server_config.json": {"ServerApp": {"jpserver_extensions": {name: False for name in SERVER_EXTENSIONS}}},
+        "labconfig/page_config.json": {"disabledExtensions": {LAB_EXTENSION: True}},
+    }
+
+
+def jupyter_config_on(course: Course) -> dict[str, dict]:
+    """Jupyter configuration files for the servers of an nbgrader course: its ``nbgrader_config.json``."""
+    return {"nbgrader_config.json": config(course)}
+
+
 def _ensure_tools_on_path() -> None:
     # nbgrader's Gradebook runs the ``alembic`` command by name; a venv used without activation
     # (``.venv/bin/coursehub``) does not have its bin folder on PATH.

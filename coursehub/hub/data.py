@@ -2,7 +2,7 @@
 
 One dict, written as ``hub/single-machine/coursehub-courses.json``, put under the Helm values'
 ``custom.coursehub`` and loaded by the local hub: every target reads the same data. Each course has
-its groups (how the runtime finds a user's courses), its dates, and its spawn settings resolved by
+its groups by role (how the runtime finds a user's courses and roles), its dates, and its spawn settings resolved by
 :func:`coursehub.manifest.effective.course_settings` (sizes in bytes, CPU in cores, the idle timeout in seconds).
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from coursehub.hub.runtime import spawn
 from coursehub.access.groups import ROLES, group_name, launch_group_name, load_groups, role_groups
-from coursehub.manifest import Manifest
+from coursehub.manifest import Course, Manifest
 from coursehub.access.roles import collect_service_role, staff_roles, sync_service_role
 from coursehub.manifest.effective import CourseSettings, course_settings, hub_settings
 
@@ -31,7 +31,71 @@ def k8s_quantity(n: int) -> str:
     return str(n)
 
 
-def spawn_settings(s: CourseSettings, *, image_ref: str) -> dict:
+#: The Jupyter configuration folder of servers whose course does not grade with nbgrader.
+NO_NBGRADER = "no-nbgrader"
+
+
+def jupyter_config_folder(course: Course | None) -> str:
+    """The Jupyter configuration folder a course's servers read (``$JUPYTER_CONFIG_PATH``)."""
+    return f"nbgrader-{course.id}" if course is not None and course.grader == "nbgrader" else NO_NBGRADER
+
+
+def jupyter_config(manifest: Manifest) -> dict[str, dict[str, dict]]:
+    """Folder -> files of Jupyter configuration: nbgrader off, and each nbgrader course's own config."""
+    from coursehub.grading import nbgrader
+
+    folders = {NO_NBGRADER: nbgrader.jupyter_config_off()}
+    for course in manifest.courses:
+        if course.grader == "nbgrader":
+            folders[jupyter_config_folder(course)] = nbgrader.jupyter_config_on(course)
+    return dict(sorted(folders.items()))
+
+
+#: Volume names in the user pods (the Kubernetes names of the mounts, not of the claims).
+EXCHANGE_VOLUME = "coursehub-nbgrader-exchange"
+COURSE_DIR_VOLUME = "coursehub-nbgrader-course"
+STAFF_ROLES = ["instructors", "tas"]
+
+
+def nbgrader_claims(manifest: Manifest) -> dict[str, int]:
+    """PersistentVolumeClaim name -> size for nbgrader's storage (none when it is an NFS export)."""
+    storage = manifest.hub.nbgrader_storage
+    courses = [c for c in manifest.courses if c.grader == "nbgrader"]
+    if storage.nfs is not None or not courses:
+        return {}
+    claims = {EXCHANGE_VOLUME: storage.exchange_size}
+    claims.update({f"coursehub-nbgrader-{c.id}": storage.course_size for c in sorted(courses, key=lambda c: c.id)})
+    return claims
+
+
+def nbgrader_volumes(manifest: Manifest, course: Course) -> list[dict]:
+    """The Kubernetes volumes of an nbgrader course's servers, each with the roles that mount it.
+
+    Everybody in the course mounts the shared exchange (students submit and fetch there); only its
+    instructors and TAs mount the course directory (sources, submissions, the gradebook).
+    """
+    from coursehub.grading.nbgrader import EXCHANGE_ROOT, course_directory
+
+    storage = manifest.hub.nbgrader_storage
+
+    def source(claim: str, sub: str) -> dict:
+        if storage.nfs is not None:
+            return {"nfs": {"server": storage.nfs.server, "path": storage.nfs.path.rstrip("/") + "/" + sub}}
+        return {"persistentVolumeClaim": {"claimName": claim}}
+
+    return [
+        {"name": EXCHANGE_VOLUME, "source": source(EXCHANGE_VOLUME, "exchange"), "mount_path": EXCHANGE_ROOT, "read_only": False, "roles": []},
+        {
+            "name": COURSE_DIR_VOLUME,
+            "source": source(f"coursehub-nbgrader-{course.id}", f"courses/{course.id}"),
+            "mount_path": course_directory(course.id),
+            "read_only": False,
+            "roles": STAFF_ROLES,
+        },
+    ]
+
+
+def spawn_settings(s: CourseSettings, *, image_ref: str, course: Course | None = None, volumes: list[dict] | None = None) -> dict:
     """The spawner settings of one course (or of the hub's defaults) as plain data."""
     return {
         "image": image_ref,
@@ -49,6 +113,8 @@ def spawn_settings(s: CourseSettings, *, image_ref: str) -> dict:
         "environment": dict(s.environment),
         "node_selector": dict(s.node_selector),
         "shared_data": s.shared_data.model_dump(mode="json") if s.shared_data else None,
+        "jupyter_config": jupyter_config_folder(course),
+        "volumes": volumes or [],
     }
 
 
@@ -129,8 +195,13 @@ def course_data(manifest: Manifest) -> dict:
             "kind": course.kind,
             "start": course.term.start.isoformat(),
             "end": course.term.end.isoformat(),
-            "groups": [group_name(course.id, role) for role in ROLES],
-            "settings": spawn_settings(s, image_ref=refs[s.image]),
+            "groups": {role: group_name(course.id, role) for role in ROLES},
+            "settings": spawn_settings(
+                s,
+                image_ref=refs[s.image],
+                course=course,
+                volumes=nbgrader_volumes(manifest, course) if course.grader == "nbgrader" else [],
+            ),
         }
         roles += staff_roles(course)
     data = {
@@ -143,8 +214,18 @@ def course_data(manifest: Manifest) -> dict:
         "sync_role": sync_service_role(),
         # one service per course for `coursehub collect`; a target defines each one it has a token for
         "collect_roles": [collect_service_role(c) for c in sorted(manifest.courses, key=lambda c: c.id)],
+        "jupyter_config": jupyter_config(manifest),
     }
     lms = lms_data(manifest)
     if lms is not None:
         data["lms"] = lms
     return data
+
+
+def jupyter_config_files(data: dict) -> dict[str, dict]:
+    """The Jupyter configuration folders of the course data as files: ``<folder>/<path>`` -> JSON.
+
+    Each target puts them under the folder the runtime points ``$JUPYTER_CONFIG_PATH`` into
+    (:data:`coursehub.hub.runtime.spawn.JUPYTER_CONFIG_ROOT` on Kubernetes and single machines).
+    """
+    return {f"{folder}/{rel}": content for folder, files in sorted(data.get("jupyter_config", {}).items()) for rel, content in sorted(files.items())}

@@ -12,8 +12,16 @@ handed to :mod:`coursehub.hub.runtime.spawn`. Local processes receive each cours
 ``CPU_LIMIT`` in their environment), default URL and idle culling, but nothing enforces the limits
 here: only the systemd and Kubernetes targets do.
 
-The admin, sync and collect API tokens exist only in this process and the hub's environment: they are
-never written to disk or printed. Named servers are enabled (one per course, named by the course id).
+The admin API token exists only in this process and the hub's environment: it is never written to
+disk or printed; so do the collect services' tokens. The sync service's token is written only where asked
+(:meth:`LocalHub.write_sync_token`, a file of mode 0600) so that ``coursehub sync --token-file`` can be tried
+against the hub. Named servers are enabled (one per course, named by the course id).
+
+**Every process of a hub carries its mark.** The hub, its proxy, each single-user server and each
+kernel have ``COURSEHUB_LOCALHUB_ID=<id>`` in their environment (the spawner passes it on). JupyterHub
+starts the proxy and the servers in sessions of their own, so a process group does not hold them all;
+the mark does. :meth:`LocalHub.stop` stops every process with its hub's mark, whatever happened to
+the hub itself, and :func:`port_holders` tells which coursehub hub still holds a port.
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
 import requests
 
 from coursehub import emit
@@ -45,7 +54,108 @@ TOKEN_ENV = "COURSEHUB_LOCALHUB_ADMIN_TOKEN"
 SETTINGS_ENV = "COURSEHUB_LOCALHUB_SETTINGS"
 SYNC_TOKEN_ENV = "COURSEHUB_LOCALHUB_SYNC_TOKEN"
 COLLECT_TOKENS_ENV = "COURSEHUB_LOCALHUB_COLLECT_TOKENS"
+#: Marks every process of one local hub (see the module docstring); not a secret.
+MARK_ENV = "COURSEHUB_LOCALHUB_ID"
 COURSES_FILE = "coursehub-courses.json"
+SYNC_TOKEN_FILE = "sync-token"
+#: The course data's Jupyter configuration folders, written here for the local servers to read.
+JUPYTER_CONFIG_DIR = "jupyter-config"
+
+
+def marked_processes(mark: str | None = None) -> dict[str, list[psutil.Process]]:
+    """Processes of local hubs, by mark (only ``mark``'s when given). Other users' processes are skipped."""
+    found: dict[str, list[psutil.Process]] = {}
+    for proc in psutil.process_iter():
+        try:
+            value = proc.environ().get(MARK_ENV)
+        except (psutil.AccessDenied, psutil.NoSuchProcess, psutil.ZombieProcess, OSError):
+            continue
+        if value and (mark is None or value == mark):
+            found.setdefault(value, []).append(proc)
+    return found
+
+
+def stop_marked(mark: str, timeout: float = 10) -> None:
+    """Terminate every process with ``mark``, then kill what is still there after ``timeout``."""
+    procs = marked_processes(mark).get(mark, [])
+    for proc in procs:
+        try:
+            proc.terminate()
+        except psutil.NoSuchProcess:
+            pass
+    _, alive = psutil.wait_procs(procs, timeout=timeout)
+    for proc in alive:
+        try:
+            proc.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(alive, timeout=5)
+
+
+@dataclass(frozen=True)
+class PortHolder:
+    """A process listening on a port, and the local hub it belongs to (its mark), if any."""
+
+    pid: int
+    name: str
+    mark: str | None
+    hub_processes: tuple[int, ...] = ()  # every process with the same mark
+    hub_alive: bool = False  # whether the hub process itself is among them
+
+
+def _is_hub(proc: psutil.Process) -> bool:
+    try:
+        return proc.cmdline()[1:3] == ["-m", "jupyterhub"]  # how start_local_hub runs it
+    except (psutil.AccessDenied, psutil.NoSuchProcess, psutil.ZombieProcess):
+        return False
+
+
+def port_holders(port: int) -> list[PortHolder]:
+    """The processes (of this user) listening on 127.0.0.1:``port`` (or all interfaces)."""
+    try:
+        conns = psutil.net_connections(kind="tcp")
+    except (psutil.AccessDenied, OSError):
+        return []
+    pids = sorted({c.pid for c in conns if c.pid and c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port})
+    holders = []
+    for pid in pids:
+        try:
+            proc = psutil.Process(pid)
+            name = proc.name()
+            mark = proc.environ().get(MARK_ENV)
+        except (psutil.AccessDenied, psutil.NoSuchProcess, psutil.ZombieProcess):
+            continue
+        family = marked_processes(mark).get(mark, []) if mark else []
+        holders.append(
+            PortHolder(
+                pid=pid,
+                name=name,
+                mark=mark,
+                hub_processes=tuple(sorted(p.pid for p in family)),
+                hub_alive=any(_is_hub(p) for p in family),
+            )
+        )
+    return holders
+
+
+class HubFailed(CoursehubError):
+    """The local hub did not start, or stopped on its own; ``log_path`` is its log."""
+
+    def __init__(self, message: str, *, log_path: Path):
+        super().__init__(message, exit_code=1)
+        self.log_path = log_path
+
+
+def port_is_free(port: int) -> bool:
+    """Whether a server could listen on 127.0.0.1:``port`` now."""
+    with socket.socket() as s:
+        # as the proxy binds it: connections closed a moment ago (TIME_WAIT) do not hold the port
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def free_port() -> int:
@@ -70,10 +180,16 @@ class LocalHub:
     #: Course id -> token of its ``coursehub-collect-<course>`` service (that course's students only).
     collect_tokens: dict[str, str] = field(default_factory=dict, repr=False)
 
+    #: The mark in the environment of every process of this hub.
+    mark: str = ""
+
     def stop(self, timeout: float = 15) -> None:
+        """Stop the hub and everything it started: proxy, single-user servers, their kernels.
+
+        The hub stops its own servers on SIGTERM (``cleanup_servers``); whatever outlives it (a hub
+        that was killed, a kernel that ignores SIGTERM) is found by its mark and terminated, then killed.
+        """
         if self.process.poll() is None:
-            # The hub stops its own single-user servers on SIGTERM (cleanup_servers); the process
-            # group kill afterwards catches anything that outlived it.
             self.process.send_signal(signal.SIGTERM)
             try:
                 self.process.wait(timeout)
@@ -84,25 +200,17 @@ class LocalHub:
             except ProcessLookupError:
                 pass
             self.process.wait(5)
-        self._stop_orphaned_proxy()
+        if self.mark:
+            stop_marked(self.mark)
 
-    def _stop_orphaned_proxy(self) -> None:
-        """Stop the proxy of a hub that was killed (tests kill hubs mid-apply on purpose).
-
-        JupyterHub starts configurable-http-proxy in a session of its own, so it outlives a hub that
-        dies without stopping it; the pid file the hub writes in its working folder says where it is.
-        """
-        try:
-            pid = int((self.workdir / "jupyterhub-proxy.pid").read_text().strip())
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except (OSError, ValueError):
-            return
-        if b"configurable-http-proxy" not in cmdline:
-            return  # the pid was reused by something else
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
+    def write_sync_token(self, path: Path) -> Path:
+        """Write the ``coursehub-sync`` service's token to ``path``, readable by its owner only."""
+        path = Path(path)
+        path.unlink(missing_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(self.sync_token + "\n")
+        return path
 
     def __enter__(self) -> LocalHub:
         return self
@@ -152,6 +260,7 @@ def local_settings(
         "load_groups": None if course_config else groups,
         "manifest": manifest.source,
         "courses_file": str(workdir / COURSES_FILE) if course_config else None,
+        "jupyter_config_root": str(workdir / JUPYTER_CONFIG_DIR) if course_config else None,
     }
 
 
@@ -168,8 +277,8 @@ def start_local_hub(
 ) -> LocalHub:
     """Start a JupyterHub for ``manifest`` on 127.0.0.1 and wait until its API answers.
 
-    With ``course_config`` (the default) the hub runs coursehub's per-course configuration (course
-    menu, settings, staff roles, sync service); without it, only the groups (for comparisons).
+    With ``course_config`` (the default) the hub runs coursehub's per-course configuration (a server
+    per course, settings, staff roles, sync service); without it, only the groups (for comparisons).
     Users sign in with the demo password unless ``lms`` is set: then only through the manifest's LMS
     (``hub.lms``, LTI), exactly as the generated hub configurations do (the secret of LTI 1.1 from
     ``extra_env`` or the environment).
@@ -180,7 +289,7 @@ def start_local_hub(
     port = port or free_port()
     from coursehub.access.groups import load_groups
     from coursehub.access.roles import collect_service
-    from coursehub.hub.data import course_data
+    from coursehub.hub.data import course_data, jupyter_config_files
 
     data = course_data(manifest) if course_config else None
     settings = local_settings(
@@ -201,13 +310,19 @@ def start_local_hub(
         # this hub is served at its own URL (plain http on loopback), not the manifest's public one
         data["hub"] = {**data["hub"], "url": f"http://127.0.0.1:{port}"}
         (workdir / COURSES_FILE).write_bytes(emit.to_json(data))
+        for rel, content in jupyter_config_files(data).items():
+            target = workdir / JUPYTER_CONFIG_DIR / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(emit.to_json(content))
     settings_path = workdir / "localhub.json"
     settings_path.write_text(json.dumps(settings, indent=2, sort_keys=True))
     token = secrets.token_hex(32)
     sync_token = secrets.token_hex(32)
     collect_tokens = {c.id: secrets.token_hex(32) for c in manifest.courses} if course_config else {}
+    mark = secrets.token_hex(8)
     env = {
         **os.environ,
+        MARK_ENV: mark,
         SETTINGS_ENV: str(settings_path),
         TOKEN_ENV: token,
         SYNC_TOKEN_ENV: sync_token,
@@ -239,31 +354,61 @@ def start_local_hub(
         log_path=log_path,
         sync_token=sync_token if course_config else "",
         collect_tokens=collect_tokens,
+        mark=mark,
     )
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            tail = log_path.read_text(errors="replace")[-3000:]
-            raise CoursehubError(f"the local hub exited during start-up (status {process.returncode}); log tail:\n{tail}")
-        try:
-            r = hub.api("GET", "/")
-            if r.status_code == 200:
-                return hub
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.25)
-    hub.stop()
-    raise CoursehubError(f"the local hub did not answer within {timeout:.0f}s; see {log_path}")
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                stop_marked(mark)
+                tail = log_path.read_text(errors="replace")[-3000:]
+                raise HubFailed(f"the local hub exited during start-up (status {process.returncode}); log tail:\n{tail}", log_path=log_path)
+            try:
+                r = hub.api("GET", "/")
+                if r.status_code == 200:
+                    return hub
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.25)
+        raise HubFailed(f"the local hub did not answer within {timeout:.0f}s", log_path=log_path)
+    except BaseException:
+        # a signal or Ctrl-C during start-up too: nothing of this hub may outlive the caller
+        hub.stop()
+        raise
 
 
 # --- the demo: `coursehub hub up` -------------------------------------------------------------------
+
+
+def local_kernel_metadata() -> dict:
+    """The notebook metadata JupyterLab records for the local servers' Python kernel (ipykernel)."""
+    from ipykernel.ipkernel import IPythonKernel
+    from ipykernel.kernelspec import get_kernel_dict
+
+    spec = get_kernel_dict()
+    language_info = {**IPythonKernel.language_info, "version": ".".join(map(str, sys.version_info[:3]))}
+    return {
+        "kernelspec": {"display_name": spec["display_name"], "language": spec["language"], "name": "python3"},
+        "language_info": language_info,
+    }
+
+
+def _with_kernel_metadata(path: Path, metadata: dict) -> None:
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    if nb.get("metadata", {}).get("kernelspec", {}).get("language", "python") != "python":
+        return  # an R (or other) notebook keeps its own kernel
+    nb.setdefault("metadata", {}).update(metadata)
+    path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 class ContentServer:
     """The courses' local content (``content.local``) as git repositories on 127.0.0.1.
 
     The demo's assignment links point here instead of at the real repository, so clicking one on the
-    local hub pulls real files with nbgitpuller without any network.
+    local hub pulls real files with nbgitpuller without any network. Python notebooks are served with
+    the kernel metadata of the local servers' own kernel (:func:`local_kernel_metadata`): JupyterLab
+    writes the running kernel's ``kernelspec`` and ``language_info`` into a notebook it opens, so a
+    notebook recorded with another Python would open already modified.
     """
 
     def __init__(self, manifest: Manifest, root: Path):
@@ -284,6 +429,8 @@ class ContentServer:
     def _make_repo(source: Path, bare: Path, branch: str) -> None:
         work = bare.with_name(bare.name + "-work")
         shutil.copytree(source, work)
+        for notebook in work.rglob("*.ipynb"):
+            _with_kernel_metadata(notebook, local_kernel_metadata())
         env = {
             **os.environ,
             "GIT_AUTHOR_NAME": "coursehub demo",
@@ -304,37 +451,60 @@ class ContentServer:
         self._service.stop()
 
 
-def demo_guide(manifest: Manifest, hub: LocalHub, content: ContentServer | None, *, today: dt.date) -> dict:
-    """What ``coursehub hub up`` prints: the URL, who to log in as, and a working assignment link.
+@dataclass
+class DemoGuide:
+    """What ``coursehub hub up`` prints: the URL, who can log in as what, and assignment links to click."""
 
-    Picks the first course in term (on ``today``) with assignments and local content; its first
-    student and first instructor are the suggested logins.
+    url: str
+    password: str
+    admin_page: str
+    admin: str | None = None
+    course: str | None = None  # the course the staff logins are of
+    title: str = ""
+    in_term: bool = False
+    instructor: str | None = None
+    ta: str | None = None
+    student: str | None = None
+    student_courses: list[str] = field(default_factory=list)  # the student's courses, each its own server
+    student_in_term: bool = False
+    #: (course id, assignment title, URL): the first assignment of each of the student's courses
+    links: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+def demo_guide(manifest: Manifest, hub: LocalHub, content: ContentServer | None, *, today: dt.date) -> DemoGuide:
+    """Pick the logins and links to show.
+
+    The course is the first one in term on ``today`` with assignments and local content (else the
+    first in term, else the first); its first instructor and TA are the staff logins. The student is
+    one of its students who is in a second such course too, when there is one, so both of their
+    course servers can be tried; a link is given for each of the student's courses with content.
     """
-    from coursehub.links.url import build_link, clone_folder
+    from coursehub.links.pages import assignment_link
     from coursehub.manifest.effective import course_settings
 
-    guide: dict = {"url": hub.url, "password": hub.password, "admin": hub.url + "/hub/admin"}
+    guide = DemoGuide(url=hub.url, password=hub.password, admin_page=hub.url + "/hub/admin")
+    guide.admin = sorted(manifest.hub.admins)[0] if manifest.hub.admins else None
     candidates = [c for c in manifest.courses if c.roster and c.staff.instructors]
     active = [c for c in candidates if course_settings(manifest, c).active_on(today)]
-    course = next((c for c in active if c.assignments and content and content.repo_url(c.id)), None)
-    course = course or (active or candidates or [None])[0]
+
+    def linkable(c) -> bool:
+        return bool(c.assignments and content and content.repo_url(c.id))
+
+    course = next((c for c in active if linkable(c)), None) or (active or candidates or [None])[0]
     if course is None:
         return guide
-    # a student of this course alone, so the link starts the server without a course menu
-    others = {u for c in manifest.courses if c.id != course.id for u in c.roster}
-    student = next((u for u in course.roster if u not in others), course.roster[0])
-    guide.update(course=course.id, title=course.title, student=student, instructor=course.staff.instructors[0])
-    guide["in_term"] = course in active
-    repo_url = content.repo_url(course.id) if content else None
-    if repo_url and course.assignments:
-        assignment = course.assignments[0]
-        link = build_link(
-            hub=hub.url,
-            repo=repo_url,
-            branch=course.content.branch,
-            path=assignment.path,
-            interface=course_settings(manifest, course).interface,
-            targetpath=course.content.targetpath or clone_folder(course.content.repo).removesuffix(".git"),
-        )
-        guide.update(assignment=assignment.title or assignment.id, link=link.url)
+    guide.course, guide.title, guide.in_term = course.id, course.title, course in active
+    guide.instructor = course.staff.instructors[0]
+    guide.ta = course.staff.tas[0] if course.staff.tas else None
+    pool = active if guide.in_term else candidates
+    others = [c for c in pool if c.id != course.id and linkable(c)]
+    student = next((u for u in course.roster if any(u in c.roster for c in others)), course.roster[0])
+    mine = [course] + [c for c in others if student in c.roster][:1]
+    guide.student, guide.student_courses = student, [c.id for c in mine]
+    guide.student_in_term = all(course_settings(manifest, c).active_on(today) for c in mine)
+    for c in mine:
+        if linkable(c):
+            a = c.assignments[0]
+            link = assignment_link(manifest, c, a, hub=hub.url, repo=content.repo_url(c.id))
+            guide.links.append((c.id, a.title or a.id, link.url))
     return guide

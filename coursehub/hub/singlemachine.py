@@ -9,6 +9,8 @@ data it reads. On TLJH copy them to ``/opt/tljh/config/jupyterhub_config.d/cours
 the unit with ``BindReadOnlyPaths`` (``unit_extra_properties``). A course's home size is not
 enforced here: homes are Unix homes on the machine's disk and SystemdSpawner has no size for them;
 the figure sizes the disk in ``coursehub cost`` (a file-system quota is the way to cap a home).
+``jupyter/`` holds the Jupyter configuration folders the runtime points each server at (nbgrader on
+only in nbgrader courses); copy it to ``/etc/coursehub/jupyter/``, where every user's server can read it.
 """
 
 from __future__ import annotations
@@ -16,11 +18,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from coursehub.hub.runtime import spawn
+from coursehub.hub.data import jupyter_config_files
 
 SNIPPET = "jupyterhub_config.d/coursehub.py"
 DATA = "coursehub-courses.json"
+JUPYTER_CONFIG = "jupyter"
 
 
 def files(data: dict) -> dict[str, bytes | dict]:
-    """Relative path -> content (bytes for the fixed code, a dict for the course data it reads)."""
-    return {SNIPPET: Path(spawn.__file__).read_bytes(), DATA: data}
+    """Relative path -> content (bytes for the fixed code, a dict for the course data and each JSON file)."""
+    files: dict[str, bytes | dict] = {SNIPPET: Path(spawn.__file__).read_bytes(), DATA: data}
+    for rel, content in jupyter_config_files(data).items():
+        files[f"{JUPYTER_CONFIG}/{rel}"] = content
+    return files

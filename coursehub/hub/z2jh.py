@@ -13,6 +13,8 @@ import copy
 from pathlib import Path
 
 from coursehub.hub.runtime import spawn
+from coursehub.hub.data import jupyter_config_files, k8s_quantity, nbgrader_claims
+from coursehub.manifest import Manifest
 from coursehub.access.roles import SYNC_SERVICE, sync_service_role
 
 RUNTIME_MOUNT = "/usr/local/etc/jupyterhub/coursehub/coursehub_spawn.py"
@@ -25,6 +27,11 @@ def split_image(ref: str) -> dict[str, str]:
     if not sep or "/" in tag:
         return {"name": ref, "tag": "latest"}
     return {"name": name, "tag": tag}
+
+
+def _file_key(rel: str) -> str:
+    # the chart keeps each extra file under this key in a Secret: letters, digits, '-', '_' and '.'
+    return "coursehub-" + rel.replace("/", "-")
 
 
 def values(data: dict) -> dict:
@@ -43,6 +50,13 @@ def values(data: dict) -> dict:
         "cpu": {"guarantee": defaults["cpu_guarantee"], "limit": defaults["cpu_limit"]},
         # The hub's home size; each course's own is set per spawn by the runtime (KubeSpawner.storage_capacity).
         "storage": {"capacity": defaults["storage_capacity"]},
+        # The Jupyter configuration folders the runtime points each server at with
+        # $JUPYTER_CONFIG_PATH (nbgrader's menus only in nbgrader courses, their nbgrader_config.json),
+        # mounted into every user pod; the chart writes each `data` as JSON.
+        "extraFiles": {
+            _file_key(rel): {"mountPath": f"{spawn.JUPYTER_CONFIG_ROOT}/{rel}", "data": copy.deepcopy(content)}
+            for rel, content in jupyter_config_files(data).items()
+        },
     }
     hub_extra = _lms_values(data.get("lms"))
     return {
@@ -53,6 +67,9 @@ def values(data: dict) -> dict:
                 "coursehub-runtime": {"mountPath": RUNTIME_MOUNT, "stringData": Path(spawn.__file__).read_text(encoding="utf-8")}
             },
             "extraConfig": {"coursehub": EXTRA_CONFIG.read_text(encoding="utf-8")},
+            # One named server per course (the runtime sets this too, with the per-user limit, which
+            # is a function of the user's courses and so has no place in these values).
+            "allowNamedServers": True,
             # The chart generates the service's API token and keeps it in the hub Secret under
             # hub.services.coursehub-sync.apiToken; it is never in these values.
             # (also each course's coursehub-collect-<course> service)
@@ -67,7 +84,9 @@ def values(data: dict) -> dict:
         # Each course culls its own servers from inside them (its idle_timeout). The hub-wide culler
         # stays as a safety net for servers that cannot (a crashed kernel manager), set to the longest
         # course timeout so it never cuts a course short.
-        "cull": {"enabled": True, "timeout": max(idle) if idle else 3600},
+        # It culls each of a user's course servers on its own. It stops them and never deletes them:
+        # deleting a named server deletes its home volume (KubeSpawner's delete_pvc).
+        "cull": {"enabled": True, "timeout": max(idle) if idle else 3600, "removeNamedServers": False},
     }
 
 
@@ -88,3 +107,31 @@ def _lms_values(lms: dict | None) -> dict:
         name = lms["secret_env"]
         out["extraEnv"] = {name: {"valueFrom": {"secretKeyRef": {"name": LMS_SECRET, "key": name}}}}
     return out
+
+
+def nbgrader_volume_claims(manifest: Manifest) -> dict | None:
+    """The PersistentVolumeClaims nbgrader courses mount (``kubectl apply -f``), or None if none are needed.
+
+    The chart creates no volumes but the users' homes, so the exchange and the course directories
+    are claimed here, ReadWriteMany (every course server writes the exchange at once), from
+    ``hub.nbgrader_storage.storage_class`` (the cluster's default class when unset). With an NFS
+    export the pods mount it directly and nothing is claimed.
+    """
+    claims = nbgrader_claims(manifest)
+    if not claims:
+        return None
+    storage_class = manifest.hub.nbgrader_storage.storage_class
+    items = []
+    for name, size in claims.items():
+        spec: dict = {"accessModes": ["ReadWriteMany"], "resources": {"requests": {"storage": k8s_quantity(size)}}}
+        if storage_class:
+            spec["storageClassName"] = storage_class
+        items.append(
+            {
+                "apiVersion": "v1",
+                "kind": "PersistentVolumeClaim",
+                "metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "coursehub"}},
+                "spec": spec,
+            }
+        )
+    return {"apiVersion": "v1", "kind": "List", "items": items}

@@ -22,6 +22,13 @@ to students are meant to be incomplete:
 A missing module (``ModuleNotFoundError``) always counts as a failure, wherever it happens: finding
 those is what the check is for. The environment adds ``ipykernel`` when the image's lock lacks it,
 as repo2docker's base environment provides it in the built image.
+
+**R notebooks** (a notebook whose kernel's language is R) run with a real R kernel: this machine's
+``R`` with IRkernel (Debian's ``r-base`` and ``r-cran-irkernel``; ``scripts/test`` installs them),
+through a kernel spec coursehub writes in its cache, so nothing has to be registered by hand. The
+result names the R version that ran the notebooks beside the one the image pins: the image's R and
+CRAN snapshot are repo2docker's, so an R package the image adds but this machine lacks is reported
+as a missing package, as is one neither has. R Markdown (``.Rmd``) files are not executed.
 """
 
 from __future__ import annotations
@@ -50,6 +57,9 @@ from coursehub.images.standard import closure, load_standard
 from coursehub.manifest import Course, Manifest
 
 KERNEL_NAME = "coursehub-check"
+R_KERNEL_NAME = "coursehub-check-r"
+_R_MISSING_RE = re.compile(r"there is no package called [‘'\"]([^’'\"]+)[’'\"]")
+_R_VERSION_RE = re.compile(r"R version (\d+\.\d+(?:\.\d+)?)")
 #: Bumped when the way environments are made changes, so old cached ones are not reused.
 _ENV_FORMAT = "1"
 _MISSING_RE = re.compile(r"No module named '([^']+)'")
@@ -83,6 +93,7 @@ class NotebookResult:
     expected: list[str] = field(default_factory=list)  # errors that did not count, and why
     missing: list[str] = field(default_factory=list)  # every missing module in the notebook
     seconds: float = 0.0
+    language: str = "python"  # the kernel it ran with: python or r
 
 
 @dataclass
@@ -93,6 +104,14 @@ class CourseCheck:
     notebooks: list[NotebookResult] = field(default_factory=list)
     unlocked: list[str] = field(default_factory=list)  # installed but not pinned by the lock
     skipped: str = ""  # why the course was not checked
+    r_version: str = ""  # the R that ran the course's R notebooks (x.y.z)
+    image_r_version: str = ""  # the R the image pins (x.y)
+
+    @property
+    def r_differs(self) -> bool:
+        """Whether the R notebooks ran on another R (major.minor) than the image's."""
+        used = ".".join(self.r_version.split(".")[:2])
+        return bool(self.r_version and self.image_r_version) and used != self.image_r_version
 
     @property
     def passed(self) -> bool:
@@ -101,6 +120,7 @@ class CourseCheck:
     def as_data(self) -> dict:
         data = asdict(self)
         data["passed"] = self.passed
+        data["r_differs"] = self.r_differs
         return data
 
 
@@ -184,6 +204,50 @@ def ensure_environment(
     return env, unlocked
 
 
+# --- R ----------------------------------------------------------------------------------------------
+
+
+def r_version() -> str:
+    """The version of this machine's R (``x.y.z``); a clear error when R or IRkernel is missing."""
+    r = shutil.which("R")
+    if r is None:
+        raise CoursehubError(
+            "R is not installed here, so R notebooks cannot run: install Debian's r-base and r-cran-irkernel "
+            "(apt-get install r-base r-cran-irkernel; scripts/test does it)"
+        )
+    out = subprocess.run([r, "--version"], capture_output=True, text=True, timeout=60).stdout
+    m = _R_VERSION_RE.search(out)
+    has_irkernel = subprocess.run(
+        [r, "--slave", "-e", "quit(status = if (requireNamespace('IRkernel', quietly = TRUE)) 0 else 1)"],
+        capture_output=True, timeout=60,
+    )
+    if has_irkernel.returncode != 0:
+        raise CoursehubError("R is installed but IRkernel is not: install Debian's r-cran-irkernel")
+    return m.group(1) if m else "unknown"
+
+
+def ensure_r_kernel(root: Path | None = None) -> Path:
+    """A folder whose ``share/jupyter/kernels`` holds the R kernel spec (IRkernel's own command line)."""
+    r = shutil.which("R")
+    folder = (root or cache_dir()) / "r-kernel"
+    spec = folder / "share" / "jupyter" / "kernels" / R_KERNEL_NAME
+    spec.mkdir(parents=True, exist_ok=True)
+    kernel = {
+        "argv": [r, "--slave", "-e", "IRkernel::main()", "--args", "{connection_file}"],
+        "display_name": "coursehub check (R)",
+        "language": "R",
+    }
+    (spec / "kernel.json").write_bytes(emit.to_json(kernel))
+    return folder
+
+
+def is_r_notebook(path: Path) -> bool:
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    meta = nb.get("metadata", {})
+    language = meta.get("kernelspec", {}).get("language") or meta.get("language_info", {}).get("name") or ""
+    return language.lower() == "r"
+
+
 # --- running notebooks ------------------------------------------------------------------------------
 
 
@@ -212,7 +276,7 @@ def _raised_by_placeholder(traceback: list[str]) -> bool:
 def _classify(cell, out) -> str:
     """missing-package, error, or why the error does not count (expected/unanswered)."""
     ename, evalue = out.get("ename", ""), out.get("evalue", "")
-    if ename == "ModuleNotFoundError":
+    if ename == "ModuleNotFoundError" or _R_MISSING_RE.search(evalue):
         return "missing-package"
     if "raises-exception" in cell.get("metadata", {}).get("tags", []):
         return "expected (tagged raises-exception)"
@@ -231,8 +295,10 @@ def _clean_env() -> dict[str, str]:
     return env
 
 
-def run_notebook(path: Path, env: Path, *, timeout: int = 300, rel: str | None = None) -> NotebookResult:
-    """Execute one notebook with the environment's kernel and judge the result."""
+def run_notebook(
+    path: Path, env: Path, *, timeout: int = 300, rel: str | None = None, kernel_name: str = KERNEL_NAME
+) -> NotebookResult:
+    """Execute one notebook with the kernel ``kernel_name`` of ``env`` and judge the result."""
     import nbformat
     from jupyter_client.kernelspec import KernelSpecManager
     from jupyter_client.manager import KernelManager
@@ -243,13 +309,13 @@ def run_notebook(path: Path, env: Path, *, timeout: int = 300, rel: str | None =
     result = NotebookResult(path=rel or path.name, passed=True)
     nb = nbformat.read(path, as_version=4)
     specs = KernelSpecManager(kernel_dirs=[str(env / "share" / "jupyter" / "kernels")])
-    km = KernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=specs, ip="127.0.0.1")
+    km = KernelManager(kernel_name=kernel_name, kernel_spec_manager=specs, ip="127.0.0.1")
     client = NotebookClient(
         nb,
         km=km,
         timeout=timeout,
         allow_errors=True,
-        kernel_name=KERNEL_NAME,
+        kernel_name=kernel_name,
         resources={"metadata": {"path": str(path.parent)}},
     )
     # The kernel's own chatter goes to a log beside the environment, not into the report.
@@ -277,11 +343,11 @@ def run_notebook(path: Path, env: Path, *, timeout: int = 300, rel: str | None =
             if out.get("output_type") != "error":
                 continue
             kind = _classify(cell, out)
-            ename, evalue = out.get("ename", ""), out.get("evalue", "")
+            ename, evalue = out.get("ename", ""), out.get("evalue", "").strip()
             if kind in ("missing-package", "error"):
                 package = None
                 if kind == "missing-package":
-                    m = _MISSING_RE.search(evalue)
+                    m = _MISSING_RE.search(evalue) or _R_MISSING_RE.search(evalue)
                     package = (m.group(1) if m else evalue).split(".")[0]
                     result.missing.append(package)
                 if result.failure is None:
@@ -314,19 +380,24 @@ def check_course(
 ) -> CourseCheck:
     """Check one course: make (or reuse) its image's environment and run each notebook in it."""
     build = plan_images(manifest).for_course(course.id)
-    result = CourseCheck(course=course.id, image=build.name, environment="")
-    if build.language == "r":
-        result.skipped = "R image: R notebooks and R Markdown are not executed by coursehub"
-        return result
+    result = CourseCheck(course=course.id, image=build.name, environment="", image_r_version=build.r_version or "")
     if course.content is None or not course.content.local:
         result.skipped = "no content.local folder to take notebooks from"
         return result
     notebooks = notebooks_of(manifest, course)
     if not notebooks:
-        result.skipped = "no notebooks in the content folder"
+        result.skipped = "no notebooks in the content folder" + (" (R Markdown is not executed)" if build.language == "r" else "")
         return result
-    env, result.unlocked = ensure_environment(build, root=env_root, progress=progress)
-    result.environment = str(env)
+    kinds = {nb: ("r" if is_r_notebook(nb) else "python") for nb in notebooks}
+    kernels: dict[str, tuple[Path, str]] = {}
+    if "r" in kinds.values():
+        result.r_version = r_version()
+        kernels["r"] = (ensure_r_kernel(env_root), R_KERNEL_NAME)
+        result.environment = str(kernels["r"][0])
+    if "python" in kinds.values():
+        env, result.unlocked = ensure_environment(build, root=env_root, progress=progress)
+        kernels["python"] = (env, KERNEL_NAME)
+        result.environment = str(env)
     root = Path(manifest.source).parent / course.content.local
     # Notebooks write files as they run (otter's export zips, saved figures); run them in a copy,
     # as students run them in the copy nbgitpuller gives them, never in the course's own folder.
@@ -337,7 +408,9 @@ def check_course(
             rel = nb.relative_to(root).as_posix()
             if progress:
                 progress(f"{course.id}: running {rel}")
-            nb_result = run_notebook(copy / rel, env, timeout=timeout, rel=rel)
+            env, kernel_name = kernels[kinds[nb]]
+            nb_result = run_notebook(copy / rel, env, timeout=timeout, rel=rel, kernel_name=kernel_name)
+            nb_result.language = kinds[nb]
             result.notebooks.append(nb_result)
             if on_notebook:
                 on_notebook(nb_result)

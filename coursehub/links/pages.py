@@ -3,8 +3,9 @@
 For each course with content and assignments it writes ``links/<course>/links.csv`` (for an LMS
 import or a spreadsheet), ``links.md``, a printable ``index.html`` with a QR code per link (for a lab
 slide or a printed handout) and ``qr/<assignment>.svg``; ``links/index.md`` lists every course.
-Links come from :func:`coursehub.links.url.build_link` with the manifest's hub URL, the course's content
-repository, branch and target path, and the course's effective interface.
+Links come from :func:`assignment_link`: the manifest's hub URL, the course's content repository,
+branch and target path, the course's effective interface and the course's own named server
+(``/hub/user-redirect/<course>/git-pull?...``; the hub runtime starts that server if needed).
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from dataclasses import dataclass
 from coursehub import emit, escape
 from coursehub.build import BuildContext
 from coursehub.errors import CoursehubError
+from coursehub.access.groups import server_name
 from coursehub.links import qr
-from coursehub.links.url import Link, build_link, link_url
+from coursehub.links.url import Link, build_link, clone_folder, link_url
 from coursehub.manifest import Assignment, Course, Manifest
 from coursehub.manifest.effective import course_settings
 
@@ -24,7 +26,6 @@ CSV_COLUMNS = ["course", "assignment", "title", "due", "points", "interface", "p
 INTERFACE_TITLES = {
     "lab": "JupyterLab",
     "notebook": "Jupyter Notebook",
-    "classic": "Classic Notebook",
     "rstudio": "RStudio",
     "shiny": "Shiny",
     "vscode": "VS Code",
@@ -49,6 +50,32 @@ class AssignmentLink:
         return self.assignment.due.isoformat() if self.assignment.due else ""
 
 
+def assignment_link(
+    manifest: Manifest, course: Course, assignment: Assignment, *, hub: str | None = None, repo: str | None = None
+) -> Link:
+    """The link of one assignment: it opens the course's own named server in the course's interface.
+
+    ``hub`` and ``repo`` replace the manifest's hub URL and content repository (the local demo's hub
+    and git server); the link still clones into the folder the real repository would.
+    """
+    content = course.content
+    targetpath = content.targetpath
+    if repo is not None and not targetpath:
+        targetpath = clone_folder(content.repo)
+    try:
+        return build_link(
+            hub=hub or manifest.hub.url,
+            repo=repo or content.repo,
+            branch=content.branch,
+            path=assignment.path,
+            interface=course_settings(manifest, course).interface,
+            targetpath=targetpath,
+            server=server_name(course.id),
+        )
+    except CoursehubError as exc:
+        raise CoursehubError(f"courses[{course.id}].assignments[{assignment.id}]: {exc.message}") from None
+
+
 def course_links(manifest: Manifest, course: Course) -> list[AssignmentLink]:
     """The link of every assignment of ``course`` (empty if it has no content repository)."""
     if course.content is None:
@@ -56,17 +83,7 @@ def course_links(manifest: Manifest, course: Course) -> list[AssignmentLink]:
     interface = course_settings(manifest, course).interface
     result = []
     for assignment in course.assignments:
-        try:
-            link = build_link(
-                hub=manifest.hub.url,
-                repo=course.content.repo,
-                branch=course.content.branch,
-                path=assignment.path,
-                interface=interface,
-                targetpath=course.content.targetpath,
-            )
-        except CoursehubError as exc:
-            raise CoursehubError(f"courses[{course.id}].assignments[{assignment.id}]: {exc.message}") from None
+        link = assignment_link(manifest, course, assignment)
         lti_url = None
         if manifest.hub.lms is not None and course.lms is not None:
             lti_url = link_url(dataclasses.replace(link.fields, launch="lti"))

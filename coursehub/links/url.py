@@ -29,6 +29,8 @@ from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlsplit, urluns
 
 from coursehub.errors import EXIT_USAGE, CoursehubError, excerpt
 from coursehub.manifest import INTERFACE_PATHS
+from coursehub.manifest.models import RETIRED_INTERFACES
+from coursehub.manifest.usernames import SERVER_NAME_RULE, is_server_name
 
 LAUNCHES = ("hub", "lti", "binder")
 #: Former names of a launch target, still accepted: ``canvas`` was the LTI launch before LMSes other
@@ -40,11 +42,6 @@ REPO_SCHEMES = ("https", "http", "git", "ssh")
 #: absolute folder. Hubs with other homes pass ``--urlpath`` instead.
 VSCODE_HOME = "/home/jovyan"
 
-# JupyterHub 6 refuses to create named servers whose names are not "safe slugs"
-# (jupyterhub.slugs.is_valid_safe_slug): 1-30 chars, lowercase letter first, letter or digit last,
-# lowercase letters, digits and single hyphens in between.
-# \Z, not $: "$" also matches before a final newline, which would let "lab\n" through.
-_SERVER_NAME_RE = re.compile(r"[a-z](?:[a-z0-9]|-(?!-)){0,29}\Z")
 # git check-ref-format's rules, minus the ones that only matter for creating refs.
 _BAD_REF_RE = re.compile(r"(\.\.|@\{|[\x00-\x20\x7f~^:?*\[\\]|//|/\.|\.lock(/|$)|^/|/$|^\.|\.$|^@$)")
 _SCP_LIKE_RE = re.compile(r"^(?:(?P<user>[^@/:]+)@)?(?P<host>[A-Za-z0-9.-]+):(?P<path>(?!//).+)$")
@@ -285,11 +282,8 @@ def check_server(server: str | None) -> str | None:
     """Validate a named server against JupyterHub 6's rules for new server names."""
     if server is None or server == "":
         return None
-    if not _SERVER_NAME_RE.match(server) or server.endswith("-"):
-        raise _fail(
-            f"the server name {server!r} is not allowed by JupyterHub 6: use 1-30 lowercase letters, "
-            "digits and single hyphens, starting with a letter and ending with a letter or digit"
-        )
+    if not is_server_name(server):
+        raise _fail(f"the server name {server!r} is not allowed by JupyterHub 6: use {SERVER_NAME_RULE}")
     return server
 
 
@@ -328,14 +322,16 @@ def check_hub_url(hub: str, *, what: str = "hub") -> tuple[str, list[str]]:
 
 def interface_urlpath(interface: str, folder: str, path: str | None) -> str:
     """The urlpath that opens ``path`` (inside the cloned ``folder``) in ``interface``."""
+    if interface in RETIRED_INTERFACES:
+        raise _fail(RETIRED_INTERFACES[interface])
     if interface not in INTERFACE_PATHS:
         raise _fail(f"unknown interface {interface!r}; choose from {', '.join(INTERFACES)} (or give --urlpath)")
     target = _path_segment(folder + (f"/{path}" if path else ""))
     if interface == "lab":
         return f"lab/tree/{target}"
-    if interface in ("notebook", "classic"):
-        # Notebook 7 and the classic notebook both answer /tree/<file> by redirecting to the
-        # notebook (or file) view, and /tree/<folder> with the listing.
+    if interface == "notebook":
+        # Notebook 7 answers /tree/<file> by redirecting to the notebook (or file) view, and
+        # /tree/<folder> with the listing.
         return f"tree/{target}"
     if interface == "rstudio":
         # RStudio cannot open a file from its URL; it starts in the home folder, where the folder is.
@@ -350,7 +346,6 @@ def interface_urlpath(interface: str, folder: str, path: str | None) -> str:
 def describe_urlpath(urlpath: str | None, folder: str) -> tuple[str | None, str | None]:
     """Undo :func:`interface_urlpath`: ``(interface, path)``, or ``(None, None)`` for a custom urlpath.
 
-    Notebook 7 and classic share ``tree/``; this answers ``notebook``.
     """
     if urlpath is None:
         return None, None

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ValidationError
 from coursehub.errors import ManifestError, Problem, Report, excerpt
 from coursehub.manifest import Manifest, RosterCSV
 from coursehub.manifest.files import FileProblem, Limits, read_text, resolve, shown
+from coursehub.manifest.models import RETIRED_INTERFACES
 from coursehub.manifest.usernames import normalize_username, username_problem
 from coursehub.manifest.yamldoc import YamlDoc, parse
 
@@ -146,6 +147,8 @@ def _hint_for(err: dict, loc: Loc) -> tuple[str, str]:
     if kind == "missing":
         return f"required key {loc[-1]!r} is missing", f"add `{loc[-1]}:` here"
     if kind == "literal_error":
+        if loc and loc[-1] == "interface" and err.get("input") in RETIRED_INTERFACES:
+            return f"{value} is not allowed", RETIRED_INTERFACES[err["input"]]
         return f"{value} is not allowed", f"use one of {ctx.get('expected', '')}"
     if kind == "string_pattern_mismatch":
         hint = _pattern_hint(str(ctx.get("pattern", "")))

@@ -114,14 +114,20 @@ EnvValue = Annotated[str, Field(max_length=32768)]
 LabelKey = Annotated[str, Field(pattern=r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$", max_length=317)]
 LabelValue = Annotated[str, Field(pattern=r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$", max_length=63)]
 Requirement = Annotated[str, Field(max_length=200), _no_control]
-Interface = Literal["lab", "notebook", "classic", "rstudio", "shiny", "vscode"]
+Interface = Literal["lab", "notebook", "rstudio", "shiny", "vscode"]
+#: Interface names the manifest no longer takes, and why (the validation message says it).
+RETIRED_INTERFACES = {
+    "classic": (
+        "the classic interface was dropped: the standard images ship Notebook 7 and no nbclassic, so a "
+        "classic link opened Notebook 7 anyway; use notebook (the same /tree/ URLs, maintained)"
+    ),
+}
 
 #: The URL path a single-user server opens for each interface (what nbgitpuller's ``urlpath`` starts
 #: with, and JupyterHub's ``Spawner.default_url``).
 INTERFACE_PATHS: dict[str, str] = {
     "lab": "lab",
     "notebook": "tree",  # Notebook 7
-    "classic": "tree",  # classic notebook (nbclassic) serves /tree too
     "rstudio": "rstudio",
     "shiny": "shiny",
     "vscode": "vscode",
@@ -327,12 +333,40 @@ class CourseLms(_Model):
         return self
 
 
+class NfsExport(_Model):
+    """An NFS export, mounted straight into the pods (no PersistentVolumeClaim needed)."""
+
+    server: Name = Field(description="NFS server, a host name or address (nfs.example.edu).")
+    path: FilePath = Field(description="Exported folder (absolute, /exports/nbgrader); nbgrader's folders are made under it.")
+
+
+class NbgraderStorage(_Model):
+    """Where nbgrader courses keep their shared exchange and course directories on Kubernetes.
+
+    Every nbgrader course's servers mount the exchange (students submit, staff release and collect);
+    its instructors' and TAs' servers also mount the course's own directory (sources, submissions,
+    gradebook). Both need storage every server can write at once (ReadWriteMany).
+    """
+
+    storage_class: Name | None = Field(
+        None,
+        description="Storage class for the ReadWriteMany volumes coursehub claims (one exchange, one course directory "
+        "per nbgrader course; hub/z2jh/nbgrader-volumes.yaml); default: the cluster's default class.",
+    )
+    exchange_size: ByteSize = Field("10G", description="Size of the exchange volume claimed from the storage class.")
+    course_size: ByteSize = Field("10G", description="Size of each course directory volume claimed from the storage class.")
+    nfs: NfsExport | None = Field(
+        None,
+        description="Use an NFS export instead of claimed volumes: exchange/ and courses/<course>/ under its path.",
+    )
+
+
 class Hub(_Model):
     """The shared hub every course runs on."""
 
     name: Slug = Field(description="Short name of the hub, used in generated file names and the guide site.")
     url: Url = Field(description="Public URL of the hub (https://hub.example.edu); links are built against it.")
-    interface: Interface = Field("lab", description="Default interface: lab, notebook, classic, rstudio, shiny or vscode.")
+    interface: Interface = Field("lab", description="Default interface: lab, notebook, rstudio, shiny or vscode.")
     image: Name = Field(description="Default image: a key of `images`.")
     resources: Resources = Field(
         default_factory=lambda: Resources.model_validate(DEFAULT_RESOURCES),
@@ -340,6 +374,10 @@ class Hub(_Model):
     )
     admins: list[Name] = Field(default_factory=list, description="Hub administrators (college IT), by username.")
     lms: HubLms | None = Field(None, description="Sign-in from the LMS over LTI; without it the hub keeps its own login.")
+    nbgrader_storage: NbgraderStorage = Field(
+        default_factory=NbgraderStorage,
+        description="On Kubernetes, where nbgrader courses' exchange and course directories live.",
+    )
 
 
 class Image(_Model):

@@ -21,6 +21,7 @@ from coursehub.manifest.effective import course_settings
 from coursehub.manifest.filerules import file_problems
 from coursehub.manifest.files import FileProblem, Limits, resolve
 from coursehub.manifest.units import format_size, unitless_size_hint
+from coursehub.manifest.usernames import SERVER_NAME_RULE, is_server_name
 
 
 def _err(loc, message, hint="", severity="error", *, code: str):
@@ -41,6 +42,12 @@ def rule_problems(manifest: Manifest, *, limits: Limits | None = None) -> Iterat
         yield _err(("hub", "image"), f"unknown image {excerpt(manifest.hub.image)}", f"use one of the keys of `images`: {', '.join(images)}", code="unknown-image")
     if not manifest.images:
         yield _err(("images",), "no images are defined", "add at least one, e.g. `data8: {standard: data8}`", code="no-images")
+
+    storage = manifest.hub.nbgrader_storage
+    if storage.nfs is not None and storage.storage_class is not None:
+        yield _err(("hub", "nbgrader_storage"), "both an NFS export and a storage class are given", "keep one: nfs mounts the export, storage_class claims volumes", code="nbgrader-storage-conflict")
+    if storage.nfs is not None and not storage.nfs.path.startswith("/"):
+        yield _err(("hub", "nbgrader_storage", "nfs", "path"), f"NFS path {excerpt(storage.nfs.path)} is not absolute", "write the exported folder as /exports/nbgrader", code="nfs-path-not-absolute")
 
     hub_res = manifest.hub.resources
     yield from _small_sizes(hub_res.memory, ("hub", "resources", "memory"))
@@ -63,6 +70,14 @@ def rule_problems(manifest: Manifest, *, limits: Limits | None = None) -> Iterat
         if course.id in seen_ids:
             yield _err(loc + ("id",), f"course id {course.id!r} is used twice (also courses[{seen_ids[course.id]}])", "give each course its own id", code="duplicate-course")
         seen_ids.setdefault(course.id, i)
+        if not is_server_name(course.id):
+            # a student's server for the course is the named server called like the course
+            yield _err(
+                loc + ("id",),
+                f"course id {course.id!r} cannot name the course's JupyterHub server",
+                f"use {SERVER_NAME_RULE} (e.g. data-c8-fa26)",
+                code="course-id-not-a-server-name",
+            )
         if course.image is not None and course.image not in manifest.images:
             yield _err(loc + ("image",), f"unknown image {excerpt(course.image)}", f"use one of the keys of `images`: {', '.join(images)}", code="unknown-image")
         if course.term.end < course.term.start:

@@ -1,4 +1,5 @@
-"""Username normalisation and checks, matching what JupyterHub's default Authenticator accepts.
+"""Username normalisation and checks, matching what JupyterHub's default Authenticator accepts, and
+JupyterHub's rule for the names of named servers.
 
 JupyterHub lowercases names (``Authenticator.normalize_username``) and refuses, in
 ``Authenticator.validate_username``, an empty name, one containing ``/``, one made only of dots, and
@@ -13,6 +14,20 @@ a roster and a launch therefore always agree on a name.
 
 from __future__ import annotations
 
+import re
+
 from coursehub.hub.runtime.spawn import normalize_username, username_problem
 
-__all__ = ["normalize_username", "username_problem"]
+__all__ = ["SERVER_NAME_RULE", "is_server_name", "normalize_username", "username_problem"]
+
+# JupyterHub 6 refuses to create named servers whose names are not "safe slugs"
+# (jupyterhub.slugs.is_valid_safe_slug): 1-30 chars, lowercase letter first, letter or digit last,
+# lowercase letters, digits and single hyphens in between.
+# \Z, not $: "$" also matches before a final newline, which would let "lab\n" through.
+_SERVER_NAME_RE = re.compile(r"[a-z](?:[a-z0-9]|-(?!-)){0,29}\Z")
+SERVER_NAME_RULE = "1-30 lowercase letters, digits and single hyphens, starting with a letter and ending with a letter or digit"
+
+
+def is_server_name(name: str) -> bool:
+    """Whether JupyterHub 6 lets a user create a named server called ``name``."""
+    return bool(_SERVER_NAME_RE.match(name)) and not name.endswith("-")

@@ -17,14 +17,14 @@ c.ConfigurableHTTPProxy.should_start = True
 c.JupyterHub.db_url = settings["db_url"]
 c.JupyterHub.cookie_secret_file = settings["cookie_secret_file"]
 c.JupyterHub.cleanup_servers = True
+# One named server per course, named by the course id (`coursehub collect` reads from it). Set again by the
+# course configuration; here so a hub without it, the benchmarks' comparison hub, can start the same servers.
+c.JupyterHub.allow_named_servers = True
 
 c.JupyterHub.authenticator_class = "shared-password"
 c.SharedPasswordAuthenticator.user_password = settings["password"]
 c.Authenticator.admin_users = set(settings["admin_users"])
 c.Authenticator.allowed_users = set(settings["allowed_users"])
-
-# One named server per course (its name is the course id); `coursehub collect` reads from it.
-c.JupyterHub.allow_named_servers = True
 
 c.JupyterHub.spawner_class = "simple"
 c.SimpleLocalProcessSpawner.home_dir_template = settings["home_dir_template"]
@@ -33,6 +33,9 @@ c.Spawner.args = ["--ServerApp.allow_root=True"] if settings["allow_root"] else 
 c.Spawner.start_timeout = 90
 c.Spawner.http_timeout = 90
 c.Spawner.env_keep = ["PATH", "PYTHONPATH", "LANG", "LC_ALL", "VIRTUAL_ENV", "HOME"]
+# The hub's mark (coursehub.hub.local), passed on so the servers and their kernels can be found and
+# stopped with the hub even though JupyterHub starts them in sessions of their own.
+c.Spawner.environment = {"COURSEHUB_LOCALHUB_ID": os.environ["COURSEHUB_LOCALHUB_ID"]}
 
 if settings["load_groups"] is not None:  # otherwise the course configuration below loads them
     c.JupyterHub.load_groups = settings["load_groups"]
@@ -49,6 +52,6 @@ if settings.get("courses_file"):
     from coursehub.hub.runtime import spawn
 
     course_data = spawn.load_data(settings["courses_file"])
-    spawn.configure(c, course_data)
+    spawn.configure(c, course_data, jupyter_config_root=settings["jupyter_config_root"])
     spawn.add_sync_service(c, course_data, os.environ["COURSEHUB_LOCALHUB_SYNC_TOKEN"])
     spawn.add_collect_services(c, course_data, json.loads(os.environ.get("COURSEHUB_LOCALHUB_COLLECT_TOKENS", "{}")))

@@ -7,14 +7,27 @@ as a file mounted into the z2jh hub pod, and imported directly by the local hub.
 to a manifest comes in as data (the dict ``coursehub build`` writes to ``coursehub-courses.json`` and
 to the Helm values' ``custom.coursehub``); nothing here is generated.
 
-It plugs into JupyterHub's own hooks rather than a spawner subclass:
+**One named server per course.** A user's server for a course is the JupyterHub named server whose
+name is the course id (``/user/<name>/data-c8-fa26/``). The server's name alone decides the course:
+there is no menu, and a student in two courses has two servers, each with its own course's image,
+limits and idle culling, side by side. It plugs into JupyterHub's own hooks:
 
-- ``Spawner.options_form`` lists only the user's own courses that are in term today;
-- ``Spawner.options_from_form`` turns the form into ``{"course": id}``;
-- ``Spawner.apply_user_options`` checks the choice against the user's groups and the dates (a
-  hand-crafted request for another course is refused with 403, whether it comes from the form or the
-  REST API) and sets the course's image, default URL, limits, idle culling, environment, node
-  selector, shared data and home-volume size on the spawner;
+- ``JupyterHub.user_redirect_hook``: a link to ``/hub/user-redirect/<course>/...`` (what
+  coursehub's assignment links use) goes to ``/hub/spawn/<user>/<course>?next=/user/<user>/<course>/...``,
+  which starts that course's server when it is not running and then opens the page. Without the
+  hook JupyterHub would send it to the user's *default* server (``/hub/user-redirect/`` is for the
+  default server only; ``/user/<name>/<course>/`` of a server that does not exist yet is routed to
+  the default server too).
+- ``JupyterHub.named_server_limit_per_user``: one server per course the user belongs to (plus the
+  servers they already have, so a server from an earlier term never blocks a new course). A server
+  name that is not one of the user's courses is refused here, before JupyterHub records it.
+- ``Spawner.apply_user_options`` resolves the course from the server's name, checks it against the
+  user's groups and the dates (403 for a course that is not theirs, whoever asks: the spawn page, the
+  REST API, an admin), and sets the course's image, default URL, limits, idle culling, environment,
+  node selector, volumes, home-volume size and Jupyter configuration on the spawner. The default server (no name) gets
+  the hub's defaults.
+- ``JupyterHub.default_url``: a user with exactly one course in term lands in that course's server
+  after logging in; anyone else on the hub's home page, which lists their servers.
 - ``JupyterHub.load_groups`` / ``load_roles`` create the course groups and the staff roles; the roles
   of a course outside its dates are granted to nobody;
 - with an ``lms`` section, JupyterHub's LTI authenticator (``jupyterhub-ltiauthenticator``) signs users
@@ -33,18 +46,22 @@ as one file (the TLJH ``jupyterhub_config.d`` snippet loads a single file, and t
 import copy
 import datetime
 import fnmatch
-import html
 import json
 import os
 import re
 import time
 import unicodedata
+from urllib.parse import quote, urlencode
 
 #: Version of the data layout this runtime reads; the generator writes the same number.
-DATA_VERSION = 1
+DATA_VERSION = 2
 #: Overrides "today" for the term-date checks. Only for tests and demos of a term that is over.
 TODAY_ENV = "COURSEHUB_TODAY"
 COURSES_ENV = "COURSEHUB_COURSES"
+#: Where the Jupyter configuration folders of the course data (``jupyter_config``) are found on the
+#: machine or in the pod that runs the single-user servers; ``$COURSEHUB_JUPYTER_CONFIG_ROOT`` moves it.
+JUPYTER_CONFIG_ROOT = "/etc/coursehub/jupyter"
+JUPYTER_CONFIG_ROOT_ENV = "COURSEHUB_JUPYTER_CONFIG_ROOT"
 SHARED_DATA_VOLUME = "coursehub-shared-data"
 #: Spawner attributes this runtime sets; their configured values are kept so a second spawn (maybe of
 #: another course) starts from the configuration again instead of from the previous course.
@@ -66,7 +83,7 @@ _ATTRS = (
 
 
 class CourseRefused(Exception):
-    """The user asked for a course they cannot start (not theirs, or unknown)."""
+    """The user asked for a server they cannot start (not one of their courses)."""
 
 
 def today():
@@ -78,7 +95,7 @@ def today():
 class CourseIndex:
     """The course data, indexed for fast look-ups at spawn time (group name -> course)."""
 
-    def __init__(self, data):
+    def __init__(self, data, *, jupyter_config_root=None):
         if data.get("version") != DATA_VERSION:
             raise ValueError(
                 f"coursehub course data has version {data.get('version')!r}, this runtime reads {DATA_VERSION}; "
@@ -87,11 +104,14 @@ class CourseIndex:
         self.data = data
         self.courses = data["courses"]
         self.defaults = data["defaults"]
+        self.jupyter_config_root = jupyter_config_root or os.environ.get(JUPYTER_CONFIG_ROOT_ENV) or JUPYTER_CONFIG_ROOT
         self.course_of_group = {}
+        self.role_of_group = {}
         self.dates = {}
         for course_id, course in self.courses.items():
-            for group in course["groups"]:
+            for role, group in course["groups"].items():
                 self.course_of_group[group] = course_id
+                self.role_of_group[group] = role
             self.dates[course_id] = (
                 datetime.date.fromisoformat(course["start"]),
                 datetime.date.fromisoformat(course["end"]),
@@ -105,64 +125,117 @@ class CourseIndex:
         """Every course the groups belong to (students or staff), active or not, sorted."""
         return sorted({self.course_of_group[g] for g in group_names if g in self.course_of_group})
 
-    def choices(self, group_names, day):
-        """The courses a user may start today: their own courses that are in term, sorted by id."""
+    def roles_in(self, group_names, course_id):
+        """The user's roles in a course (``students``, ``instructors``, ``tas``), sorted."""
+        return sorted({self.role_of_group[g] for g in group_names if self.course_of_group.get(g) == course_id})
+
+    def in_term(self, group_names, day):
+        """The user's own courses that are in term on ``day``, sorted by id."""
         return [c for c in self.member_of(group_names) if self.active(c, day)]
 
-    def resolve(self, group_names, choice, day):
-        """``(course id or None, settings)`` for a spawn; raises :class:`CourseRefused`.
+    def resolve(self, group_names, server_name, day):
+        """``(course id or None, settings)`` for a server; raises :class:`CourseRefused`.
 
-        No choice: the user's first course in term, else the hub's defaults. A choice of the user's
-        own course that is out of term falls back the same way (a remembered choice must not lock a
-        student out); a choice of any other course is refused.
+        The default server (``""``) gets the hub's defaults. A course server needs the user to be in
+        the course (a student or its staff); outside the course's dates it gets the hub's defaults,
+        so its owner can still reach their files but the course grants nothing.
         """
-        options = self.choices(group_names, day)
-        if choice:
-            if choice in options:
-                return choice, self.courses[choice]["settings"]
-            if choice not in self.member_of(group_names):
-                raise CourseRefused(f"you are not enrolled in a course {choice!r} on this hub")
-        if options:
-            return options[0], self.courses[options[0]]["settings"]
-        return None, self.defaults
+        if not server_name:
+            return None, self.defaults
+        if server_name not in self.member_of(group_names):
+            raise CourseRefused(self.refusal(server_name))
+        if not self.active(server_name, day):
+            return None, self.defaults
+        return server_name, self.courses[server_name]["settings"]
 
-    def menu(self, group_names, day):
-        """The HTML for the spawn form: a choice among the user's courses, or '' for one or none."""
-        options = self.choices(group_names, day)
-        if len(options) < 2:
-            return ""
-        items = "".join(
-            '<option value="{}"{}>{}</option>'.format(
-                html.escape(c, quote=True), " selected" if i == 0 else "", html.escape(self.courses[c]["title"])
-            )
-            for i, c in enumerate(options)
-        )
+    def refusal(self, server_name):
+        """Why a server name is refused, for the user to read.
+
+        JupyterHub shows it as the HTTP reason phrase too, so it names no course title (free text) and
+        shows any other name in ASCII.
+        """
+        if server_name in self.courses:
+            return f"you are not enrolled in {server_name} or on its staff; ask its instructor to add you to the roster"
         return (
-            '<label for="coursehub-course">Course</label>'
-            f'<select class="form-control" id="coursehub-course" name="course">{items}</select>'
+            f"{ascii(server_name)} is not a course on this hub: each of your servers is named after one of "
+            "your courses (open it from the course's assignment links)"
         )
 
     # --- JupyterHub hooks ------------------------------------------------------------------------
 
-    def options_form(self, spawner):
-        return self.menu(_group_names(spawner), today())
-
-    @staticmethod
-    def options_from_form(formdata):
-        values = formdata.get("course") or [""]
-        return {"course": values[0]}
-
     def apply_user_options(self, spawner, user_options):
+        """``Spawner.apply_user_options``: the course comes from the server's name, never from options."""
+        server_name = spawner.name or ""
         choice = user_options.get("course") if isinstance(user_options, dict) else None
-        if choice is not None and not isinstance(choice, str):
-            raise _http_error(400, "the course option must be a course id")
+        if choice is not None and choice != server_name:
+            # the menu of earlier versions sent {"course": id}; a request that still does must not
+            # start one course's server with another course's settings
+            _forget_options(spawner)
+            raise _http_error(
+                400,
+                f"the course is chosen by the server's name: start the server named {choice!r} "
+                "(/hub/spawn/<user>/<course>, or POST /hub/api/users/<user>/servers/<course>)",
+            )
+        groups = _group_names(spawner)
         try:
-            course_id, settings = self.resolve(_group_names(spawner), choice, today())
+            course_id, settings = self.resolve(groups, server_name, today())
         except CourseRefused as exc:
             _forget_options(spawner)
             raise _http_error(403, str(exc)) from None
-        apply_settings(spawner, course_id, settings)
-        spawner.log.info("coursehub: %s starts with the settings of %s", spawner.user.name, course_id or "the hub")
+        roles = self.roles_in(groups, course_id) if course_id else []
+        apply_settings(spawner, course_id, settings, roles=roles, jupyter_config_root=self.jupyter_config_root)
+        spawner.log.info(
+            "coursehub: %s's server %r starts with the settings of %s", spawner.user.name, server_name, course_id or "the hub"
+        )
+
+    def user_redirect(self, path, request, user, base_url):
+        """``JupyterHub.user_redirect_hook``: ``<course>/rest`` -> that course's server, started if needed.
+
+        Any other path returns None: JupyterHub's own handling (the default server).
+        """
+        server_name, _, rest = path.partition("/")
+        if server_name not in self.courses:
+            return None
+        target = f"{user.url}{server_name}/{quote(rest, safe='/~!$&()*+,;=:@')}"
+        if request.query:
+            target += "?" + request.query
+        return f"{base_url}hub/spawn/{user.escaped_name}/{server_name}?" + urlencode({"next": target})
+
+    def named_server_limit(self, handler):
+        """``JupyterHub.named_server_limit_per_user``: one server per course the user belongs to.
+
+        Servers the user already has that are not among their current courses (an earlier term's)
+        are added, so they never block a new course's server. JupyterHub records a new named server
+        before any spawn hook runs, so a request to create one whose name is not one of the target
+        user's courses is refused here (403, with the reason), not after it was recorded.
+        """
+        from tornado import web
+
+        current = handler.current_user
+        if current is None:
+            return 0
+        args = [a.decode() if isinstance(a, bytes) else a for a in (handler.path_args or ())]
+        if len(args) >= 2 and args[1]:
+            target = current if getattr(current, "kind", "user") == "user" and args[0] == current.name else handler.find_user(args[0])
+            if target is not None and args[1] not in target.orm_spawners:
+                if args[1] not in self.member_of(g.name for g in target.groups):
+                    raise web.HTTPError(403, self.refusal(args[1]), reason=self.refusal(args[1]))
+        if getattr(current, "kind", "user") != "user" or current.admin:
+            return 0  # a service (sync, an admin service) or an admin: no limit
+        courses = set(self.member_of(g.name for g in current.groups))
+        kept = [name for name in current.orm_spawners if name and name not in courses]
+        return max(1, len(courses) + len(kept))
+
+    def default_url(self, handler):
+        """``JupyterHub.default_url``: the one course in term, else the home page listing the servers."""
+        user = handler.current_user
+        base = handler.hub.base_url
+        if user is None:
+            return base + "home"
+        courses = self.in_term([g.name for g in user.groups], today())
+        if len(courses) == 1:
+            return f"{base}spawn/{user.escaped_name}/{courses[0]}"
+        return base + "home"
 
     def load_roles(self, day):
         """The staff (and service) roles to load; a course out of term grants its roles to nobody."""
@@ -180,16 +253,17 @@ def _group_names(spawner):
 
 
 def _forget_options(spawner):
-    # JupyterHub stores a request's options as the default for the next spawn; a refused choice
-    # must not become the default that refuses every later start.
+    # JupyterHub stores a request's options as the default for the server's next start; refused
+    # options must not become the default that refuses every later start of the same server.
     orm_spawner = getattr(spawner, "orm_spawner", None)
-    if orm_spawner is not None and orm_spawner.user_options:
+    if orm_spawner is not None and getattr(orm_spawner, "user_options", None):
         from sqlalchemy.orm import object_session
 
         orm_spawner.user_options = {}
         session = object_session(orm_spawner)
         if session is not None:
             session.commit()
+    spawner.user_options = {}
 
 
 def _http_error(status, message):
@@ -210,8 +284,8 @@ def idle_args(seconds):
     """jupyter-server options that cull idle kernels and terminals, then shut the idle server down.
 
     The hub-wide idle culler has one timeout for everybody; these run inside the server, so each
-    course gets its own. ``cull_connected`` because students leave tabs open: an open tab with
-    nothing running is idle.
+    course gets its own, and each of a user's course servers is culled on its own. ``cull_connected``
+    because students leave tabs open: an open tab with nothing running is idle.
     """
     interval = max(30, min(300, seconds // 4))
     return [
@@ -232,8 +306,22 @@ def _literal(spawner, text):
     return text
 
 
-def apply_settings(spawner, course_id, settings):
-    """Set a course's settings (or the hub's defaults, ``course_id`` None) on ``spawner``."""
+def _literal_tree(spawner, value):
+    if isinstance(value, str):
+        return _literal(spawner, value)
+    if isinstance(value, dict):
+        return {k: _literal_tree(spawner, v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_literal_tree(spawner, v) for v in value]
+    return value
+
+
+def apply_settings(spawner, course_id, settings, *, roles=(), jupyter_config_root=JUPYTER_CONFIG_ROOT):
+    """Set a course's settings (or the hub's defaults, ``course_id`` None) on ``spawner``.
+
+    ``roles`` are the user's roles in the course: volumes meant for some roles only (nbgrader's
+    course directory, for its graders) are mounted for those.
+    """
     base = _snapshot(spawner)
     for name, value in base.items():
         setattr(spawner, name, value)
@@ -245,6 +333,11 @@ def apply_settings(spawner, course_id, settings):
     env.update({k: _literal(spawner, v) for k, v in (settings.get("environment") or {}).items()})
     env["COURSEHUB_COURSE"] = course_id or ""
     env["COURSEHUB_IMAGE"] = settings.get("image_key") or ""
+    if settings.get("jupyter_config"):
+        # Jupyter reads $JUPYTER_CONFIG_PATH before its own folders: the course's folder turns
+        # extensions on or off (nbgrader's menus only in nbgrader courses) and holds its nbgrader_config.
+        folder = jupyter_config_root.rstrip("/") + "/" + settings["jupyter_config"]
+        env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(p for p in (folder, env.get("JUPYTER_CONFIG_PATH")) if p)
     if settings.get("idle_timeout"):
         spawner.args = list(base["args"]) + idle_args(int(settings["idle_timeout"]))
     # Only spawners that run images (KubeSpawner, DockerSpawner) have one; a single machine has one
@@ -257,19 +350,18 @@ def apply_settings(spawner, course_id, settings):
         spawner.storage_capacity = settings["storage_capacity"]
     if "node_selector" in base and settings.get("node_selector"):
         spawner.node_selector = {**base["node_selector"], **settings["node_selector"]}
+    volumes, mounts = [], []
     shared = settings.get("shared_data")
     if shared:
         env["COURSEHUB_SHARED_DATA"] = _literal(spawner, shared["mount_path"])
         if "volumes" in base and "volume_mounts" in base:
-            spawner.volumes = list(base["volumes"]) + [
+            volumes.append(
                 {
                     "name": SHARED_DATA_VOLUME,
                     "persistentVolumeClaim": {"claimName": _literal(spawner, shared["volume"]), "readOnly": shared["read_only"]},
                 }
-            ]
-            spawner.volume_mounts = list(base["volume_mounts"]) + [
-                {"name": SHARED_DATA_VOLUME, "mountPath": _literal(spawner, shared["mount_path"]), "readOnly": shared["read_only"]}
-            ]
+            )
+            mounts.append({"name": SHARED_DATA_VOLUME, "mountPath": _literal(spawner, shared["mount_path"]), "readOnly": shared["read_only"]})
         elif "unit_extra_properties" in base:
             # SystemdSpawner: systemd bind-mounts the directory into the user's unit.
             key = "BindReadOnlyPaths" if shared["read_only"] else "BindPaths"
@@ -277,7 +369,29 @@ def apply_settings(spawner, course_id, settings):
                 **base["unit_extra_properties"],
                 key: f"{shared['volume']}:{shared['mount_path']}",
             }
+    if "volumes" in base and "volume_mounts" in base:
+        # Kubernetes volumes of the course (nbgrader's exchange and course directory), each for
+        # the roles it names
+        for volume in settings.get("volumes") or []:
+            if volume.get("roles") and not set(volume["roles"]) & set(roles):
+                continue
+            volumes.append({"name": volume["name"], **_literal_tree(spawner, volume["source"])})
+            mounts.append({"name": volume["name"], "mountPath": _literal(spawner, volume["mount_path"]), "readOnly": volume["read_only"]})
+        if volumes:
+            spawner.volumes = list(base["volumes"]) + volumes
+            spawner.volume_mounts = list(base["volume_mounts"]) + mounts
     spawner.environment = env
+    _own_systemd_unit(spawner)
+
+
+def _own_systemd_unit(spawner):
+    # SystemdSpawner names a user's unit from the user alone (jupyter-<user>-singleuser) and, finding
+    # that unit running when a server starts, stops it: a student's second course server would kill
+    # the first. Each named server gets its own unit.
+    template = getattr(spawner, "unit_name_template", None)
+    if template is None or not hasattr(spawner, "_expand_user_vars") or not spawner.name:
+        return
+    spawner.unit_name = f"{spawner._expand_user_vars(template)}-{spawner.name}"
 
 
 # --- usernames -------------------------------------------------------------------------------------
@@ -521,16 +635,18 @@ def configure_lms(c, data, index):
     return launches
 
 
-def configure(c, data, *, spawner_section="Spawner"):
-    """Fill the traitlets config ``c`` from the course data: spawn hooks, groups, roles and LMS sign-in.
+def configure(c, data, *, spawner_section="Spawner", jupyter_config_root=None):
+    """Fill the traitlets config ``c`` from the course data: named servers, spawn hooks, groups, roles and LMS sign-in.
 
     Groups and roles are added to whatever the configuration already loads (z2jh loads its own
     roles for its services).
     """
-    index = CourseIndex(data)
+    index = CourseIndex(data, jupyter_config_root=jupyter_config_root)
+    c.JupyterHub.allow_named_servers = True
+    c.JupyterHub.named_server_limit_per_user = index.named_server_limit
+    c.JupyterHub.user_redirect_hook = index.user_redirect
+    c.JupyterHub.default_url = index.default_url
     section = c[spawner_section]
-    section.options_form = index.options_form
-    section.options_from_form = index.options_from_form
     section.apply_user_options = index.apply_user_options
     groups = dict(c.JupyterHub.load_groups) if "load_groups" in c.JupyterHub else {}
     groups.update(copy.deepcopy(data.get("groups", {})))
