@@ -8,10 +8,10 @@ its groups by role (how the runtime finds a user's courses and roles), its dates
 
 from __future__ import annotations
 
-from coursehub.hub.runtime import spawn
 from coursehub.access.groups import ROLES, group_name, launch_group_name, load_groups, role_groups
-from coursehub.manifest import Course, Manifest
 from coursehub.access.roles import collect_service_role, staff_roles, sync_service_role
+from coursehub.hub.runtime import spawn
+from coursehub.manifest import Course, Manifest
 from coursehub.manifest.effective import CourseSettings, course_settings, hub_settings
 
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from coursehub.hub.runtime import spawn
 from coursehub.hub.data import jupyter_config_files
+from coursehub.hub.runtime import spawn
 
 SNIPPET = "jupyterhub_config.d/coursehub.py"
 DATA = "coursehub-courses.json"

@@ -12,10 +12,10 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
-from coursehub.hub.runtime import spawn
-from coursehub.hub.data import jupyter_config_files, k8s_quantity, nbgrader_claims
-from coursehub.manifest import Manifest
 from coursehub.access.roles import SYNC_SERVICE, sync_service_role
+from coursehub.hub.data import jupyter_config_files, k8s_quantity, nbgrader_claims
+from coursehub.hub.runtime import spawn
+from coursehub.manifest import Manifest
 
 RUNTIME_MOUNT = "/usr/local/etc/jupyterhub/coursehub/coursehub_spawn.py"
 EXTRA_CONFIG = Path(__file__).parent / "runtime" / "z2jh_extraconfig.py"
