@@ -153,6 +153,7 @@ def test_course_catalogue_page_shows_qr_codes(browser, example_manifest):
 def test_wrapped_link_has_no_copy_button_and_the_copyable_one_is_a_working_link(browser, example_manifest):
     """The nbgitpuller page shows the example link once whole (with Material's copy button) and once
     wrapped for reading (without one, since copying it would give a broken URL)."""
+    from coursehub.access.groups import server_name
     from coursehub.links import build_link, parse_link
 
     ctx, base, _, _ = browser
@@ -162,16 +163,17 @@ def test_wrapped_link_has_no_copy_button_and_the_copyable_one_is_a_working_link(
     page.wait_for_selector('[data-md-type="copy"]')
     blocks = page.evaluate("""() => Array.from(document.querySelectorAll('.md-typeset pre')).map(pre => ({
       id: pre.id, text: pre.querySelector('code').innerText, copy: Boolean(pre.querySelector('[data-md-type="copy"]'))}))""")
-    links = [b for b in blocks if "hub/user-redirect/git-pull" in b["text"]]
+    links = [b for b in blocks if "hub/user-redirect/" in b["text"] and "/git-pull" in b["text"]]
     whole = [b for b in links if "\n" not in b["text"].strip()]
     wrapped = [b for b in links if "\n" in b["text"].strip()]
     assert whole and wrapped
     assert all(b["copy"] for b in whole) and not any(b["copy"] for b in wrapped)
-    # Material's copy button on the whole link puts a link on the clipboard that opens the example's lab.
+    # Material's copy button on the whole link puts a link on the clipboard that opens the example's lab
+    # on data-c8's own course server.
     page.click(f'#{whole[0]["id"]} [data-md-type="copy"]')
     page.wait_for_timeout(300)
     copied = page.evaluate("navigator.clipboard.readText()").strip()
     c8 = example_manifest.course("data-c8-fa26")
     expected = build_link(hub=example_manifest.hub.url, repo=c8.content.repo, branch=c8.content.branch,
-                          path=c8.assignments[0].path, interface="lab")
+                          path=c8.assignments[0].path, interface="lab", server=server_name(c8.id))
     assert parse_link(copied) == expected.fields
