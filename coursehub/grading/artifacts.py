@@ -9,7 +9,7 @@ For every course, under ``graders/<course>/``:
   exchange) and ``<assignment>/release/<notebook>`` (nbgrader's student version).
 
 Running otter assign and nbgrader takes seconds per assignment, so outputs are cached by the
-hash of the source files and the grader's version (in ``$XDG_CACHE_HOME/coursehub/graders``);
+hash of the source files and the grader's version (in ``graders/`` in coursehub's cache, :func:`coursehub.cache.cache_root`);
 the outputs are deterministic, so a cached copy is the same bytes a fresh run would give.
 """
 
@@ -18,20 +18,19 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 from importlib.metadata import version
 from pathlib import Path
 
 from coursehub.build import BuildContext
 from coursehub.errors import CoursehubError
 from coursehub.grading import nbgrader as nbg
+from coursehub.cache import cache_root
 from coursehub.grading.results import atomic_write
 from coursehub.manifest import Assignment, Course
 
 
 def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "coursehub" / "graders"
+    return cache_root() / "graders"
 
 
 def _cached(kind: str, source: Path, make) -> dict[str, bytes]:

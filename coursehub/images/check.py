@@ -51,7 +51,8 @@ from packaging.utils import canonicalize_name
 from coursehub import emit
 from coursehub.errors import CoursehubError
 from coursehub.images.contexts import requirements_txt
-from coursehub.images.pip import cache_root, locked, pip_errors
+from coursehub.cache import cache_root
+from coursehub.images.pip import locked, pip_errors
 from coursehub.images.plan import ImageBuild, plan_images
 from coursehub.images.standard import closure, load_standard
 from coursehub.manifest import Course, Manifest

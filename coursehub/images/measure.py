@@ -10,7 +10,7 @@ the data8 standard pins markdown-it-py 4.3.0``). Each closure package's wheel is
 **installed size** (before bytecode compilation).
 
 These facts are kept in two places. coursehub's cache (``packages/facts.json``, see
-:func:`coursehub.images.pip.cache_root`) holds everything ever measured, so a second run asks the
+:func:`coursehub.cache.cache_root`) holds everything ever measured, so a second run asks the
 index nothing. ``package-sizes.json`` beside the manifest holds what ``coursehub images advise
 --record`` measured for that manifest: the build reads only that file, never the network, so the
 same commit builds the same advice everywhere. A resolution is tied to the standard's digest: after
@@ -34,7 +34,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from coursehub import emit
 from coursehub.errors import CoursehubError
-from coursehub.images.pip import cache_root, image_platform_args, locked, pip_errors
+from coursehub.cache import cache_root
+from coursehub.images.pip import image_platform_args, locked, pip_errors
 from coursehub.images.plan import ImagePlan
 from coursehub.images.standard import StandardSet, load_standard, requirement_applies
 from coursehub.manifest import Manifest

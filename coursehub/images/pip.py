@@ -8,17 +8,9 @@ second run asks the package index nothing.
 from __future__ import annotations
 
 import fcntl
-import os
 from contextlib import contextmanager
 from pathlib import Path
 
-
-def cache_root() -> Path:
-    """``$COURSEHUB_CACHE_DIR``, else ``$XDG_CACHE_HOME/coursehub``, else ``~/.cache/coursehub``."""
-    return Path(
-        os.environ.get("COURSEHUB_CACHE_DIR")
-        or os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "coursehub")
-    )
 
 
 @contextmanager

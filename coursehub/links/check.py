@@ -24,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
+from coursehub.cache import cache_root
 from coursehub.errors import CoursehubError
 from coursehub.links.url import check_branch, check_file_path, check_repo
 from coursehub.manifest import Course, Manifest
@@ -52,8 +53,7 @@ class _Target:
 
 
 def default_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "coursehub" / "links"
+    return cache_root() / "links"
 
 
 def _git_env() -> dict[str, str]:
