@@ -9,20 +9,62 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import re
 import secrets
 from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.emitter import Emitter
-from ruamel.yaml.nodes import ScalarNode
 from ruamel.yaml.representer import SafeRepresenter
 
 from coursehub.escape import csv_cell
 
 
 def to_json(data: Any) -> bytes:
-    return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+    """Indented JSON with sorted keys: exactly ``json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False)``.
+
+    With an indent, json's C encoder is not used and the pure-Python one yields every bracket and
+    comma separately (a second for a university's hub files); :func:`_json` writes the same text with
+    one join per container and leaves each scalar to json's C string encoder.
+    """
+    try:
+        text = _json(data, "\n")
+    except _Unsupported:
+        text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False)
+    return (text + "\n").encode("utf-8")
+
+
+_json_str = json.encoder.encode_basestring  # the C function when available, as json.dumps uses
+
+
+def _json(node: Any, newline: str) -> str:
+    """``node`` as :func:`to_json` writes it, ``newline`` being a line break and the current indent."""
+    if type(node) is str:
+        return _json_str(node)
+    if type(node) is dict:
+        if not node:
+            return "{}"
+        inner = newline + "  "
+        if not all(type(k) is str for k in node):  # json's key coercion and sorting of other types
+            raise _Unsupported(node)
+        return "{" + ",".join([f"{inner}{_json_str(k)}: {_json(node[k], inner)}" for k in sorted(node)]) + newline + "}"
+    if type(node) is list:
+        if not node:
+            return "[]"
+        inner = newline + "  "
+        return "[" + ",".join([inner + _json(v, inner) for v in node]) + newline + "]"
+    if node is None:
+        return "null"
+    if node is True:
+        return "true"
+    if node is False:
+        return "false"
+    if type(node) is int:
+        return int.__repr__(node)
+    if type(node) is float and math.isfinite(node):
+        return float.__repr__(node)
+    raise _Unsupported(node)  # NaN, tuples, subclasses: json.dumps decides
 
 
 def _yaml() -> YAML:
@@ -38,6 +80,8 @@ def _yaml() -> YAML:
 #: character first, no blank, no ``: `` or `` #``, no trailing ``:``.
 _PLAIN = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_.@/=+-]|[:!](?=[A-Za-z0-9_.@/=+-]))*\Z")
 _STR_TAG = "tag:yaml.org,2002:str"
+#: Text ruamel's write_double_quoted writes unescaped (printable, unicode allowed, no quote or backslash).
+_DOUBLE_SAFE = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]*\Z")
 
 
 def to_yaml(data: Any) -> bytes:
@@ -107,7 +151,11 @@ class _Block:
     """
 
     def __init__(self, yaml: YAML):
-        self._resolve = yaml.resolver.resolve
+        # ruamel's implicit resolvers for the dump's YAML version, by first character (its resolve()
+        # without the per-call version lookup, which is most of its cost)
+        table = yaml.resolver.versioned_resolver
+        self._resolvers = {first: list(rules) + list(table.get(None, [])) for first, rules in table.items()}
+        self._fallback = list(table.get(None, []))
         emitter = Emitter(io.StringIO(), allow_unicode=True)
         emitter.use_version = None  # what analyze_scalar reads from the serializer: YAML 1.2, as the dump
         self._analyze = emitter.analyze_scalar
@@ -116,7 +164,10 @@ class _Block:
         self._keys: set[str] = set()
 
     def _implicit_str(self, value: str) -> bool:
-        return self._resolve(ScalarNode, value, (True, False)) == _STR_TAG
+        for tag, regexp in self._resolvers.get(value[0] if value else "", self._fallback):
+            if regexp.match(value):
+                return tag == _STR_TAG
+        return True  # ruamel's default scalar tag is str
 
     def writable(self, node: Any, memo: dict[int, bool], *, key: bool = False) -> bool:
         """Whether this class can write ``node`` (a key, with ``key``); every container's answer goes in ``memo``."""
@@ -168,14 +219,17 @@ class _Block:
         if _PLAIN.match(value):
             # a word that reads as another type (a date, a number, null) is quoted to stay a string
             return value if self._implicit_str(value) else f"'{value}'"
-        # long lines may be folded at the width; quotes and line breaks take the double-quoted style
-        if not value or len(value) > 1000 or "'" in value or "\n" in value:
+        # long lines may be folded at the width; line breaks take another style
+        if not value or len(value) > 1000 or "\n" in value:
             return None
         analysis = self._analyze(value)
         if analysis.multiline:
             return None
         if analysis.allow_block_plain and self._implicit_str(value):
             return value
+        if "'" in value:
+            # ruamel double-quotes text with an apostrophe; written here only when nothing needs escaping
+            return f'"{value}"' if analysis.allow_double_quoted and _DOUBLE_SAFE.match(value) else None
         return f"'{value}'" if analysis.allow_single_quoted else None
 
     def mapping(self, node: dict, indent: int, first: str | None = None) -> list[str]:
