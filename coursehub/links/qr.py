@@ -52,9 +52,12 @@ def make(url: str) -> segno.QRCode:
     template, region, order, masks = _layout(version)
     placed = template.copy()
     placed.flat[order] = bits
-    candidates = np.where(region, placed ^ masks, placed)  # (8, n, n)
-    mask = int(np.argmin(_penalties(candidates)))  # the first of equal scores, as segno's strict `<`
-    matrix = tuple(bytearray(row.tobytes()) for row in candidates[mask])
+    # the eight candidates at once, one bit each (see "penalty scores" below)
+    full = placed * np.uint8(0xFF)
+    lanes = np.where(region, full ^ _mask_lanes(version), full)
+    mask = int(np.argmin(_penalties(lanes, len(placed))))  # the first of equal scores, as segno's strict `<`
+    chosen = np.where(region, placed ^ masks[mask], placed)
+    matrix = tuple(bytearray(row.tobytes()) for row in chosen)
     _enc.add_format_info(matrix, version, error, mask)
     _enc.add_version_info(matrix, version)
     return segno.QRCode(_enc.Code(matrix, version, error, mask, segments))
@@ -99,23 +102,35 @@ def svg_of(code: segno.QRCode, *, title: str = "") -> bytes:
     """``code`` as SVG, byte for byte what ``code.save(kind="svg", scale=4, border=4, xmldecl=False, title=...)``
     writes (the same path of dark runs, row by row, in relative moves), without segno's per-module loop."""
     size = len(code.matrix)
-    m = np.frombuffer(b"".join(code.matrix), dtype=np.uint8).reshape(size, size).astype(np.int8)
-    edges = np.diff(np.pad(m, ((0, 0), (1, 1))), axis=1)
-    rows, x1 = np.nonzero(edges == 1)
-    _, x2 = np.nonzero(edges == -1)
-    path, last_x, last_row = [], 0, None
-    for row, a, b in zip(rows.tolist(), (x1 + _BORDER).tolist(), (x2 + _BORDER).tolist()):
-        if last_row is None:
-            path.append(f"M{a} {row + _BORDER + 0.5}h{b - a}")
-        else:
-            path.append(f"m{a - last_x} {row - last_row}h{b - a}")
-        last_x, last_row = b, row
+    padded = np.zeros((size, size + 2), dtype=np.int8)
+    padded[:, 1:-1] = np.frombuffer(b"".join(code.matrix), dtype=np.uint8).reshape(size, size)
+    edges = np.diff(padded, axis=1)
+    rows, x1 = np.nonzero(edges == 1)  # where each dark run starts and ends, row by row
+    x2 = np.nonzero(edges == -1)[1]
+    width = x2 - x1
+    # each later run is a move from the previous run's end, `m<dx> <dy>h<width>`, written from one key
+    keys = ((x1[1:] - x2[:-1] + 512) << 20) | ((rows[1:] - rows[:-1]) << 10) | width[1:]
+    path = f"M{int(x1[0]) + _BORDER} {int(rows[0]) + _BORDER + 0.5}h{int(width[0])}"
+    path += "".join(map(_MOVES.__getitem__, keys.tolist()))
     side = (size + 2 * _BORDER) * _SCALE
     head = f'<svg xmlns="http://www.w3.org/2000/svg" width="{side}" height="{side}" class="segno">'
     if title:
         head += f"<title>{xml_escape(title)}</title>"
-    body = f'<path transform="scale({_SCALE})" class="qrline" stroke="#000" d="{"".join(path)}"/></svg>\n'
+    body = f'<path transform="scale({_SCALE})" class="qrline" stroke="#000" d="{path}"/></svg>\n'
     return (head + body).encode("utf-8")
+
+
+class _Moves(dict):
+    """The path text of a relative move by its key (dx + 512, dy, width in 20/10/10 bits), made once."""
+
+    def __missing__(self, key: int) -> str:
+        dx, rest = divmod(key, 1 << 20)
+        dy, width = divmod(rest, 1 << 10)
+        text = self[key] = f"m{dx - 512} {dy}h{width}"
+        return text
+
+
+_MOVES = _Moves()  # a few thousand distinct moves: symbols are at most 177 modules wide
 
 
 def png_of(code: segno.QRCode) -> bytes:
@@ -217,23 +232,46 @@ def _layout(version: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarra
     return grid, region, np.array(order), masks
 
 
+@lru_cache(maxsize=None)
+def _mask_lanes(version: int) -> np.ndarray:
+    """The eight masks of ``version`` packed one bit each, mask 0 in the most significant bit."""
+    return np.packbits(_layout(version)[3], axis=0)[0]
+
+
 # --- penalty scores (segno's mask_scores, for eight candidates at once) -----------------------------------
+#
+# The eight candidates are scored together, one bit each: bit 7 - k of every byte is candidate k's module
+# there (np.packbits over the candidates), so each numpy operation below handles all eight at once on an
+# eighth of the data, and a lane's total is a count of one bit position (:func:`_lane_counts`).
 
 
-def _penalties(m: np.ndarray) -> list[int]:
-    """Each candidate's penalty N1 + N2 + N3 + N4, with the rules of :func:`segno.encoder.mask_scores`."""
-    count, size = m.shape[0], m.shape[1]
-    lines = np.concatenate([m, m.transpose(0, 2, 1)], axis=1)  # rows, then columns: (8, 2n, n)
+def _penalties(lanes: np.ndarray, size: int) -> list[int]:
+    """Each candidate's penalty N1 + N2 + N3 + N4, with the rules of :func:`segno.encoder.mask_scores`.
+
+    ``lanes`` holds the eight ``size`` x ``size`` candidates, candidate k in bit 7 - k."""
+    count = 8
+    lines = np.concatenate([lanes, lanes.T])  # rows, then columns: (2n, n)
     n1 = _runs_penalty(lines)
-    same = (m[:, 1:, 1:] == m[:, :-1, 1:]) & (m[:, 1:, 1:] == m[:, 1:, :-1]) & (m[:, 1:, 1:] == m[:, :-1, :-1])
-    n2 = 3 * same.sum(axis=(1, 2))
+    a = lanes[1:, 1:]
+    same = ~(a ^ lanes[:-1, 1:]) & ~(a ^ lanes[1:, :-1]) & ~(a ^ lanes[:-1, :-1])
+    n2 = 3 * _lane_counts(same)
     n3 = _finder_like_penalty(lines)
+    dark = _lane_counts(lanes)
     scores = []
     for k in range(count):
-        percent = float(int(m[k].sum())) / (size**2)
+        percent = float(int(dark[k])) / (size**2)
         n4 = 10 * int(abs(percent * 100 - 50) / 5)
         scores.append(int(n1[k]) + int(n2[k]) + int(n3[k]) + n4)
     return scores
+
+
+#: Row b: the bits of the byte b, most significant first (candidate 0 first).
+_BITS = np.unpackbits(np.arange(256, dtype=np.uint8).reshape(-1, 1), axis=1).astype(np.int64)
+
+
+def _lane_counts(x: np.ndarray) -> np.ndarray:
+    """How many bytes of ``x`` have each lane's bit set: (8,), candidate 0 first."""
+    return np.bincount(x.ravel(), minlength=256) @ _BITS
 
 
 def _runs_penalty(lines: np.ndarray) -> np.ndarray:
@@ -242,40 +280,45 @@ def _runs_penalty(lines: np.ndarray) -> np.ndarray:
     A run of L >= 5 holds L - 4 windows of five equal modules, and the first of them is where the run
     reaches five: L - 2 = (L - 4) + 2 x (runs reaching five).
     """
-    eq = lines[:, :, 1:] == lines[:, :, :-1]
-    five = eq[:, :, :-3] & eq[:, :, 1:-2] & eq[:, :, 2:-1] & eq[:, :, 3:]
-    first = five[:, :, 0].sum(axis=1) + (five[:, :, 1:] & ~five[:, :, :-1]).sum(axis=(1, 2))
-    return five.sum(axis=(1, 2)) + 2 * first
+    eq = ~(lines[:, 1:] ^ lines[:, :-1])
+    five = eq[:, :-3] & eq[:, 1:-2] & eq[:, 2:-1] & eq[:, 3:]
+    first = _lane_counts(five[:, 0]) + _lane_counts(five[:, 1:] & ~five[:, :-1])
+    return _lane_counts(five) + 2 * first
 
 
 def _finder_like_penalty(lines: np.ndarray) -> np.ndarray:
     """N3: 40 for each 1:1:3:1:1 pattern with four light modules on one side, found as segno finds them."""
-    count, nlines, size = lines.shape
+    nlines, size = lines.shape
     n = size - 6  # where a pattern can start
-    code = np.zeros((count, nlines, n), dtype=np.uint8)
-    for t in range(7):
-        code = (code << 1) | lines[:, :, t:n + t]
-    found = code == 0b1011101
+    t = [lines[:, i:n + i] for i in range(7)]
+    found = t[0] & ~t[1] & t[2] & t[3] & t[4] & ~t[5] & t[6]  # dark, light, dark x3, light, dark
     # light margins: four light modules before or after; outside the symbol counts as light, as
     # segno's shortened slices at the edges do
-    padded = np.zeros((count, nlines, size + 8), dtype=np.uint8)
-    padded[:, :, 4:-4] = lines
-    dark4 = padded[:, :, :-3] | padded[:, :, 1:-2] | padded[:, :, 2:-1] | padded[:, :, 3:]  # modules k-4..k-1
-    counts = found & ((dark4[:, :, :n] == 0) | (dark4[:, :, 11:11 + n] == 0))
-    result = 40 * counts.sum(axis=(1, 2))
+    padded = np.zeros((nlines, size + 8), dtype=np.uint8)
+    padded[:, 4:-4] = lines
+    dark4 = padded[:, :-3] | padded[:, 1:-2] | padded[:, 2:-1] | padded[:, 3:]  # modules k-4..k-1
+    counts = found & (~dark4[:, :n] | ~dark4[:, 11:11 + n])
+    result = 40 * _lane_counts(counts)
     # segno searches on from idx + 7 after a match that counts (so skips one 4 or 6 further on) and from
     # idx + 4 after one that does not: only lines with two matches that close need that walk
-    close = (found[:, :, :-4] & found[:, :, 4:]).any(axis=2) | (found[:, :, :-6] & found[:, :, 6:]).any(axis=2)
-    ks, ls = np.nonzero(close)
-    if len(ks):
-        result -= 40 * np.bincount(ks, weights=counts[ks, ls].sum(axis=1), minlength=count).astype(np.int64)
-        rows, positions = np.nonzero(found[ks, ls])
-        counted = counts[ks, ls][rows, positions].tolist()
-        last_row, start = -1, 0
-        for row, i, c in zip(rows.tolist(), positions.tolist(), counted):
-            if row != last_row:
-                last_row, start = row, 0
-            if i >= start:
-                start = i + (7 if c else 4)
-                result[ks[row]] += 40 * c
+    close = np.bitwise_or.reduce(found[:, :-4] & found[:, 4:], axis=1) | np.bitwise_or.reduce(found[:, :-6] & found[:, 6:], axis=1)
+    ls = np.nonzero(close)[0]
+    if len(ls):
+        walked = [0] * 8  # what segno's walk counts minus what `result` counted, per candidate
+        f, c = found[ls], counts[ls]
+        rows, positions = np.nonzero(f)
+        starts: dict[tuple[int, int], int] = {}
+        closes = close[ls].tolist()
+        for row, i, fbits, cbits in zip(rows.tolist(), positions.tolist(), f[rows, positions].tolist(), c[rows, positions].tolist()):
+            todo = fbits & closes[row]  # the candidates whose line needs the walk
+            while todo:
+                bit = todo & -todo
+                todo ^= bit
+                k = 8 - bit.bit_length()
+                counted = 1 if cbits & bit else 0
+                walked[k] -= counted
+                if i >= starts.get((row, k), 0):
+                    starts[row, k] = i + (7 if counted else 4)
+                    walked[k] += counted
+        result += 40 * np.array(walked, dtype=np.int64)
     return result
