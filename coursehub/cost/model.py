@@ -227,7 +227,8 @@ def simulate(manifest: Manifest) -> Simulation:
     lead_days = math.ceil(cap.prescale_lead / 86400)
     days = calendar(loads, lead_days, storage.retain_days(manifest))
     homes = [storage.course_homes(manifest, c.course, c.students) for c in loads]
-    nfs_size = storage.provisioned(manifest, homes, days)
+    disk_by_day = storage.disk_by_day(homes, days)
+    nfs_size = storage.provisioned(manifest, disk_by_day)
     rate = {t.name: _day_rate(manifest, t) for t in node_types}
     # Opening the node type with the lowest price per server is what the autoscaler should do on the
     # cloud; on premises the purchase price plays that part.
@@ -245,10 +246,17 @@ def simulate(manifest: Manifest) -> Simulation:
                 if day in table:
                     table[day].append(c)
 
-    peaks = {}
+    # most days run the same courses as the day before: one demand list (and packing) per distinct set
+    peak_of = {c.id: Demand(c.id, c.peak_servers, c.shape) for c in loads if c.peak_servers}
+    running_ids = {day: tuple(c.id for c in running[day]) for day in days}
+    peaks: dict[dt.date, tuple[list[Demand], Packing]] = {}
+    by_set: dict[tuple[str, ...], tuple[list[Demand], Packing]] = {}
     for day in days:
-        demand = [Demand(c.id, c.peak_servers, c.shape) for c in running[day] if c.peak_servers]
-        peaks[day] = (demand, packer(demand))
+        ids = running_ids[day]
+        if ids not in by_set:
+            demand = [peak_of[cid] for cid in ids if cid in peak_of]
+            by_set[ids] = (demand, packer(demand))
+        peaks[day] = by_set[ids]
     fleet: dict[str, int] = {}
     if cap.cost_model == "on-prem":
         for _, packing in peaks.values():
@@ -264,23 +272,28 @@ def simulate(manifest: Manifest) -> Simulation:
     }
     # a day's attribution depends only on its packing (the same packing object for the same demand)
     attributed: dict[int, tuple[dict[str, float], float]] = {}
+    stored: dict[int, tuple[float, dict[str, float], float]] = {}
+    billed_by_set: dict[tuple[int, ...], tuple[Packing, dict[str, int], dict[str, Fraction]]] = {}
     for day in days:
         peak_demand, peak = peaks[day]
-        active = [c.id for c in running[day]]
+        active = list(running_ids[day])
         scale: dict[str, Fraction] = {}
         if cap.cost_model == "cloud":
-            billed_demand = []
-            for c in billed_loads[day]:
-                if c.is_event:
-                    count = c.peak_servers  # placeholders hold the event's peak, then students fill it
-                else:
-                    count = average[c.id]
+            key = tuple(id(c) for c in billed_loads[day])
+            if key not in billed_by_set:  # the same courses billed give the same nodes
+                billed_demand = []
+                for c in billed_loads[day]:
+                    if c.is_event:
+                        count = c.peak_servers  # placeholders hold the event's peak, then students fill it
+                    else:
+                        count = average[c.id]
+                        if count:
+                            scale[c.id] = scales[c.id]
                     if count:
-                        scale[c.id] = scales[c.id]
-                if count:
-                    billed_demand.append(Demand(c.id, count, c.shape))
-            billed = packer(billed_demand)
-            nodes = billed.counts()
+                        billed_demand.append(Demand(c.id, count, c.shape))
+                billed = packer(billed_demand)
+                billed_by_set[key] = (billed, billed.counts(), scale)
+            billed, nodes, scale = billed_by_set[key]
         else:
             billed, nodes = peak, dict(fleet)
         cost_by_type = {name: n * rate[name] for name, n in nodes.items()}
@@ -288,7 +301,10 @@ def simulate(manifest: Manifest) -> Simulation:
             attributed[id(billed)] = _attribute(billed, cost_by_type, by_id, overhead_per_day, scale)
         course_cost, unattributed = attributed[id(billed)]
         course_cost = dict(course_cost)
-        disk_cost, course_disk_cost, disk_unattributed = storage.day_cost(manifest, homes, day, nfs_size)
+        disk = disk_by_day[day]
+        if id(disk) not in stored:  # the same homes cost the same every day they exist
+            stored[id(disk)] = storage.day_cost(manifest, disk, nfs_size)
+        disk_cost, course_disk_cost, disk_unattributed = stored[id(disk)]
         for cid, x in course_disk_cost.items():
             course_cost[cid] = course_cost.get(cid, 0.0) + x
         out.append(
@@ -301,7 +317,7 @@ def simulate(manifest: Manifest) -> Simulation:
                 course_cost=course_cost,
                 unattributed=unattributed + disk_unattributed,
                 billed_nodes=nodes,
-                disk=storage.disk_on(homes, day),
+                disk=disk,
                 storage_cost=disk_cost,
                 course_storage_cost=course_disk_cost,
             )

@@ -210,16 +210,23 @@ def _place(node: Node, key: str, shape: ServerShape, wanted: int) -> int:
 
 
 def _cheapest(node_types, usable, per_node, remaining, prices) -> NodeType | None:
+    """The usable type with the lowest exact price per server held (then price, then name)."""
     best, best_key = None, None
     for t in node_types:
         if t.name not in usable:
             continue
         held = min(per_node[t.name], remaining)
         exact, plain = prices[t.name]
-        key = (exact / held, plain, t.name)
-        if best_key is None or key < best_key:
+        # exact / held compared as integers: p/q/held < p2/q2/held2  <=>  p * q2 * held2 < p2 * q * held
+        key = (exact.numerator, exact.denominator * held, plain, t.name)
+        if best_key is None or _before(key, best_key):
             best, best_key = t, key
     return best
+
+
+def _before(a: tuple, b: tuple) -> bool:
+    left, right = a[0] * b[1], b[0] * a[1]
+    return left < right or (left == right and a[2:] < b[2:])
 
 
 # --- node-share choices ----------------------------------------------------------------------------

@@ -45,12 +45,21 @@ def report(manifest: Manifest) -> dict:
             }
         )
 
+    # each course's costs summed over the days in day order, in one pass over the days
+    totals: dict[str, float] = {}
+    disk_costs: dict[str, float] = {}
+    for d in days:
+        for cid, x in d.course_cost.items():
+            totals[cid] = totals.get(cid, 0) + x
+        for cid, x in d.course_storage_cost.items():
+            disk_costs[cid] = disk_costs.get(cid, 0) + x
     courses = []
     for c in loads:
-        total = sum(d.course_cost.get(c.id, 0.0) for d in days)
-        disk_cost = sum(d.course_storage_cost.get(c.id, 0.0) for d in days)
+        total = totals.get(c.id, 0)
+        disk_cost = disk_costs.get(c.id, 0)
         h = homes[c.id]
-        active_days = sum(1 for d in days if c.active_on(d.day))
+        # the calendar covers every term: a course is active on each day of its term
+        active_days = (c.course.term.end - c.course.term.start).days + 1 if days else 0
         term_weeks = active_days / 7
         per_student = total / c.students if c.students else None
         s = c.shape
@@ -116,7 +125,7 @@ def report(manifest: Manifest) -> dict:
                     "from": (first - dt.timedelta(days=lead_days)).isoformat(),
                     "until": c.course.term.end.isoformat(),
                 },
-                "total_cost": _money(sum(d.course_cost.get(c.id, 0.0) for d in days)),
+                "total_cost": _money(totals.get(c.id, 0)),
             }
         )
 

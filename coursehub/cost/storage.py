@@ -65,17 +65,29 @@ def disk_on(homes: list[Homes], day: dt.date) -> dict[str, int]:
     return {h.course_id: h.bytes for h in homes if h.on(day) and h.bytes}
 
 
-def provisioned(manifest: Manifest, homes: list[Homes], days: list[dt.date]) -> int | None:
+def disk_by_day(homes: list[Homes], days: list[dt.date]) -> dict[dt.date, dict[str, int]]:
+    """:func:`disk_on` for each of ``days``; days with the same homes share one dict (do not change it)."""
+    out: dict[dt.date, dict[str, int]] = {}
+    last: tuple[tuple[str, ...], dict[str, int]] | None = None
+    for day in days:
+        ids = tuple(h.course_id for h in homes if h.on(day))
+        if last is None or last[0] != ids:
+            last = (ids, disk_on(homes, day))
+        out[day] = last[1]
+    return out
+
+
+def provisioned(manifest: Manifest, disk_by_day: dict[dt.date, dict[str, int]]) -> int | None:
     """The shared file system's size (nfs: the most the homes need on any day); None for cloud disks."""
     if manifest.capacity.storage.kind != "nfs":
         return None
-    return max((sum(disk_on(homes, d).values()) for d in days), default=0)
+    return max((sum(disk.values()) for disk in disk_by_day.values()), default=0)
 
 
-def day_cost(manifest: Manifest, homes: list[Homes], day: dt.date, nfs_size: int | None) -> tuple[float, dict[str, float], float]:
-    """(the day's storage cost, its share per course, the part no course is charged) for ``day``."""
+def day_cost(manifest: Manifest, disk: dict[str, int], nfs_size: int | None) -> tuple[float, dict[str, float], float]:
+    """(a day's storage cost, its share per course, the part no course is charged), ``disk`` being
+    :func:`disk_on` that day."""
     rate = price_per_byte_day(manifest)
-    disk = disk_on(homes, day)
     if nfs_size is None:
         shares = {cid: b * rate for cid, b in disk.items()}
         return sum(shares.values()), shares, 0.0
