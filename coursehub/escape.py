@@ -36,6 +36,7 @@ __all__ = ["csv_cell", "csv_value", "html", "html_url", "markdown", "markdown_co
 # a table cell is split on every "|" before escapes are read. Parentheses stay: they only make a link
 # after a "]", and "]" is always escaped.
 _MARKDOWN_SPECIAL = {**{ch: "\\" + ch for ch in "\\`*_{}[]"}, **{ch: f"&#{ord(ch)};" for ch in "|~^"}}
+_MARKDOWN_TABLE = str.maketrans(_MARKDOWN_SPECIAL)
 # At the start of a line these open a block (heading, list, quote, admonition "!!!", details "???",
 # tabs "===", definition ":", setext rule), so a text's first character is referenced too if it is one.
 _LINE_START = set("#+-=!?:.")
@@ -76,7 +77,7 @@ def markdown(text: object) -> str:
     Usable anywhere inline text goes (a paragraph, a heading, a table cell, a link's text).
     """
     line = _one_line(text)
-    out = "".join(_MARKDOWN_SPECIAL.get(ch, ch) for ch in _html.escape(line, quote=True))
+    out = _html.escape(line, quote=True).translate(_MARKDOWN_TABLE)
     numbered = _ORDERED_LIST.match(out)
     if numbered:  # "2026. Course" must not start an ordered list
         return numbered[1] + f"&#{ord(numbered[2])};" + out[numbered.end():]
