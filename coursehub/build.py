@@ -1,23 +1,24 @@
 """The build: one generator per artifact family, run in turn, written atomically and deterministically.
 
 A generator is a function ``generate(ctx: BuildContext) -> None`` that adds files under its own
-family folder (``images/``, ``links/``, ``hub/``, ...). The build renders the whole tree in memory
-first, so a generator that fails leaves nothing on disk; then it writes the tree beside the output
-folder and swaps each family folder in with a rename. ``--check`` renders the same tree and compares
-it with what is on disk instead of writing.
+family folder (``images/``, ``links/``, ``hub/``, ...). The build renders the tree in memory and
+writes each family beside the output folder as it is done; the family folders are swapped in with a
+rename only once every generator has succeeded, so a generator that fails leaves the output as it
+was. ``--check`` renders the same tree and compares it with what is on disk instead of writing.
 
-The staging folders beside the output (``.<out>.coursehub-new-<pid>`` and ``-old-<pid>``) carry the
-id of the process that made them. A build killed part-way leaves them behind; the next build beside
-the same output removes those of every build that is no longer running, never a running build's.
+A large manifest's slowest families render in forked worker processes (:data:`PARALLEL`) while this
+process renders the others and writes; the result is the same bytes as rendering one after another.
+
+Writing, and the staging folders a build leaves if it is killed, are :mod:`coursehub.staging`'s.
 """
 
 from __future__ import annotations
 
 import difflib
-import glob
+import gc
 import importlib
+import itertools
 import os
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -26,6 +27,7 @@ from typing import Any
 from coursehub import emit
 from coursehub.errors import CoursehubError, Problem
 from coursehub.manifest import Manifest
+from coursehub.staging import Staging
 
 #: Artifact families in build order: (family, "module:function"). Each writes only under ``<family>/``.
 GENERATORS: list[tuple[str, str]] = [
@@ -55,6 +57,15 @@ class BuildContext:
     unchanged: list[str] = field(default_factory=list)
     #: Files per family in the output folder after the build (rendered or unchanged).
     file_counts: dict[str, int] = field(default_factory=dict)
+    #: Set by :func:`render`: makes a family rendered in another process show in ``files``.
+    awaiting: Callable[[str], None] | None = None
+
+    def need(self, family: str) -> None:
+        """Wait until ``family``'s files are in ``files`` if it is being rendered elsewhere (no-op otherwise).
+
+        A generator that reads another family's files calls this first."""
+        if self.awaiting:
+            self.awaiting(family)
 
     @property
     def base(self) -> Path:
@@ -93,22 +104,152 @@ def render(
     only: list[str] | None = None,
     warnings: list[Problem] | None = None,
     progress: Callable[[str], None] | None = None,
+    sink: Callable[[dict[str, bytes]], None] | None = None,
+    idle: Callable[[], None] | None = None,
 ) -> BuildContext:
-    """Run the generators and return every file they produce, in memory."""
+    """Run the generators and return every file they produce, in memory.
+
+    ``sink`` gets each family's files as soon as the family is done, and ``idle`` is called when this
+    process would wait for a worker (a build writes the files then).
+
+    A large manifest's slowest families (:data:`PARALLEL`) render in forked worker processes while
+    this process renders the rest; each family writes only its own folder, so the result is the same
+    files, notes and warnings as rendering them one after another.
+    """
     selected = _select(only)
     ctx = BuildContext(manifest=manifest, warnings=list(warnings or []))
-    for name, spec in GENERATORS:
-        if name not in selected:
-            continue
-        if progress:
-            progress(name)
-        ctx.family = name
-        first_note = len(ctx.notes)
-        _load(spec)(ctx)
-        ctx.family_notes[name] = ctx.notes[first_note:]
-        ctx.file_counts[name] = sum(1 for rel in ctx.files if rel.startswith(name + "/"))
-    ctx.family = ""
+    names = [name for name, _ in GENERATORS if name in selected]
+    pool, pending = _render_aside(ctx, _parallel(manifest, names), progress)
+
+    def awaiting(family: str) -> None:
+        if family in pending:
+            if idle and not pending[family].done():
+                idle()
+            _merge(ctx, family, pending.pop(family).result()[family], sink)
+
+    ctx.awaiting = awaiting
+    try:
+        for name in names:
+            if name in pending:
+                continue
+            if progress:
+                progress(name)
+            ctx.family = name
+            first_note, first_file = len(ctx.notes), len(ctx.files)
+            _load(dict(GENERATORS)[name])(ctx)
+            ctx.family = ""
+            _merge(ctx, name, ({}, ctx.notes[first_note:], []))
+            del ctx.notes[first_note:]
+            if sink:
+                # (families it waited for were merged, and given to the sink, in the meantime)
+                prefix = name + "/"
+                sink({rel: ctx.files[rel] for rel in itertools.islice(ctx.files, first_file, None) if rel.startswith(prefix)})
+        for name in list(pending):
+            awaiting(name)
+    except BaseException:
+        if pool is not None:  # a failed build does not wait for the workers to finish for nothing
+            _stop(pool)
+        raise
+    ctx.awaiting = None
+    ctx.notes = [note for name in names for note in ctx.family_notes[name]]
+    ctx.file_counts = {name: sum(1 for rel in ctx.files if rel.startswith(name + "/")) for name in names}
     return ctx
+
+
+def _merge(
+    ctx: BuildContext,
+    name: str,
+    result: tuple[dict[str, bytes], list[str], list[Problem]],
+    sink: Callable[[dict[str, bytes]], None] | None = None,
+) -> None:
+    files, notes, new_warnings = result
+    for rel, content in files.items():
+        if rel in ctx.files:
+            raise ValueError(f"{rel} written twice")
+        ctx.files[rel] = content
+    ctx.family_notes[name] = notes
+    ctx.warnings += new_warnings
+    if sink and files:
+        sink(files)
+
+
+#: Families slow enough on a large manifest to render in worker processes, a group to a worker: cost
+#: and images both draw with matplotlib, which a worker then imports once. The links family stays in
+#: this process, whose QR codes are encoded by a pool of their own (:func:`coursehub.links.qr.svgs`).
+PARALLEL: tuple[tuple[str, ...], ...] = (("cost", "images"),)
+#: Below this many courses a worker process costs more than it saves.
+PARALLEL_MIN_COURSES = 200
+
+
+def _parallel(manifest: Manifest, names: list[str]) -> list[tuple[str, ...]]:
+    """The groups of ``names`` to render in workers (none for a small manifest or a single family)."""
+    import multiprocessing as mp
+
+    if (
+        len(manifest.courses) < PARALLEL_MIN_COURSES
+        or len(names) < 2
+        or (os.cpu_count() or 1) < 2
+        or "fork" not in mp.get_all_start_methods()
+    ):
+        return []
+    groups = [g for g in (tuple(n for n in group if n in names) for group in PARALLEL) if g]
+    aside = {n for g in groups for n in g}
+    return groups if len(aside) < len(names) else groups[1:]  # this process renders one family at least
+
+
+_Result = tuple[dict[str, bytes], list[str], list[Problem]]
+#: The context forked workers render from: inherited by fork, never pickled (a university's rosters).
+_FORKED: BuildContext | None = None
+
+
+def _render_forked(names: tuple[str, ...]) -> dict[str, _Result]:
+    """In a worker: each family's files, notes and new warnings."""
+    assert _FORKED is not None
+    out = {}
+    for name in names:
+        # a context of its own per family: a worker's families are merged separately
+        ctx = BuildContext(manifest=_FORKED.manifest, warnings=list(_FORKED.warnings), family=name)
+        _load(dict(GENERATORS)[name])(ctx)
+        out[name] = (ctx.files, ctx.notes, ctx.warnings[len(_FORKED.warnings):])
+    return out
+
+
+def _stop(pool: Any) -> None:
+    """Stop a pool's workers now (the build failed; their families are not needed)."""
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in list((getattr(pool, "_processes", None) or {}).values()):
+        proc.terminate()
+
+
+def _render_aside(
+    ctx: BuildContext, groups: list[tuple[str, ...]], progress: Callable[[str], None] | None
+) -> tuple[Any, dict[str, Any]]:
+    """Start rendering ``groups`` in forked workers; returns the pool and each family's group future."""
+    if not groups:
+        return None, {}
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    global _FORKED
+    _FORKED = ctx  # still empty: each worker's files are its families' alone
+    pool = ProcessPoolExecutor(len(groups), mp_context=mp.get_context("fork"))
+    # The workers' garbage collector leaves what exists now alone: scanning it would copy every page
+    # of the manifest into each worker (fork shares them until written).
+    gc.freeze()
+    try:
+        futures = {}
+        for group in groups:
+            future = pool.submit(_render_forked, group)
+            for name in group:
+                if progress:
+                    progress(name)
+                futures[name] = future
+        # a fork pool starts every worker at the first submit; it closes once they are done
+        pool.shutdown(wait=False)
+    finally:
+        _FORKED = None
+        gc.unfreeze()
+    return pool, futures
 
 
 def _select(only: list[str] | None) -> list[str]:
@@ -119,91 +260,6 @@ def _select(only: list[str] | None) -> list[str]:
     if unknown:
         raise CoursehubError(f"unknown artifact family {', '.join(unknown)}; choose from {', '.join(names)}")
     return list(only)
-
-
-_STAGING_KINDS = ("new", "old")
-
-
-def _builder_running(pid: int, folder: Path) -> bool:
-    """Whether the build that made ``folder`` (named with its process id) may still be running."""
-    import psutil
-
-    if pid == os.getpid():
-        return False  # an earlier build in this very process, which has finished or failed
-    try:
-        proc = psutil.Process(pid)
-        if proc.status() == psutil.STATUS_ZOMBIE:
-            return False
-        started = proc.create_time()
-    except psutil.NoSuchProcess:
-        return False
-    except psutil.AccessDenied:
-        return True  # someone else's process: leave its folders alone
-    # Process ids are reused: a process started after the folder was last written is not its builder.
-    return started <= folder.stat().st_mtime + 1
-
-
-def stale_staging(out_dir: Path) -> list[Path]:
-    """The staging folders beside ``out_dir`` left by builds that are no longer running."""
-    found = []
-    for kind in _STAGING_KINDS:
-        for folder in sorted(out_dir.parent.glob(f".{glob.escape(out_dir.name)}.coursehub-{kind}-*")):
-            pid = folder.name.rsplit("-", 1)[1]
-            if pid.isdigit() and folder.is_dir() and not folder.is_symlink() and not _builder_running(int(pid), folder):
-                found.append(folder)
-    return found
-
-
-def write(files: dict[str, bytes], out_dir: Path, selected: list[str]) -> None:
-    """Write ``files`` beside ``out_dir``, then swap each selected family folder in.
-
-    A failure while writing leaves ``out_dir`` exactly as it was. Files in ``out_dir`` outside the
-    family folders (a README, a ``.git``) are never touched.
-    """
-    out_dir = out_dir.resolve()
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging, trash = (out_dir.parent / f".{out_dir.name}.coursehub-{kind}-{os.getpid()}" for kind in _STAGING_KINDS)
-    for leftover in stale_staging(out_dir):
-        shutil.rmtree(leftover, ignore_errors=True)
-    try:
-        staging.mkdir()
-        for family in selected:
-            (staging / family).mkdir()
-        made: set[str] = set()
-        root = str(staging)
-        for rel, content in sorted(files.items()):
-            target = os.path.join(root, rel)
-            folder = os.path.dirname(target)
-            if folder not in made:  # one mkdir per folder, not per file
-                os.makedirs(folder, exist_ok=True)
-                made.add(folder)
-            _write_file(target, content)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    out_dir.mkdir(exist_ok=True)
-    trash.mkdir()
-    try:
-        for family in selected:
-            current = out_dir / family
-            if current.exists():
-                current.rename(trash / family)
-            (staging / family).rename(current)
-    finally:
-        shutil.rmtree(trash, ignore_errors=True)
-        shutil.rmtree(staging, ignore_errors=True)
-
-
-def _write_file(path: str, content: bytes) -> None:
-    """One generated file; plain os calls, since a university's build writes ten thousand of them."""
-    # postBuild and similar scripts must stay executable
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o755 if content.startswith(b"#!") else 0o644)
-    try:
-        view = memoryview(content)
-        while view:
-            view = view[os.write(fd, view):]
-    finally:
-        os.close(fd)
 
 
 def diff(files: dict[str, bytes], out_dir: Path, selected: list[str]) -> str:
@@ -252,12 +308,29 @@ def build(
     from coursehub import buildstate
 
     selected = _select(only)
-    wanted = buildstate.fingerprints(manifest, [(n, s) for n, s in GENERATORS if n in selected])
+    chosen = [(n, s) for n, s in GENERATORS if n in selected]
     state = buildstate.read(out_dir)
-    unchanged = buildstate.fresh(out_dir, state, wanted)
+    # a folder with no record of these families (a first build) renders them all: their inputs hash
+    # is only needed for the record, so it is computed after rendering has started
+    wanted = buildstate.fingerprints(manifest, chosen) if any(name in state for name in selected) else None
+    unchanged = buildstate.fresh(out_dir, state, wanted) if wanted else []
     stale = [name for name in selected if name not in unchanged]
+    staging = Staging(out_dir, stale) if stale and not check else None
     if stale:
-        ctx = render(manifest, only=stale, warnings=warnings, progress=progress)
+        try:
+            # each family is written as soon as it is rendered; the folders are swapped in at the end
+            ctx = render(
+                manifest,
+                only=stale,
+                warnings=warnings,
+                progress=progress,
+                sink=staging.add if staging else None,
+                idle=staging.flush if staging else None,
+            )
+        except BaseException:
+            if staging:
+                staging.abort()
+            raise
     else:
         ctx = BuildContext(manifest=manifest, warnings=list(warnings or []))
     ctx.unchanged = unchanged
@@ -267,8 +340,9 @@ def build(
     ctx.notes = [note for name in selected for note in ctx.family_notes.get(name, [])]
     if check:
         return ctx, diff(ctx.files, out_dir, stale)
-    if stale:
-        write(ctx.files, out_dir, stale)
+    if staging:
+        wanted = wanted or buildstate.fingerprints(manifest, chosen)
+        staging.commit()
         for name in stale:
             state[name] = {
                 "inputs": wanted[name],

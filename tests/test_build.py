@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from coursehub import build as buildmod
+from coursehub import staging
 
 
 def snapshot(root: Path) -> dict[str, bytes]:
@@ -61,7 +62,7 @@ def test_failed_write_leaves_previous_output_untouched(example_manifest, tmp_pat
     buildmod.build(example_manifest, out, only=["summary"])
     (out / "summary" / "summary.md").write_text("# hand edited\n")  # so the next build must write
     before = snapshot(out)
-    real = buildmod._write_file
+    real = staging._write_file
     calls = {"n": 0}
 
     def flaky(path, data):
@@ -70,7 +71,7 @@ def test_failed_write_leaves_previous_output_untouched(example_manifest, tmp_pat
             raise OSError(28, "No space left on device")
         return real(path, data)
 
-    monkeypatch.setattr(buildmod, "_write_file", flaky)
+    monkeypatch.setattr(staging, "_write_file", flaky)
     with pytest.raises(OSError):
         buildmod.build(example_manifest, out, only=["summary"])
     assert calls["n"] == 2
@@ -165,7 +166,7 @@ def test_a_build_removes_what_killed_builds_left_and_never_a_running_builds(exam
         other.mkdir()
         not_ours = tmp_path / ".out.coursehub-new-notapid"
         not_ours.mkdir()
-        assert buildmod.stale_staging(out) == []
+        assert staging.stale_staging(out) == []
         buildmod.build(buildmod_manifest(example_manifest_path), out, only=["hub"])  # another family: no clash
         assert _staging(tmp_path) == sorted([".out.coursehub-new-notapid", *mine])
         assert other.is_dir() and (out / "hub" / "README.md").is_file()
@@ -184,10 +185,10 @@ def test_a_reused_pid_does_not_keep_a_dead_builds_folder(tmp_path):
     try:
         folder = tmp_path / f".out.coursehub-new-{sleeper.pid}"
         folder.mkdir()
-        assert buildmod.stale_staging(out) == []  # made while that process ran: maybe its build
+        assert staging.stale_staging(out) == []  # made while that process ran: maybe its build
         old = time.time() - 3600
         os.utime(folder, (old, old))
-        assert buildmod.stale_staging(out) == [folder]  # written an hour before that process started
+        assert staging.stale_staging(out) == [folder]  # written an hour before that process started
     finally:
         sleeper.kill()
         sleeper.wait()
@@ -301,3 +302,46 @@ def test_scripts_stay_executable_and_other_files_do_not_become_so(example_manife
     buildmod.build(example_manifest, tmp_path / "out", only=["scripts"])
     assert os.access(tmp_path / "out" / "scripts" / "postBuild", os.X_OK)
     assert not os.access(tmp_path / "out" / "scripts" / "README.md", os.X_OK)
+
+
+def test_a_large_manifests_parallel_render_is_the_serial_render(example_manifest, monkeypatch):
+    """Families rendered in forked workers (a large manifest's) give the same files, notes and order."""
+    serial = buildmod.render(example_manifest)
+    monkeypatch.setattr(buildmod, "PARALLEL_MIN_COURSES", 0)
+    forked: list[tuple[str, ...]] = []
+    real = buildmod._render_aside
+    monkeypatch.setattr(buildmod, "_render_aside", lambda ctx, groups, progress: forked.extend(groups) or real(ctx, groups, progress))
+    parallel = buildmod.render(example_manifest)
+    assert forked == [("cost", "images")]  # the parallel path really ran
+    assert parallel.files == serial.files
+    assert parallel.notes == serial.notes and parallel.file_counts == serial.file_counts
+
+
+def explode_late(ctx):
+    """A generator that fails (in a worker when rendered aside)."""
+    raise RuntimeError("worker family failed")
+
+
+def test_a_family_failing_in_a_worker_fails_the_build_and_leaves_nothing(example_manifest, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    buildmod.build(example_manifest, out, only=["summary"])
+    before = snapshot(out)
+    monkeypatch.setattr(buildmod, "PARALLEL_MIN_COURSES", 0)
+    monkeypatch.setattr(buildmod, "PARALLEL", (("boom",),))
+    monkeypatch.setattr(buildmod, "GENERATORS", buildmod.GENERATORS + [("boom", f"{__name__}:explode_late")])
+    with pytest.raises(RuntimeError, match="worker family failed"):
+        buildmod.build(example_manifest, out, only=["summary", "links", "boom"])
+    assert snapshot(out) == before
+    assert not any(p.name.startswith(".out.coursehub") for p in tmp_path.iterdir())
+
+
+def test_the_sites_copies_of_link_files_are_hard_links_with_the_same_bytes(example_manifest, tmp_path):
+    out = tmp_path / "out"
+    buildmod.build(example_manifest, out, only=["links", "site"])
+    pairs = [
+        (out / "links" / "data-c8-fa26" / "index.html", out / "site" / "data-c8-fa26" / "handout.html"),
+        (out / "links" / "data-c8-fa26" / "qr" / "lab01.svg", out / "site" / "data-c8-fa26" / "qr" / "lab01.svg"),
+    ]
+    for original, copy in pairs:
+        assert copy.read_bytes() == original.read_bytes()
+        assert copy.stat().st_ino == original.stat().st_ino  # one file on disk, written once

@@ -56,5 +56,5 @@ def inputs(manifest: Manifest) -> bytes:
 def generate(ctx: BuildContext) -> None:
     """Build family ``site``: the manifest's course catalogue pages, QR codes and charts under ``site/``."""
     # Reuse the links and cost files this build already rendered rather than generating them twice.
-    for rel, content in catalogue_files(ctx.manifest, ctx.files).items():
+    for rel, content in catalogue_files(ctx.manifest, ctx.files, need=ctx.need).items():
         ctx.add(f"site/{rel}", content)

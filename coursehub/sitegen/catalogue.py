@@ -11,6 +11,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections import ChainMap
+from collections.abc import Callable, Mapping
 
 from coursehub.build import families, render
 from coursehub.escape import csv_value
@@ -68,7 +70,7 @@ def _missing_note(family: str) -> list[str]:
     ]
 
 
-def course_page(manifest: Manifest, course: Course, files: dict[str, bytes], available: set[str]) -> str:
+def course_page(manifest: Manifest, course: Course, files: Mapping[str, bytes], available: set[str]) -> str:
     """Markdown for one course: effective settings, then every assignment with its link and QR code."""
     s = course_settings(manifest, course)
     image = manifest.images.get(s.image)
@@ -312,31 +314,47 @@ def standard_page(manifest: Manifest, files: dict[str, bytes], available: set[st
     return page, charts
 
 
-def catalogue_files(manifest: Manifest, rendered: dict[str, bytes] | None = None) -> dict[str, bytes]:
+def catalogue_files(
+    manifest: Manifest, rendered: dict[str, bytes] | None = None, need: Callable[[str], None] | None = None
+) -> dict[str, bytes]:
     """Every catalogue file (Markdown pages, QR codes, charts), by path relative to the catalogue folder.
 
     ``rendered`` holds files the same build already produced; families missing from it are rendered here.
+    ``need(family)``, when given, is called before a family's files are read (a build's family rendered in
+    another process arrives in ``rendered`` then), so the course pages are written before the cost's.
     """
     available = {f for f in SOURCES if f in families()}
-    files = dict(rendered or {})
-    missing = sorted(f for f in available if not any(k.startswith(f + "/") for k in files))
-    if missing:
-        files.update(render(manifest, only=missing).files)
+    own: dict[str, bytes] = {}
+    files = ChainMap(own, rendered if rendered is not None else {})
+    seen: set[str] = set()
+
+    def source(family: str) -> None:
+        if family in seen or family not in available:
+            return
+        seen.add(family)
+        if need:
+            need(family)
+        if not any(k.startswith(family + "/") for k in files):
+            own.update(render(manifest, only=[family]).files)
+
     out: dict[str, str | bytes] = {"index.md": index_page(manifest)}
     for k, chunk in enumerate(_groups(manifest)):
         out[f"groups/{k + 1}/index.md"] = group_page(chunk)
+    source("links")
     for course in manifest.courses:
         out[f"{course.id}/index.md"] = course_page(manifest, course, files, available)
         for a in course.assignments:
             qr = files.get(f"links/{course.id}/qr/{a.id}.svg")
             if qr is not None:
                 out[f"{course.id}/qr/{a.id}.svg"] = qr
-        for _label, name, source in _downloads(course.id):
-            if source in files:
-                out[f"{course.id}/{name}"] = files[source]
+        for _label, name, source_file in _downloads(course.id):
+            if source_file in files:
+                out[f"{course.id}/{name}"] = files[source_file]
+    source("cost")
     sizing, charts = sizing_page(manifest, files, available)
     out["sizing.md"] = sizing
     out.update(charts)
+    source("images")
     standard, charts = standard_page(manifest, files, available)
     out["standard.md"] = standard
     out.update(charts)
