@@ -78,10 +78,12 @@ def test_example_contexts_render_with_repo2docker(example_manifest_path, tmp_pat
     files = build_images(example_manifest_path, tmp_path)
     images = tmp_path / "images"
     assert sorted(p.name for p in images.iterdir() if p.is_dir()) == ["data8", "hackweek", "r-stats"]
-    assert not any(name.endswith("postBuild") for name in files)  # nothing needs one
+    # every image's only postBuild installs coursehub's notebook-server extension (tests/test_kernel_metadata.py)
+    assert sorted(name for name in files if name.endswith("postBuild")) == [f"images/{n}/postBuild" for n in ("data8", "hackweek", "r-stats")]
 
     for name in ("data8", "hackweek"):
         buildpack, dockerfile = repo2docker_render(images / name)
+        assert "./postBuild" in dockerfile  # repo2docker runs it once the environment is installed
         assert type(buildpack).__name__ == "PythonBuildPack"
         assert buildpack.python_version == "3.11"  # from runtime.txt
         assert "environment-2epy-2d3-2e11-2dlinux-2d64-2elock" in dockerfile  # repo2docker's Python 3.11 base env
@@ -92,6 +94,7 @@ def test_example_contexts_render_with_repo2docker(example_manifest_path, tmp_pat
     assert buildpack.r_version == "4.5.1"
     assert "/opt/R/4.5.1/" in dockerfile  # runtime.txt r-4.5-<date>
     assert "install.R" in dockerfile and 'pip install --no-cache-dir -r "requirements.txt"' in dockerfile
+    assert "./postBuild" in dockerfile
     assert [d.isoformat() for d in offline_r] == [load_standard("r").cran_snapshot]
 
 

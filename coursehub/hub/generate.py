@@ -44,6 +44,11 @@ Jupyter configuration: each server reads the folder of `/etc/coursehub/jupyter/`
 (`$JUPYTER_CONFIG_PATH`): nbgrader courses their `nbgrader_config.json`, every other server
 `no-nbgrader/` (nbgrader's menus and server extensions off).
 
+Notebooks open unmodified when the servers run coursehub's `coursehub_kernel_metadata` extension: the
+images install it (`images/<image>/postBuild`); on a single machine run an image's `postBuild` once in
+its folder with the users' environment first on `PATH` (TLJH: `sudo env PATH=/opt/tljh/user/bin:$PATH
+NB_PYTHON_PREFIX=/opt/tljh/user ./postBuild`).
+
 With `hub.lms` in the manifest both targets sign users in from the LMS with
 `jupyterhub-ltiauthenticator` (the z2jh hub image ships it; on TLJH run
 `sudo /opt/tljh/hub/bin/pip install jupyterhub-ltiauthenticator==1.6.3`); `lti/` has what to register in

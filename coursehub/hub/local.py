@@ -52,6 +52,7 @@ from coursehub.hub.processes import (  # noqa: F401 (the local hub's process API
     port_is_free,
     stop_marked,
 )
+from coursehub.images import server as server_extensions
 from coursehub.manifest import Manifest
 
 CONFIG_FILE = Path(__file__).parent / "runtime" / "local_config.py"
@@ -65,6 +66,8 @@ COURSES_FILE = "coursehub-courses.json"
 SYNC_TOKEN_FILE = "sync-token"
 #: The course data's Jupyter configuration folders, written here for the local servers to read.
 JUPYTER_CONFIG_DIR = "jupyter-config"
+#: The Jupyter configuration every local server reads (the extensions an image enables for itself).
+SERVER_CONFIG_DIR = "jupyter-config-servers"
 
 
 class HubFailed(CoursehubError):
@@ -172,6 +175,9 @@ def local_settings(
         "manifest": manifest.source,
         "courses_file": str(workdir / COURSES_FILE) if course_config else None,
         "jupyter_config_root": str(workdir / JUPYTER_CONFIG_DIR) if course_config else None,
+        # what every image installs (coursehub.images.server): its modules, and the folder enabling them
+        "server_python_path": str(Path(server_extensions.__file__).parent),
+        "server_config_dir": str(workdir / SERVER_CONFIG_DIR),
     }
 
 
@@ -225,6 +231,10 @@ def start_local_hub(
             target = workdir / JUPYTER_CONFIG_DIR / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(emit.to_json(content))
+    for rel, content in server_extensions.jupyter_config().items():
+        target = workdir / SERVER_CONFIG_DIR / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(emit.to_json(content))
     settings_path = workdir / "localhub.json"
     settings_path.write_text(json.dumps(settings, indent=2, sort_keys=True))
     token = secrets.token_hex(32)
@@ -291,35 +301,12 @@ def start_local_hub(
 # --- the demo: `coursehub hub up` -------------------------------------------------------------------
 
 
-def local_kernel_metadata() -> dict:
-    """The notebook metadata JupyterLab records for the local servers' Python kernel (ipykernel)."""
-    from ipykernel.ipkernel import IPythonKernel
-    from ipykernel.kernelspec import get_kernel_dict
-
-    spec = get_kernel_dict()
-    language_info = {**IPythonKernel.language_info, "version": ".".join(map(str, sys.version_info[:3]))}
-    return {
-        "kernelspec": {"display_name": spec["display_name"], "language": spec["language"], "name": "python3"},
-        "language_info": language_info,
-    }
-
-
-def _with_kernel_metadata(path: Path, metadata: dict) -> None:
-    nb = json.loads(path.read_text(encoding="utf-8"))
-    if nb.get("metadata", {}).get("kernelspec", {}).get("language", "python") != "python":
-        return  # an R (or other) notebook keeps its own kernel
-    nb.setdefault("metadata", {}).update(metadata)
-    path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-
-
 class ContentServer:
     """The courses' local content (``content.local``) as git repositories on 127.0.0.1.
 
     The demo's assignment links point here instead of at the real repository, so clicking one on the
-    local hub pulls real files with nbgitpuller without any network. Python notebooks are served with
-    the kernel metadata of the local servers' own kernel (:func:`local_kernel_metadata`): JupyterLab
-    writes the running kernel's ``kernelspec`` and ``language_info`` into a notebook it opens, so a
-    notebook recorded with another Python would open already modified.
+    local hub pulls real files with nbgitpuller without any network. The notebooks are served as they
+    are: the servers' ``coursehub_kernel_metadata`` extension (the images' too) makes them open unmodified.
     """
 
     def __init__(self, manifest: Manifest, root: Path):
@@ -340,8 +327,6 @@ class ContentServer:
     def _make_repo(source: Path, bare: Path, branch: str) -> None:
         work = bare.with_name(bare.name + "-work")
         shutil.copytree(source, work)
-        for notebook in work.rglob("*.ipynb"):
-            _with_kernel_metadata(notebook, local_kernel_metadata())
         env = {
             **os.environ,
             "GIT_AUTHOR_NAME": "coursehub demo",

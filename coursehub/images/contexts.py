@@ -8,8 +8,10 @@ import json
 
 from packaging.utils import canonicalize_name
 
+from coursehub import emit
 from coursehub.build import BuildContext
 from coursehub.escape import markdown, markdown_code
+from coursehub.images import server
 from coursehub.images.drift import drift_markdown, drift_report, headline
 from coursehub.images.plan import ImageBuild, plan_images
 from coursehub.images.standard import load_standard
@@ -92,6 +94,11 @@ def readme(build: ImageBuild) -> str:
         lines.append("- `install.R`: the R packages, installed from that snapshot.")
     if build.apt:
         lines.append("- `apt.txt`: Debian packages.")
+    lines.append(
+        "- `postBuild`, `coursehub_kernel_metadata.py`, `coursehub-jupyter-server.json`: a notebook-server "
+        "extension, installed and enabled by `postBuild`, that gives each notebook the metadata of the kernel "
+        "that will run it (this image's exact Python version), so an assignment does not open already modified."
+    )
     lines += [
         "",
         "## Build",
@@ -139,6 +146,9 @@ def context_files(build: ImageBuild) -> dict[str, str]:
         files["install.R"] = install_r(build)
     if build.apt:
         files["apt.txt"] = "\n".join(build.apt) + "\n"
+    files["postBuild"] = server.post_build()
+    files.update(server.sources())
+    files["coursehub-jupyter-server.json"] = emit.to_json(server.jupyter_config()[server.CONFIG_FILE]).decode("utf-8")
     return files
 
 

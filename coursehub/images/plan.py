@@ -16,8 +16,8 @@ applied, every Python package at an exact version. From it come
   run on a standard unchanged (``images/drift.json`` and ``images/drift.md``);
 - **contexts**: ``images/<build>/`` is a folder repo2docker builds as it is: a fully pinned
   ``requirements.txt`` (the lock), ``runtime.txt``, ``apt.txt`` and ``install.R`` when needed, and
-  a README saying what is in it and why. No ``postBuild`` is generated: nothing the standard sets
-  need requires one.
+  a README saying what is in it and why, and a ``postBuild`` that installs coursehub's notebook-server
+  extensions (:mod:`coursehub.images.server`) and nothing else.
 
 The lock needs no network: the standard's resolved closure ships with coursehub and additions must
 be pinned. An addition's own dependencies that are not already in the standard are resolved by pip

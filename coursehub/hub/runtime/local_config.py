@@ -36,6 +36,9 @@ c.Spawner.env_keep = ["PATH", "PYTHONPATH", "LANG", "LC_ALL", "VIRTUAL_ENV", "HO
 # The hub's mark (coursehub.hub.local), passed on so the servers and their kernels can be found and
 # stopped with the hub even though JupyterHub starts them in sessions of their own.
 c.Spawner.environment = {"COURSEHUB_LOCALHUB_ID": os.environ["COURSEHUB_LOCALHUB_ID"]}
+# The notebook-server extensions every image installs (coursehub.images.server), here from their folder.
+c.Spawner.environment["PYTHONPATH"] = os.pathsep.join(p for p in (settings["server_python_path"], os.environ.get("PYTHONPATH")) if p)
+c.Spawner.environment["JUPYTER_CONFIG_PATH"] = settings["server_config_dir"]
 
 if settings["load_groups"] is not None:  # otherwise the course configuration below loads them
     c.JupyterHub.load_groups = settings["load_groups"]
