@@ -42,34 +42,23 @@ def _load_jupyter_server_extension(serverapp) -> None:
             apply(model["content"], metadata_for, getattr(specs, "default_kernel_name", "python3"))
         return model
 
-    def wrap(contents) -> None:
-        if contents is None or getattr(contents, "_coursehub_kernel_metadata", False):
-            return
-        original = contents.get
+    # The class of the contents manager is wrapped, not the instance: an extension loaded later may
+    # replace the instance with one of a subclass that reads files through it (jupytext does).
+    cls = type(serverapp.contents_manager)
+    if not cls.__dict__.get("_coursehub_kernel_metadata"):
+        original = cls.get
         if inspect.iscoroutinefunction(original):
 
-            async def get(*args, **kwargs):
-                return adjusted(await original(*args, **kwargs))
+            async def get(self, *args, **kwargs):
+                return adjusted(await original(self, *args, **kwargs))
 
         else:
 
-            def get(*args, **kwargs):
-                return adjusted(original(*args, **kwargs))
+            def get(self, *args, **kwargs):
+                return adjusted(original(self, *args, **kwargs))
 
-        contents.get = get
-        contents._coursehub_kernel_metadata = True
-
-    def wrap_final() -> None:
-        # another extension may have replaced the contents manager after this one loaded (jupytext does)
-        wrap(serverapp.contents_manager)
-        web_app = getattr(serverapp, "web_app", None)
-        if web_app is not None:
-            wrap(web_app.settings.get("contents_manager"))
-
-    wrap_final()
-    from tornado.ioloop import IOLoop
-
-    IOLoop.current().add_callback(wrap_final)  # runs once every extension is loaded and the server starts
+        cls.get = get
+        cls._coursehub_kernel_metadata = True
     serverapp.log.info("coursehub: notebooks open with their kernel's metadata (coursehub_kernel_metadata)")
 
 
