@@ -84,7 +84,7 @@ BAD_ROWS = Path(__file__).parent / "manifests" / "broken" / "roster-bad-rows.yam
 def test_validate_prints_totals_not_every_course_unless_verbose(run_cli, example_manifest_path):
     code, out, err = run_cli("validate", example_manifest_path)
     assert code == 0
-    assert "3 courses and 1 events, 226 enrolments" in out
+    assert "3 courses and 1 event, 226 enrolments" in out
     assert "data-c88-fa26" not in out  # no table of every course
     assert err.strip().endswith("manifest.yaml: valid")
     code, out, _ = run_cli("validate", example_manifest_path, "--verbose")
@@ -119,3 +119,18 @@ def test_build_prints_totals_and_the_courses_with_warnings_then_nothing_changed(
     code, out, _ = run_cli("build", example_manifest_path, "-o", out_dir, "--json")
     report = json.loads(out)
     assert all(f["unchanged"] for f in report["families"].values()) and len(report["summary"]["courses"]) == 4
+
+
+def test_a_date_inside_the_manifest_says_which_part_is_wrong(tmp_path, run_cli):
+    manifest = tmp_path / "m.yaml"
+    manifest.write_text(
+        "hub: {name: t, url: 'https://hub.example.edu', image: data8}\n"
+        "images: {data8: {standard: data8}}\n"
+        "courses:\n"
+        "  - id: c1\n    title: C\n    term: {start: 2026-13-01, end: 2026-02-30}\n    image: data8\n    students: []\n"
+    )
+    code, _, err = run_cli("validate", manifest)
+    assert code == 2
+    assert "term.start: '2026-13-01' is not a date: month 13 is not 1 to 12" in err
+    assert "term.end: '2026-02-30' is not a date: day 30 is not 1 to 28 in February 2026" in err
+    assert "2 problems in the manifest" in err

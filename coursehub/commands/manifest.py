@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from coursehub.commands._shared import JsonOpt, ManifestArg, StrictOpt, VerboseOpt, app, err, load, out, print_json
+from coursehub.manifest.units import plural  # noqa: F401 (the commands import it from here)
 
 
 def summary_table(summary: dict, only: list[str] | None = None) -> Table:
@@ -36,10 +37,6 @@ def show_summary(model, summary: dict, *, warnings: list, notes: list[str], verb
     flagged = courses_with_problems(model, warnings, notes)
     if flagged:
         out.print(summary_table(summary, only=flagged))
-
-
-def plural(n: int, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 @app.command()

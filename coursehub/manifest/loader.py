@@ -25,6 +25,7 @@ from coursehub.errors import ManifestError, Problem, Report, excerpt
 from coursehub.manifest import Manifest, RosterCSV
 from coursehub.manifest.files import FileProblem, Limits, read_text, resolve, shown
 from coursehub.manifest.models import RETIRED_INTERFACES
+from coursehub.manifest.units import date_problem, plural
 from coursehub.manifest.usernames import normalize_username, username_problem
 from coursehub.manifest.yamldoc import YamlDoc, parse
 
@@ -169,6 +170,9 @@ def _hint_for(err: dict, loc: Loc) -> tuple[str, str]:
     if kind == "value_error":
         return msg.removeprefix("Value error, "), ""
     if kind in ("date_from_datetime_parsing", "date_parsing", "date_type"):
+        raw = err.get("input")
+        if isinstance(raw, str) and len(raw) <= 40 and raw.isprintable():
+            return date_problem(raw), ""  # says which part is wrong: the month, or the day in that month
         return f"{value} is not a date", "write dates as YYYY-MM-DD"
     if kind == "model_type" or kind == "dict_type":
         return f"expected a mapping of keys, got {type(err.get('input')).__name__}", ""
@@ -340,7 +344,7 @@ def load_manifest(path: str | Path, *, strict: bool = True, limits: Limits | Non
             line, col = doc.find(loc)
             shown_loc = loc[:-1] if loc and loc[-1] == "[key]" else loc
             report.error(message, code=f"schema-{err['type']}", file=str(path), line=line, column=col, path=format_path(shown_loc), hint=hint)
-        raise ManifestError(f"{path}: {len(report.errors)} problem(s) in the manifest", problems=report.problems)
+        raise ManifestError(f"{path}: {plural(len(report.errors), 'problem')} in the manifest", problems=report.problems)
 
     manifest._source = str(path.resolve())
     base = path.resolve().parent
@@ -365,7 +369,7 @@ def load_manifest(path: str | Path, *, strict: bool = True, limits: Limits | Non
         getattr(report, severity)(file=file, line=line, column=col, path=format_path(loc), **problem)
 
     if report.errors:
-        raise ManifestError(f"{path}: {len(report.errors)} problem(s) in the manifest", problems=report.problems)
+        raise ManifestError(f"{path}: {plural(len(report.errors), 'problem')} in the manifest", problems=report.problems)
     return manifest, report.warnings
 
 

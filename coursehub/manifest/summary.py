@@ -8,7 +8,7 @@ from coursehub.build import BuildContext
 from coursehub.escape import markdown
 from coursehub.manifest import Manifest
 from coursehub.manifest.effective import course_settings
-from coursehub.manifest.units import format_duration, human_size
+from coursehub.manifest.units import format_duration, human_size, plural
 
 
 def summarize(manifest: Manifest) -> dict:
@@ -80,8 +80,9 @@ def totals_line(summary: dict) -> str:
     """One sentence with the manifest's totals (what ``validate`` and ``build`` print by default)."""
     t = summary["totals"]
     return (
-        f"{t['courses']} courses and {t['events']} events, {t['students']} enrolments "
-        f"({t['distinct_users']} distinct users), {t['images']} images, {t['assignments']} assignments."
+        f"{plural(t['courses'], 'course')} and {plural(t['events'], 'event')}, {plural(t['students'], 'enrolment')} "
+        f"({plural(t['distinct_users'], 'distinct user')}), {plural(t['images'], 'image')}, "
+        f"{plural(t['assignments'], 'assignment')}."
     )
 
 

@@ -127,3 +127,10 @@ def format_duration(seconds: int) -> str:
         if seconds and seconds % factor == 0:
             return f"{seconds // factor}{unit}"
     return f"{seconds}s"
+
+
+def plural(n: int, noun: str) -> str:
+    """``n`` and the noun, in the plural unless ``n`` is 1 (``1 event``, ``3 events``; nouns in -s take -es)."""
+    if n == 1:
+        return f"{n} {noun}"
+    return f"{n} {noun}{'es' if noun.endswith('s') else 's'}"
