@@ -119,6 +119,23 @@ def render(
     selected = _select(only)
     ctx = BuildContext(manifest=manifest, warnings=list(warnings or []))
     names = [name for name, _ in GENERATORS if name in selected]
+    # No cyclic garbage collection while rendering: the generators build trees, not cycles, and a full
+    # collection scans every object alive (a university's manifest and rendered files: millions) again
+    # and again; in a forked worker it would also copy every page it touched (fork shares them until
+    # written). Reference counting still frees everything as usual.
+    enabled = gc.isenabled()
+    gc.disable()
+    gc.freeze()
+    try:
+        return _render(ctx, names, progress, sink, idle)
+    finally:
+        gc.unfreeze()
+        if enabled:
+            gc.enable()
+
+
+def _render(ctx: BuildContext, names: list[str], progress, sink, idle) -> BuildContext:
+    manifest = ctx.manifest
     pool, pending = _render_aside(ctx, _parallel(manifest, names), progress)
 
     def awaiting(family: str) -> None:
@@ -233,9 +250,6 @@ def _render_aside(
     global _FORKED
     _FORKED = ctx  # still empty: each worker's files are its families' alone
     pool = ProcessPoolExecutor(len(groups), mp_context=mp.get_context("fork"))
-    # The workers' garbage collector leaves what exists now alone: scanning it would copy every page
-    # of the manifest into each worker (fork shares them until written).
-    gc.freeze()
     try:
         futures = {}
         for group in groups:
@@ -248,7 +262,6 @@ def _render_aside(
         pool.shutdown(wait=False)
     finally:
         _FORKED = None
-        gc.unfreeze()
     return pool, futures
 
 

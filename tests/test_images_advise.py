@@ -35,7 +35,8 @@ from coursehub import build as buildmod
 from coursehub.errors import CoursehubError
 from coursehub.images import measure
 from coursehub.images.advise import advice_markdown, advise, supersedes
-from coursehub.images.charts import stages, students_on_standard
+from coursehub.images.advise import stages
+from coursehub.images.charts import students_on_standard
 from coursehub.images.measure import FACTS_FILE, Facts, Resolution, gather, load_facts
 from coursehub.images.pip import image_platform_args
 from coursehub.images.plan import plan_images

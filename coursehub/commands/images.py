@@ -66,7 +66,8 @@ def advise(
     listed as removable. Changes nothing: a standard changes only with `images standard --relock`.
     """
     from coursehub.images.advise import advise as make_advice, headline
-    from coursehub.images.charts import stages, students_on_standard
+    from coursehub.images.advise import stages
+    from coursehub.images.charts import students_on_standard
     from coursehub.images.measure import gather, record as write_record
     from coursehub.images.plan import plan_images
 

@@ -258,10 +258,17 @@ def _mb(n: int | None) -> str:
     return "—" if n is None else f"{n / 1e6:,.1f} MB"
 
 
+def stages(advice: dict) -> list[tuple[str, int]]:
+    """(label, students on the standard) for now, after the stale pins go, and after each step."""
+    out = [("now", advice["now"]["students"])]
+    if advice["after_removals"]["students"] != advice["now"]["students"] or advice["removable"]:
+        out.append(("stale pins removed", advice["after_removals"]["students"]))
+    out += [(f"step {s['step']}", s["students_on_standard"]) for s in advice["steps"]]
+    return out
+
+
 def advice_markdown(data: dict, *, title: str = "The next standard", chart: str | None = "advise.svg") -> str:
     """The proposal as a Markdown page: per standard, a table of stages, the removable pins, what is blocked."""
-    from coursehub.images.charts import stages
-
     lines = [
         f"# {markdown(title)}",
         "",

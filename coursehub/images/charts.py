@@ -9,15 +9,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 
 from coursehub.cost.charts import RC, save
-
-
-def stages(advice: dict) -> list[tuple[str, int]]:
-    """(label, students on the standard) for now, after the stale pins go, and after each step."""
-    out = [("now", advice["now"]["students"])]
-    if advice["after_removals"]["students"] != advice["now"]["students"] or advice["removable"]:
-        out.append(("stale pins removed", advice["after_removals"]["students"]))
-    out += [(f"step {s['step']}", s["students_on_standard"]) for s in advice["steps"]]
-    return out
+from coursehub.images.advise import stages
 
 
 def students_on_standard(data: dict, *, fmt: str = "svg") -> bytes:
