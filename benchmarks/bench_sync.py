@@ -34,7 +34,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from coursehub.sync.hubclient import HubClient, HubRequestError  # noqa: E402
+from coursehub.hub.client import HubClient, HubRequestError  # noqa: E402
 from coursehub.manifest.loader import load_manifest  # noqa: E402
 from coursehub.hub.local import start_local_hub  # noqa: E402
 from coursehub.sync import sync  # noqa: E402

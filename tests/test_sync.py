@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from coursehub.errors import CoursehubError
-from coursehub.sync.hubclient import HubClient, HubRequestError, read_token
+from coursehub.hub.client import HubClient, HubRequestError, read_token
 from coursehub.manifest.loader import load_manifest
 from coursehub.access.roles import SYNC_APPLY_SCOPES, sync_service_role
 from coursehub.sync.plan import MANAGED_GROUP, HubState, LiveGroup, desired_groups, make_plan, missing_scopes
@@ -185,7 +185,7 @@ def test_the_retries_of_one_request_stop_at_the_total_time(monkeypatch):
 
     from silentserver import silent_server
 
-    from coursehub.sync.hubclient import HubUnavailable
+    from coursehub.hub.client import HubUnavailable
 
     with silent_server() as server:
         client = HubClient(server.url + "/hub/api", token="t", retries=50, backoff=0.1, timeout=1, retry_time=2.5)

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from coursehub.errors import CoursehubError
-from coursehub.sync.hubclient import HubClient, HubUnavailable
+from coursehub.hub.client import HubClient, HubUnavailable
 from coursehub.manifest.loader import load_manifest
 from coursehub.hub.local import start_local_hub
 from coursehub.access.roles import SYNC_APPLY_SCOPES, SYNC_PLAN_SCOPES
@@ -307,7 +307,7 @@ def _apply_expecting_failure(client, plan) -> bool:
 #: user-creation request: the users of that batch exist, none is marked as sync's own yet.
 DIE_AFTER_FIRST_CREATE = """
 import os, signal, sys
-from coursehub.sync import hubclient
+from coursehub.hub import client as hubclient
 original = hubclient.HubClient.request
 def request(self, method, path, **kw):
     answer = original(self, method, path, **kw)

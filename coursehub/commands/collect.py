@@ -32,7 +32,7 @@ def collect(
     from coursehub.grading.collect import COLLECT_ROOT, REPORT_CSV, collect as run
     from coursehub.grading.gradebook import assignment_folder
     from coursehub.manifest.units import parse_duration
-    from coursehub.sync.hubclient import HubClient, read_token
+    from coursehub.hub.client import HubClient, read_token
 
     model, _ = load(manifest)
     try:

@@ -52,7 +52,7 @@ def push(
     from coursehub.errors import CoursehubError
     from coursehub.lms.ags import AgsClient, apply_push, default_grades_file, lms_user_ids, plan_push, read_grades
     from coursehub.lms.keys import load_private_key
-    from coursehub.sync.hubclient import HubClient, read_token
+    from coursehub.hub.client import HubClient, read_token
 
     model, _ = load(manifest)
     lms = model.hub.lms

@@ -81,7 +81,7 @@ def sync(
     groups; deletes users only with --delete-users. The token needs the coursehub-sync role's
     scopes (admin:users, admin:groups); planning alone needs list:users, list:groups, read:groups.
     """
-    from coursehub.sync.hubclient import HubClient, read_token
+    from coursehub.hub.client import HubClient, read_token
     from coursehub.sync.apply import failure_error
     from coursehub.sync.apply import sync as run_sync
 

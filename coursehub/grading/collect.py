@@ -42,7 +42,7 @@ from coursehub.grading.submissions import MAX_NOTEBOOK_BYTES
 from coursehub.links.url import clone_folder
 from coursehub.manifest import Assignment, Course, Manifest
 from coursehub.manifest.usernames import username_problem
-from coursehub.sync.hubclient import HubClient, HubRequestError, HubUnavailable
+from coursehub.hub.client import HubClient, HubRequestError, HubUnavailable
 
 #: Where ``coursehub collect`` writes by default, relative to the working directory.
 COLLECT_ROOT = Path("collected")

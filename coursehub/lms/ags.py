@@ -59,7 +59,7 @@ def read_grades(path: Path) -> list[Grade]:
 
 def lms_user_ids(hub_client, course_id: str) -> dict[str, str]:
     """Username -> LMS user id of the course's students, as the hub recorded them at launch."""
-    from coursehub.sync.hubclient import HubRequestError
+    from coursehub.hub.client import HubRequestError
 
     try:
         group = hub_client.request("GET", f"/groups/{launch_group_name(course_id, 'students')}")

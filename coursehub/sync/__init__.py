@@ -1,1 +1,1 @@
-"""Roster sync with a live hub: the one hub client (:mod:`.hubclient`), planning (:mod:`.plan`) and applying (:mod:`.apply`)."""
+"""Roster sync with a live hub: planning (:mod:`.plan`) and applying (:mod:`.apply`), through the hub client (:mod:`coursehub.hub.client`)."""

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from coursehub.access.groups import OWNER_PROPERTY
 from coursehub.errors import EXIT_CHECK_FAILED, CoursehubError
 from coursehub.manifest import Manifest
-from coursehub.sync.hubclient import HubClient, HubRequestError, HubUnavailable
+from coursehub.hub.client import HubClient, HubRequestError, HubUnavailable
 from coursehub.sync.plan import (
     CREATE_BATCH,
     DEFAULT_BATCH,
@@ -84,7 +84,7 @@ def apply_plan(
     names an earlier interrupted apply left there, before they are created one request at a time,
     then marked as managed), then members added and properties
     set, and only then members removed and, if enabled, users deleted. Refused items are collected
-    in the result; the hub becoming unreachable raises :class:`~coursehub.sync.hubclient.HubUnavailable`.
+    in the result; the hub becoming unreachable raises :class:`~coursehub.hub.client.HubUnavailable`.
     """
     start = client.requests_made
     result = ApplyResult()

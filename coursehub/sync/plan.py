@@ -50,7 +50,7 @@ from coursehub.access.groups import (
 from coursehub.access.roles import SYNC_APPLY_SCOPES, SYNC_PLAN_SCOPES
 from coursehub.errors import CoursehubError
 from coursehub.manifest import Course, Manifest
-from coursehub.sync.hubclient import HubClient
+from coursehub.hub.client import HubClient
 
 #: The group whose members are the users sync created (the only users it may ever delete).
 MANAGED_GROUP = "coursehub-managed"
