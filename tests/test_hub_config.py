@@ -713,3 +713,31 @@ def test_a_server_with_the_idle_arguments_shuts_itself_down(tmp_path, python_bin
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(10)
+
+
+def test_the_home_page_course_list_escapes_titles_and_keeps_the_operators_announcement():
+    from types import SimpleNamespace
+
+    from coursehub.hub.runtime import spawn
+
+    data = {
+        "version": spawn.DATA_VERSION,
+        "defaults": {},
+        "courses": {
+            "c-1": {"title": "<script>alert(1)</script> & Co", "start": "2000-01-01", "end": "2999-01-01",
+                    "groups": {"students": "coursehub-c-1-students"}, "settings": {}},
+        },
+    }
+    index = spawn.CourseIndex(data)
+    user = SimpleNamespace(groups=[SimpleNamespace(name="coursehub-c-1-students")], settings={"base_url": "/jh/"})
+    html = index.home_courses(user)
+    assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt; &amp; Co" in html
+    assert 'href="/jh/hub/user-redirect/c-1/"' in html
+    assert index.home_courses(None) == "" and index.home_courses(SimpleNamespace(groups=[], settings={})) == ""
+    from traitlets.config import Config
+
+    c = Config()
+    c.JupyterHub.template_vars = {"announcement_home": "Maintenance on Friday"}
+    spawn.configure(c, {**data, "groups": {}, "roles": []})
+    shown = c.JupyterHub.template_vars["announcement_home"](user)
+    assert shown.startswith("Maintenance on Friday<br>Your courses: ")

@@ -120,3 +120,12 @@ def test_a_student_in_two_courses_lands_on_the_home_page(local_hub, student, exa
         deadline = time.monotonic() + 30
         while single.servers() and time.monotonic() < deadline:
             time.sleep(0.25)
+
+
+def test_the_home_page_lists_every_course_of_the_student_with_a_link(local_hub, student, example_manifest):
+    """A course's server exists only once opened; the home page still names each course and links to it."""
+    page = student.session.get(local_hub.url + "/hub/home", timeout=30).text
+    for course_id in (C8, C88):
+        assert f'href="/hub/user-redirect/{course_id}/"' in page
+        assert example_manifest.course(course_id).title in page
+    assert "stat-20-fa26" not in page  # not one of this student's courses

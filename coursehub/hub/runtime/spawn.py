@@ -46,6 +46,7 @@ as one file (the TLJH ``jupyterhub_config.d`` snippet loads a single file, and t
 import copy
 import datetime
 import fnmatch
+import html
 import json
 import os
 import re
@@ -236,6 +237,27 @@ class CourseIndex:
         if len(courses) == 1:
             return f"{base}spawn/{user.escaped_name}/{courses[0]}"
         return base + "home"
+
+    def home_courses(self, user):
+        """HTML for JupyterHub's home page (its ``announcement_home``): the user's courses, each a link to its server.
+
+        A course's server exists only once it was first opened, so the home page's own table of named
+        servers does not list the others; these links open (or start) any of them.
+        """
+        if user is None:
+            return ""
+        courses = self.member_of(g.name for g in user.groups)
+        if not courses:
+            return ""
+        base = user.settings.get("base_url", "/") if hasattr(user, "settings") else "/"
+        day = today()
+        items = []
+        for course_id in courses:
+            title = html.escape(str(self.courses[course_id].get("title") or course_id))
+            href = html.escape(f"{base}hub/user-redirect/{quote(course_id)}/", quote=True)
+            note = "" if self.active(course_id, day) else " (term over)"
+            items.append(f'<a href="{href}">{title}</a> <code>{html.escape(course_id)}</code>{note}')
+        return "Your courses: " + " · ".join(items)
 
     def load_roles(self, day):
         """The staff (and service) roles to load; a course out of term grants its roles to nobody."""
@@ -646,6 +668,13 @@ def configure(c, data, *, spawner_section="Spawner", jupyter_config_root=None):
     c.JupyterHub.named_server_limit_per_user = index.named_server_limit
     c.JupyterHub.user_redirect_hook = index.user_redirect
     c.JupyterHub.default_url = index.default_url
+    template_vars = dict(c.JupyterHub.template_vars) if "template_vars" in c.JupyterHub else {}
+    own = template_vars.get("announcement_home")
+    if isinstance(own, str) and own:  # the operator's announcement stays, above the courses
+        template_vars["announcement_home"] = lambda user: own + ("<br>" + index.home_courses(user) if user else "")
+    else:
+        template_vars["announcement_home"] = index.home_courses
+    c.JupyterHub.template_vars = template_vars
     section = c[spawner_section]
     section.apply_user_options = index.apply_user_options
     groups = dict(c.JupyterHub.load_groups) if "load_groups" in c.JupyterHub else {}
