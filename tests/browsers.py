@@ -31,3 +31,16 @@ def browser():
             yield instance
         finally:
             instance.close()
+
+
+def pull_status(page) -> str | None:
+    """The title of nbgitpuller's status panel, or None when the page has none (not pulling, or it has just
+    moved on to the interface: the element can go between finding it and reading it)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    if "/git-pull" not in page.url or not page.locator("#status-panel-title").count():
+        return None
+    try:
+        return page.inner_text("#status-panel-title", timeout=2_000)
+    except PlaywrightTimeout:
+        return None

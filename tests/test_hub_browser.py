@@ -14,7 +14,7 @@ import re
 import time
 
 import pytest
-from browsers import browser  # noqa: F401  (fixture)
+from browsers import browser, pull_status  # noqa: F401  (fixture)
 from nbgitpuller_client import Student
 
 from coursehub.hub.local import ContentServer
@@ -69,8 +69,8 @@ def open_link(page, url: str, until: str) -> None:
     deadline = time.monotonic() + 150
     while until not in page.url:
         assert time.monotonic() < deadline, f"stuck at {page.url}"
-        if "/git-pull" in page.url and page.locator("#status-panel-title").count():
-            assert not page.inner_text("#status-panel-title").startswith("Error")
+        status = pull_status(page)
+        assert not (status or "").startswith("Error"), status
         page.wait_for_timeout(250)
     page.wait_for_load_state()
 

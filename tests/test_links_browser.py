@@ -12,7 +12,7 @@ import time
 from urllib.parse import unquote, urlsplit
 
 import pytest
-from browsers import browser  # noqa: F401  (fixture)
+from browsers import browser, pull_status  # noqa: F401  (fixture)
 from gitserver import CONTENT, git_server  # noqa: F401  (fixture)
 from nbgitpuller_client import Student
 
@@ -54,9 +54,8 @@ def test_link_clicked_in_chromium_opens_the_file_in_jupyterlab(local_hub, git_se
         deadline = time.monotonic() + 150
         while "/lab/tree/" not in page.url:
             assert time.monotonic() < deadline, f"stuck at {page.url}"
-            if "/git-pull" in page.url and page.locator("#status-panel-title").count():
-                status = page.inner_text("#status-panel-title")
-                assert not status.startswith("Error"), status
+            status = pull_status(page)
+            assert not (status or "").startswith("Error"), status
             launch = page.locator("a[href*='/hub/spawn/']")
             if "/hub/user/" in page.url and launch.count():
                 launch.first.click()
