@@ -27,7 +27,9 @@ limits and idle culling, side by side. It plugs into JupyterHub's own hooks:
   node selector, volumes, home-volume size and Jupyter configuration on the spawner. The default server (no name) gets
   the hub's defaults.
 - ``JupyterHub.default_url``: a user with exactly one course in term lands in that course's server
-  after logging in; anyone else on the hub's home page, which lists their servers.
+  after logging in; anyone else on the hub's home page, which lists their servers. Its
+  ``announcement_home`` (``JupyterHub.template_vars``) names each of the user's courses with a link to
+  its server: a course's server exists only once first opened, so the list of servers misses the others.
 - ``JupyterHub.load_groups`` / ``load_roles`` create the course groups and the staff roles; the roles
   of a course outside its dates are granted to nobody;
 - with an ``lms`` section, JupyterHub's LTI authenticator (``jupyterhub-ltiauthenticator``) signs users
