@@ -8,7 +8,8 @@ measures, each as the real command line in its own process:
 
 - the *parse floor*: reading the same manifest and rosters with PyYAML's C loader and the csv module,
   in this process (the least any validation can cost);
-- ``coursehub validate``; ``coursehub build`` into an empty folder; the same build again with nothing
+- ``coursehub validate``; ``coursehub build`` into an empty folder (best of three, as the floor is: the
+  file system's speed varies between runs far more than parsing does); the same build again with nothing
   changed; the build's peak memory (largest process, from ``wait4``'s rusage of that one command:
   what ``getrusage(RUSAGE_CHILDREN)`` reports, without the other commands mixed in; and the whole process tree sampled from /proc, which counts a process pool's workers
   together);
@@ -196,7 +197,15 @@ def main() -> None:
             return seconds, rss, tree
 
         step("coursehub validate", [coursehub, "validate", str(manifest)], "<= 3x floor")
-        _, rss, tree = step("coursehub build", [coursehub, "build", str(manifest), "-o", str(tmp / "out")], "<= 10x floor and < 15 s")
+        # The build writes 10,000 files: the file system's speed varies from run to run far more than
+        # parsing does, so the build, like the floor, is the best of three (each into an empty folder).
+        builds = [run([coursehub, "build", str(manifest), "-o", str(tmp / f"out{i}")], cwd=uni) for i in range(3)]
+        seconds, status, rss, tree, cpu = min(builds)
+        rows.append(("coursehub build (best of 3)" + ("" if status == 0 else f" (exit {status})"), seconds, cpu,
+                     "<= 10x floor and < 15 s"))
+        rows.append(("  the three builds", seconds, cpu, "  ".join(f"{b[0]:.2f} s" for b in builds)))
+        rss, tree = max(b[2] for b in builds), max(b[3] for b in builds)
+        (tmp / "out0").rename(tmp / "out")
         step("coursehub build, nothing changed", [coursehub, "build", str(manifest), "-o", str(tmp / "out")], "about validate")
         step("coursehub build --check", [coursehub, "build", str(manifest), "-o", str(tmp / "out"), "--check"], "")
         if not args.no_site:
@@ -208,6 +217,9 @@ def main() -> None:
           f"assignments: {2 * args.courses}, files built: {files}, cores: {os.cpu_count()}")
     print(f"  {'':42s} {'wall':>9s}  {'':13s}  {'CPU':>8s}  {'':11s}")
     for label, seconds, cpu, target in rows:
+        if label.startswith("  "):
+            print(f"  {label:42s} {target}")
+            continue
         ratio = "" if seconds is floor else f"{seconds / floor:6.1f}x floor"
         cpu_ratio = "" if seconds is floor else f"{cpu / floor_cpu:6.1f}x"
         print(f"  {label:42s} {seconds:7.2f} s  {ratio:13s}  {cpu:6.2f} s  {cpu_ratio:9s}  {target}")
