@@ -289,3 +289,22 @@ def test_resolutions_for_the_current_standard_win_a_merge(measured):
     old = Facts(standards={"data8": {"digest": "0" * 64, "additions": {"x==1": Resolution(closure=["x==1"])}}})
     for merged in (old.merged(gathered.facts), gathered.facts.merged(old)):
         assert merged.resolution(std, "xarray==2026.9.0") == gathered.facts.resolution(std, "xarray==2026.9.0")
+
+
+def test_resolution_uses_the_images_exact_python_version():
+    """pip reads `--python-version 3.11` as 3.11.0; the standard's soupsieve needs 3.11.5 or later, so every
+    addition that pulls it in (nbgrader, through nbconvert and beautifulsoup4) looked blocked."""
+    import re
+    from importlib.resources import files
+
+    from coursehub.images.pip import image_python
+
+    lock = files("repo2docker.buildpacks.conda").joinpath("environment.py-3.11-linux-64.lock").read_text()
+    locked = re.search(r"/python-(3\.11\.\d+)-", lock).group(1)
+    assert image_python("3.11") == locked
+    args = image_platform_args("3.11")
+    assert args[args.index("--python-version") + 1] == locked
+    assert image_python("9.9") == "9.9"  # no lock for it: the minor version, as before
+    resolution, wheels = measure.resolve(load_standard("data8"), "nbgrader==0.9.6")
+    assert resolution.conflicts == []
+    assert wheels[0].key == "nbgrader==0.9.6"
