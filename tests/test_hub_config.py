@@ -179,7 +179,7 @@ def nbgrader_manifest(tmp_path: Path, storage: dict):
         emit.to_yaml(
             {
                 "hub": {"name": "nbg", "url": "https://hub.nbg.edu", "image": "py", "nbgrader_storage": storage},
-                "images": {"py": {"standard": "data8"}},
+                "images": {"py": {"standard": "data8", "packages": ["nbgrader==0.9.6"]}},
                 "courses": [
                     {
                         "id": "nbg-101",
@@ -299,7 +299,7 @@ def tricky_manifest(tmp_path: Path):
         emit.to_yaml(
             {
                 "hub": {"name": "tricky", "url": "https://hub.tricky.edu", "image": "py"},
-                "images": {"py": {"standard": "data8"}},
+                "images": {"py": {"standard": "data8", "packages": ["nbgrader==0.9.6"]}},
                 "courses": [
                     {
                         "id": "quotes-101",

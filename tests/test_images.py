@@ -77,11 +77,11 @@ def build_images(manifest_path: Path, out: Path) -> dict[str, bytes]:
 def test_example_contexts_render_with_repo2docker(example_manifest_path, tmp_path, offline_r):
     files = build_images(example_manifest_path, tmp_path)
     images = tmp_path / "images"
-    assert sorted(p.name for p in images.iterdir() if p.is_dir()) == ["data8", "hackweek", "r-stats"]
+    assert sorted(p.name for p in images.iterdir() if p.is_dir()) == ["data8", "data8-nbgrader", "hackweek", "r-stats"]
     # every image's only postBuild installs coursehub's notebook-server extension (tests/test_kernel_metadata.py)
-    assert sorted(name for name in files if name.endswith("postBuild")) == [f"images/{n}/postBuild" for n in ("data8", "hackweek", "r-stats")]
+    assert sorted(name for name in files if name.endswith("postBuild")) == sorted(f"images/{n}/postBuild" for n in ("data8", "data8-nbgrader", "hackweek", "r-stats"))
 
-    for name in ("data8", "hackweek"):
+    for name in ("data8", "data8-nbgrader", "hackweek"):
         buildpack, dockerfile = repo2docker_render(images / name)
         assert "./postBuild" in dockerfile  # repo2docker runs it once the environment is installed
         assert type(buildpack).__name__ == "PythonBuildPack"
@@ -139,14 +139,16 @@ def test_example_drift_numbers(example_manifest):
     drift = drift_report(example_manifest)
     assert drift["totals"] == {
         "courses": 4,
-        "on_standard_unchanged": 3,
-        "with_additions": 1,
+        "on_standard_unchanged": 2,
+        "with_additions": 2,
         "with_changes": 0,
-        "image_keys": 3,
-        "images": 3,
+        "image_keys": 4,
+        "images": 4,
     }
     by_course = {c["course"]: c for c in drift["courses"]}
-    assert by_course["data-c8-fa26"]["build"] == by_course["data-c88-fa26"]["build"] == "data8"
+    assert by_course["data-c8-fa26"]["build"] == "data8"
+    assert by_course["data-c88-fa26"]["build"] == "data8-nbgrader"  # its students fetch and submit with nbgrader
+    assert by_course["data-c88-fa26"]["adds"] == ["nbgrader==0.9.6"]
     assert by_course["climate-hackweek-26"]["adds"] == ["pooch==1.9.0", "xarray==2026.9.0"]
     assert by_course["stat-20-fa26"]["standard"] == "r" and by_course["stat-20-fa26"]["unchanged"]
 
@@ -160,7 +162,7 @@ def test_build_is_deterministic_and_tags_follow_the_lock(example_manifest_path, 
     assert ref.startswith("example-university/data8:") and len(ref.split(":")[1]) == 12
     assert image_ref(manifest, "hackweek").split(":")[1] != ref.split(":")[1]
     meta = json.loads(a["images/data8/coursehub-image.json"])
-    assert meta["ref"] == ref and meta["courses"] == ["data-c8-fa26", "data-c88-fa26"]
+    assert meta["ref"] == ref and meta["courses"] == ["data-c8-fa26"]
 
 
 def test_repository_images_folder_is_current(repo_root):
@@ -267,3 +269,24 @@ def test_changed_version_the_standard_accepts_is_not_a_conflict(tmp_path):
         load_manifest(manifest_path)
     assert "scipy 1.17.1 requires numpy<2.7,>=1.26.4" in info.value.problems[0].message
     assert info.value.problems[0].path == "images.x.packages"
+
+
+def test_a_course_whose_grader_its_image_lacks_is_refused(tmp_path, run_cli):
+    """On Kubernetes each course's servers run its image: an nbgrader course on an image without nbgrader
+    would leave its students without the Assignments tab (a single machine hides it: one environment)."""
+    manifest = tmp_path / "manifest.yaml"
+    manifest.write_text(
+        "hub: {name: t, url: 'https://hub.example.edu', image: data8}\n"
+        "images: {data8: {standard: data8}, with-nbgrader: {standard: data8, packages: [nbgrader==0.9.6]}}\n"
+        "courses:\n"
+        "  - {id: nb-1, title: N, term: {start: 2026-08-26, end: 2026-12-18}, grader: nbgrader, students: [a]}\n"
+        "  - {id: nb-2, title: M, term: {start: 2026-08-26, end: 2026-12-18}, grader: nbgrader, image: with-nbgrader, students: [b]}\n"
+        "  - {id: ot-3, title: O, term: {start: 2026-08-26, end: 2026-12-18}, grader: otter, students: [c]}\n"
+    )
+    code, _, err = run_cli("validate", manifest)
+    assert code == 2
+    assert "courses[0].grader: the course grades with nbgrader, but its image 'data8' has no nbgrader" in err
+    assert "add `nbgrader==<version>` to `images.data8.packages`" in err
+    # nbgrader is in nb-2's image, and otter-grader in data8 (they have warnings of their own: no assignments)
+    assert "courses[1].grader: the course grades" not in err and "courses[2].grader: the course grades" not in err
+    assert "1 problem in the manifest" in err

@@ -35,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from coursehub import emit
 from coursehub.errors import CoursehubError
 from coursehub.cache import cache_root
-from coursehub.images.pip import image_platform_args, locked, pip_errors
+from coursehub.images.pip import image_platform_args, image_python, locked, pip_errors
 from coursehub.images.plan import ImagePlan
 from coursehub.images.standard import StandardSet, load_standard, requirement_applies
 from coursehub.manifest import Manifest
@@ -80,6 +80,9 @@ class Resolution(_Data):
 
     closure: list[str] = Field(default_factory=list, description="Keys (name==version) of the packages new to the standard.")
     conflicts: list[str] = Field(default_factory=list, description="What in the standard's pins the addition breaks.")
+    python: str = Field(
+        default="", description="The Python version pip checked Requires-Python against (a conflict found with another is asked again)."
+    )
 
 
 class StandardResolutions(_Data):
@@ -271,12 +274,13 @@ def resolve(std: StandardSet, addition: str) -> tuple[Resolution, list[Wheel]]:
         wheels = [_wheel_of(i) for i in items if canonicalize_name(i["metadata"]["name"]) not in std.lock]
         first = canonicalize_name(Requirement(addition).name)
         wheels.sort(key=lambda w: (canonicalize_name(w.name) != first, w.key))
-        return Resolution(closure=[w.key for w in wheels]), wheels
+        return Resolution(closure=[w.key for w in wheels], python=image_python(std.python)), wheels
+    python = image_python(std.python)
     alone, alone_errors = _dry_run(addition, std.python, None)
     if alone is None:
         # Not installable at all on the images' platform (no such version, no wheel): pip says why.
-        return Resolution(conflicts=[f"{addition}: {_pip_reason(alone_errors or errors)}"]), []
-    return Resolution(conflicts=_broken_pins(std, alone) or [f"{addition}: {_pip_reason(errors)}"]), []
+        return Resolution(conflicts=[f"{addition}: {_pip_reason(alone_errors or errors)}"], python=python), []
+    return Resolution(conflicts=_broken_pins(std, alone) or [f"{addition}: {_pip_reason(errors)}"], python=python), []
 
 
 def _sizes(path: Path) -> tuple[int, int]:
@@ -332,7 +336,10 @@ def gather(
         measured = 0
         if not offline:
             for std, addition in pairs:
-                if facts.resolution(std, addition) is not None:
+                known = facts.resolution(std, addition)
+                # a conflict found against another Python version is asked again: coursehub before
+                # this check used X.Y.0, and refused packages that need a later patch release
+                if known is not None and not (known.conflicts and known.python != image_python(std.python)):
                     continue
                 if progress:
                     progress(f"resolving {addition} on the {std.name} standard")

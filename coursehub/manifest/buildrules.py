@@ -111,9 +111,41 @@ def image_problems(manifest: Manifest) -> Iterator[dict]:
     if any(c.image not in manifest.images for c in manifest.courses if c.image) or manifest.hub.image not in manifest.images:
         return  # an unknown image key is reported already; the planner would stop at it
     try:
-        plan_images(manifest)
+        plan = plan_images(manifest)
     except CoursehubError as exc:
         for p in exc.problems or []:
             yield _err(_image_loc(p.path), p.message, p.hint, p.severity, code=p.code or "image")
         if not exc.problems:
             yield _err(("images",), exc.message, code="image")
+        return
+    yield from grader_image_problems(manifest, plan)
+
+
+#: What a course's students need in their image for its grader, and what they do with it.
+GRADER_PACKAGES = {
+    "nbgrader": ("nbgrader", "fetch and submit assignments (nbgrader's Assignments tab)"),
+    "otter": ("otter-grader", "check their answers (grader.check() in the notebook)"),
+}
+
+
+def grader_image_problems(manifest: Manifest, plan) -> Iterator[dict]:
+    """A course whose grader is missing from its students' image: it works on a single machine (one
+    environment for everybody) and fails on Kubernetes, where each course's servers run its image."""
+    from packaging.utils import canonicalize_name
+
+    builds = {course_id: build for build in plan.builds for course_id in build.courses}
+    for i, course in enumerate(manifest.courses):
+        need = GRADER_PACKAGES.get(course.grader or "")
+        build = builds.get(course.id)
+        if need is None or build is None or build.language != "python":
+            continue  # an R image's otter courses use ottr, an R package
+        package, use = need
+        if canonicalize_name(package) not in build.lock:
+            key = course.image or manifest.hub.image
+            yield _err(
+                ("courses", i, "grader"),
+                f"the course grades with {course.grader}, but its image {excerpt(key)} has no {package}: on Kubernetes "
+                f"its students could not {use}",
+                f"add `{package}==<version>` to `images.{key}.packages`, or give the course an image that has it",
+                code="grader-not-in-image",
+            )
