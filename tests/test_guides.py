@@ -320,7 +320,7 @@ def test_catalogue_shows_each_course_and_each_assignment_link_with_its_qr(exampl
 def test_catalogue_course_page_shows_effective_settings(catalogue):
     page = catalogue["data-c88-fa26/index.md"].decode()
     # The hub's image and guarantee-defaults merged with the course's overrides.
-    assert "| Image | `data8-nbgrader` (standard data8 + nbgrader==0.9.6) |" in page
+    assert "| Image | `data8-nbgrader` (standard data8 + nbgrader==0.9.6, rapidfuzz==3.14.6) |" in page
     assert "| Interface | notebook (opens `/tree`) |" in page
     assert "| Memory | 1G guaranteed, 2G limit |" in page
     assert "| CPU | 0.05 cores guaranteed, 2 limit |" in page
@@ -366,7 +366,7 @@ def test_standard_page_and_the_guides_figures_come_from_the_example(example_mani
     assert catalogue["charts/advise.svg"] == built["images/advise.svg"] and "(charts/advise.svg)" in page
     advice = {a["standard"]: a for a in json.loads(built["images/advise.json"])["standards"]}
     first, step = advice["data8"]["steps"]
-    assert first["adds"] == ["nbgrader==0.9.6"] and first["unmeasured"] == []
+    assert first["adds"] == ["nbgrader==0.9.6", "rapidfuzz==3.14.6"] and first["unmeasured"] == []
     assert step["adds"] == ["pooch==1.9.0", "xarray==2026.9.0"] and step["unmeasured"] == []
     assert "| step 2 | pooch==1.9.0, xarray==2026.9.0 | — | climate-hackweek-26 (28) | 196 |" in page
     guide = " ".join((REPO / "guides" / "standard-images.md").read_text().split())

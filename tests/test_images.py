@@ -148,7 +148,7 @@ def test_example_drift_numbers(example_manifest):
     by_course = {c["course"]: c for c in drift["courses"]}
     assert by_course["data-c8-fa26"]["build"] == "data8"
     assert by_course["data-c88-fa26"]["build"] == "data8-nbgrader"  # its students fetch and submit with nbgrader
-    assert by_course["data-c88-fa26"]["adds"] == ["nbgrader==0.9.6"]
+    assert by_course["data-c88-fa26"]["adds"] == ["nbgrader==0.9.6", "rapidfuzz==3.14.6"]
     assert by_course["climate-hackweek-26"]["adds"] == ["pooch==1.9.0", "xarray==2026.9.0"]
     assert by_course["stat-20-fa26"]["standard"] == "r" and by_course["stat-20-fa26"]["unchanged"]
 
