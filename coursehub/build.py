@@ -134,6 +134,10 @@ def render(
             gc.enable()
 
 
+#: What rendering one family gives: its files, notes and new warnings.
+_Result = tuple[dict[str, bytes], list[str], list[Problem]]
+
+
 def _render(ctx: BuildContext, names: list[str], progress, sink, idle) -> BuildContext:
     manifest = ctx.manifest
     pool, pending = _render_aside(ctx, _parallel(manifest, names), progress)
@@ -155,8 +159,7 @@ def _render(ctx: BuildContext, names: list[str], progress, sink, idle) -> BuildC
             first_note, first_file = len(ctx.notes), len(ctx.files)
             _load(dict(GENERATORS)[name])(ctx)
             ctx.family = ""
-            _merge(ctx, name, ({}, ctx.notes[first_note:], []))
-            del ctx.notes[first_note:]
+            ctx.family_notes[name] = ctx.notes[first_note:]
             if sink:
                 # (families it waited for were merged, and given to the sink, in the meantime)
                 prefix = name + "/"
@@ -173,12 +176,8 @@ def _render(ctx: BuildContext, names: list[str], progress, sink, idle) -> BuildC
     return ctx
 
 
-def _merge(
-    ctx: BuildContext,
-    name: str,
-    result: tuple[dict[str, bytes], list[str], list[Problem]],
-    sink: Callable[[dict[str, bytes]], None] | None = None,
-) -> None:
+def _merge(ctx: BuildContext, name: str, result: _Result, sink: Callable[[dict[str, bytes]], None] | None = None) -> None:
+    """A worker's family into ``ctx`` (and to the sink)."""
     files, notes, new_warnings = result
     for rel, content in files.items():
         if rel in ctx.files:
@@ -214,7 +213,6 @@ def _parallel(manifest: Manifest, names: list[str]) -> list[tuple[str, ...]]:
     return groups if len(aside) < len(names) else groups[1:]  # this process renders one family at least
 
 
-_Result = tuple[dict[str, bytes], list[str], list[Problem]]
 #: The context forked workers render from: inherited by fork, never pickled (a university's rosters).
 _FORKED: BuildContext | None = None
 

@@ -8,7 +8,6 @@ import json
 
 from packaging.utils import canonicalize_name
 
-from coursehub import emit
 from coursehub.build import BuildContext
 from coursehub.escape import markdown, markdown_code
 from coursehub.images import server
@@ -146,9 +145,7 @@ def context_files(build: ImageBuild) -> dict[str, str]:
         files["install.R"] = install_r(build)
     if build.apt:
         files["apt.txt"] = "\n".join(build.apt) + "\n"
-    files["postBuild"] = server.post_build()
-    files.update(server.sources())
-    files["coursehub-jupyter-server.json"] = emit.to_json(server.jupyter_config()[server.CONFIG_FILE]).decode("utf-8")
+    files.update(server.context_files())
     return files
 
 

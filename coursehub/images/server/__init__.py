@@ -14,6 +14,8 @@ from pathlib import Path
 EXTENSIONS = ("coursehub_kernel_metadata",)
 #: Where the enabling configuration goes in a Jupyter configuration folder.
 CONFIG_FILE = "jupyter_server_config.d/coursehub.json"
+#: The same configuration in an image's build context, which ``postBuild`` copies into place.
+CONTEXT_CONFIG = "coursehub-jupyter-server.json"
 
 
 def sources() -> dict[str, str]:
@@ -37,5 +39,16 @@ site="$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
 cp {names} "$site/"
 config="${{NB_PYTHON_PREFIX:-$(python -c 'import sys; print(sys.prefix)')}}/etc/jupyter/{CONFIG_FILE.rsplit('/', 1)[0]}"
 mkdir -p "$config"
-cp coursehub-jupyter-server.json "$config/coursehub.json"
+cp {CONTEXT_CONFIG} "$config/{CONFIG_FILE.rsplit('/', 1)[1]}"
 """
+
+
+def context_files() -> dict[str, str]:
+    """What every image's build context gets: ``postBuild``, the extension modules and their configuration."""
+    from coursehub import emit
+
+    return {
+        "postBuild": post_build(),
+        **sources(),
+        CONTEXT_CONFIG: emit.to_json(jupyter_config()[CONFIG_FILE]).decode("utf-8"),
+    }
