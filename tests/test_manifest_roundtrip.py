@@ -42,7 +42,16 @@ def resources(draw, partial: bool):
 @st.composite
 def manifests(draw):
     image_keys = draw(st.lists(slugs, min_size=1, max_size=3, unique=True))
-    images = {k: {"standard": draw(st.sampled_from(["data8", "r", "none"])), "packages": draw(st.lists(st.sampled_from(["folium==0.19.6", "xarray==2026.9.0"]), unique=True))} for k in image_keys}
+    images = {k: {"standard": draw(st.sampled_from(["data8", "r", "none"])), "packages": draw(st.lists(st.sampled_from(["folium==0.19.6", "xarray==2026.9.0", "nbgrader==0.9.6"]), unique=True))} for k in image_keys}
+
+    def graders(key: str) -> list[str]:
+        """The graders a course on image ``key`` may use: its students need the grader in the image
+        (R images' otter courses use ottr, an R package, so anything goes there)."""
+        image = images[key]
+        has = {p.split("==")[0] for p in image["packages"]} | ({"otter-grader"} if image["standard"] == "data8" else set())
+        if image["standard"] == "r":
+            return ["otter", "nbgrader", "none"]
+        return [g for g, package in (("otter", "otter-grader"), ("nbgrader", "nbgrader")) if package in has] + ["none"]
     course_ids = draw(st.lists(slugs, min_size=0, max_size=3, unique=True))
     courses = []
     for cid in course_ids:
@@ -65,7 +74,7 @@ def manifests(draw):
         if draw(st.booleans()):
             course["content"] = {"repo": "https://github.com/example-org/" + cid, "branch": draw(st.sampled_from(["main", "fa26/release"]))}
             course["assignments"] = [{"id": f"lab{i:02d}", "path": f"lab/lab{i:02d}.ipynb", "points": i * 5} for i in range(draw(st.integers(1, 3)))]
-            course["grader"] = draw(st.sampled_from(["otter", "nbgrader", "none"]))
+            course["grader"] = draw(st.sampled_from(graders(course["image"])))
         courses.append(course)
     return {
         "hub": {"name": draw(slugs), "url": "https://hub.example.edu", "image": image_keys[0], "interface": draw(st.sampled_from(["lab", "notebook"])), "resources": draw(resources(partial=False))},
