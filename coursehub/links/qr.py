@@ -18,9 +18,6 @@ handed to segno unchanged.
 from __future__ import annotations
 
 import io
-import multiprocessing as mp
-import os
-from concurrent.futures import ProcessPoolExecutor
 from functools import lru_cache
 from pathlib import Path
 from xml.sax.saxutils import escape as xml_escape
@@ -36,10 +33,43 @@ _SCALE, _BORDER = 4, 4  # of the SVG: 4 px a module, the standard quiet zone of 
 
 def make(url: str) -> segno.QRCode:
     """The QR code of ``url`` (error level M, boosted as segno does); identical to ``segno.make(url, error="m")``."""
+    return codes([url])[0]
+
+
+#: Codes placed, masked and scored as one numpy stack (bounds the stack's memory: ~20 MB at version 20).
+STACK = 256
+
+
+def codes(urls: list[str]) -> list[segno.QRCode]:
+    """The QR code of each URL, in order; each is the code :func:`make` gives.
+
+    Codes of one version and error level are encoded together: their error correction, placement and
+    the scoring of their eight mask candidates are each a few numpy operations on the whole stack, so
+    a university's thousands of links (nearly all one version) cost little more than numpy's work.
+    """
+    out: list[segno.QRCode | None] = [None] * len(urls)
+    groups: dict[tuple[int, int], list[tuple[int, object, np.ndarray]]] = {}
+    for index, url in enumerate(urls):
+        prepared = _prepare(url)
+        if prepared is None:
+            out[index] = segno.make(url, error="m")
+            continue
+        version, error, segments, codewords = prepared
+        groups.setdefault((version, error), []).append((index, segments, codewords))
+    for (version, error), members in groups.items():
+        for first in range(0, len(members), STACK):
+            stack = members[first:first + STACK]
+            for (index, segments, _), code in zip(stack, _encode(version, error, stack)):
+                out[index] = segno.QRCode(_enc.Code(code[0], version, error, code[1], segments))
+    return out  # type: ignore[return-value]
+
+
+def _prepare(url: str):
+    """(version, error level, segments, data codewords) as segno computes them, or None outside the fast path."""
     segments = _segments(url)
     version = _enc.find_version(segments, _ERROR, eci=False, micro=None)
     if version < 1 or len(segments) != 1:
-        return segno.make(url, error="m")
+        return None
     error = _enc.boost_error_level(version, _ERROR, segments, False)
     buff = _enc.Buffer()
     for segment in segments:
@@ -48,19 +78,30 @@ def make(url: str) -> segno.QRCode:
     _enc.write_terminator(buff, capacity, None, len(buff))
     _enc.write_padding_bits(buff, version, len(buff))
     _enc.write_pad_codewords(buff, version, capacity, len(buff))
-    bits = _final_message(version, error, np.packbits(np.frombuffer(buff.getbits(), dtype=np.uint8)))
+    codewords = np.packbits(np.frombuffer(buff.getbits(), dtype=np.uint8))
+    # segno's stream can run a codeword past the data capacity; its error correction never reads that far
+    return version, error, segments, codewords[:sum(info.num_blocks * info.num_data for info in consts.ECC[version][error])]
+
+
+def _encode(version: int, error: int, stack: list) -> list[tuple[tuple[bytearray, ...], int]]:
+    """Each code's finished matrix (format and version information added) and its mask."""
+    bits = _final_messages(version, error, np.stack([words for _, _, words in stack]))
     template, region, order, masks = _layout(version)
-    placed = template.copy()
-    placed.flat[order] = bits
+    count, size = len(stack), len(template)
+    placed = np.broadcast_to(template, (count, size, size)).copy()
+    placed.reshape(count, -1)[:, order] = bits
     # the eight candidates at once, one bit each (see "penalty scores" below)
     full = placed * np.uint8(0xFF)
     lanes = np.where(region, full ^ _mask_lanes(version), full)
-    mask = int(np.argmin(_penalties(lanes, len(placed))))  # the first of equal scores, as segno's strict `<`
-    chosen = np.where(region, placed ^ masks[mask], placed)
-    matrix = tuple(bytearray(row.tobytes()) for row in chosen)
-    _enc.add_format_info(matrix, version, error, mask)
-    _enc.add_version_info(matrix, version)
-    return segno.QRCode(_enc.Code(matrix, version, error, mask, segments))
+    chosen_masks = np.argmin(_penalties(lanes, size), axis=1)  # the first of equal scores, as segno's strict `<`
+    chosen = np.where(region, placed ^ masks[chosen_masks], placed)
+    out = []
+    for symbol, mask in zip(chosen, chosen_masks.tolist()):
+        matrix = tuple(bytearray(row.tobytes()) for row in symbol)
+        _enc.add_format_info(matrix, version, error, mask)
+        _enc.add_version_info(matrix, version)
+        out.append((matrix, mask))
+    return out
 
 
 def _segments(url: str):
@@ -79,23 +120,9 @@ def svg(url: str, *, title: str = "") -> bytes:
     return svg_of(make(url), title=title)
 
 
-#: Below this many codes a process pool costs more than it saves.
-POOL_MIN = 200
-
-
 def svgs(wanted: list[tuple[str, str]]) -> list[bytes]:
-    """The SVG of each ``(url, title)``, in order; a large batch is encoded on every core."""
-    workers = min(os.cpu_count() or 1, 8)
-    if len(wanted) < POOL_MIN or workers < 2 or "fork" not in mp.get_all_start_methods():
-        return [svg(url, title=title) for url, title in wanted]
-    chunk = -(-len(wanted) // (workers * 4))
-    # fork: the workers start with numpy and segno already imported and the layouts already cached
-    with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
-        return [code for part in pool.map(_svg_chunk, [wanted[i:i + chunk] for i in range(0, len(wanted), chunk)]) for code in part]
-
-
-def _svg_chunk(wanted: list[tuple[str, str]]) -> list[bytes]:
-    return [svg(url, title=title) for url, title in wanted]
+    """The SVG of each ``(url, title)``, in order (encoded together: :func:`codes`)."""
+    return [svg_of(code, title=title) for code, (_, title) in zip(codes([url for url, _ in wanted]), wanted)]
 
 
 def svg_of(code: segno.QRCode, *, title: str = "") -> bytes:
@@ -151,25 +178,32 @@ def write(url: str, target: Path) -> None:
 # --- error correction and interleaving ---------------------------------------------------------------
 
 
-def _final_message(version: int, error: int, codewords: np.ndarray) -> np.ndarray:
-    """The interleaved data and error correction bits, then the remainder bits (segno's make_final_message)."""
+def _final_messages(version: int, error: int, codewords: np.ndarray) -> np.ndarray:
+    """Each code's interleaved data and error correction bits, then the remainder bits (segno's
+    make_final_message): ``codewords`` is (codes, data codewords), the result (codes, bits)."""
+    count = len(codewords)
     blocks, ecc, start = [], [], 0
     for info in consts.ECC[version][error]:
         n_ecc = info.num_total - info.num_data
-        group = codewords[start:start + info.num_blocks * info.num_data].reshape(info.num_blocks, info.num_data)
+        group = codewords[:, start:start + info.num_blocks * info.num_data].reshape(count * info.num_blocks, info.num_data)
         start += info.num_blocks * info.num_data
         # float32 products use BLAS and stay exact: a sum of at most a few thousand 0/1 terms
         ecc_bits = (np.unpackbits(group, axis=1).astype(np.float32) @ _ecc_map(info.num_data, n_ecc)).astype(np.int32) & 1
-        blocks += list(group.astype(np.int16))
-        ecc.append(np.packbits(ecc_bits.astype(np.uint8), axis=1))
+        blocks.append(group.reshape(count, info.num_blocks, info.num_data))
+        ecc.append(np.packbits(ecc_bits.astype(np.uint8), axis=1).reshape(count, info.num_blocks, n_ecc))
     # data codewords column by column across the blocks (later blocks may be one longer), then the ecc
-    table = np.full((len(blocks), max(len(b) for b in blocks)), -1, dtype=np.int16)
-    for row, block in zip(table, blocks):
-        row[:len(block)] = block
-    column_wise = table.T.ravel()
-    data = column_wise[column_wise >= 0].astype(np.uint8)
-    message = np.unpackbits(np.concatenate([data, np.concatenate(ecc).T.ravel()]))
-    return np.concatenate([message, np.zeros(_remainder(version), dtype=np.uint8)])
+    longest = max(block.shape[2] for block in blocks)
+    table = np.zeros((count, sum(block.shape[1] for block in blocks), longest), dtype=np.uint8)
+    filled = np.zeros(table.shape[1:], dtype=bool)
+    row = 0
+    for block in blocks:
+        table[:, row:row + block.shape[1], :block.shape[2]] = block
+        filled[row:row + block.shape[1], :block.shape[2]] = True
+        row += block.shape[1]
+    data = table.transpose(0, 2, 1).reshape(count, -1)[:, filled.T.ravel()]
+    interleaved_ecc = np.concatenate(ecc, axis=1).transpose(0, 2, 1).reshape(count, -1)
+    message = np.unpackbits(np.concatenate([data, interleaved_ecc], axis=1), axis=1)
+    return np.concatenate([message, np.zeros((count, _remainder(version)), dtype=np.uint8)], axis=1)
 
 
 def _remainder(version: int) -> int:
@@ -184,19 +218,24 @@ def _remainder(version: int) -> int:
 
 @lru_cache(maxsize=None)
 def _ecc_map(num_data: int, num_ecc: int) -> np.ndarray:
-    """The GF(2) matrix taking a block's data bits to its error correction bits."""
+    """The GF(2) matrix taking a block's data bits to its error correction bits.
+
+    Reed-Solomon is linear over GF(256): a data byte ``v`` at position ``k`` contributes ``v`` times the
+    remainder of a lone 1 there, and that remainder (x^(ne + nd - 1 - k) mod the generator) is the
+    next position's times x: one step of segno's synthetic division each.
+    """
     gen, log, exp = consts.GEN_POLY[num_ecc], consts.GALIOS_LOG, consts.GALIOS_EXP
-    rows = []
-    for bit in range(num_data * 8):
-        block = bytearray(num_data + num_ecc)
-        block[bit // 8] = 0x80 >> (bit % 8)
-        for k in range(num_data):  # segno's synthetic division, on one unit vector
-            coef = block[k]
-            if coef:
-                for n in range(num_ecc):
-                    block[k + n + 1] ^= exp[log[coef] + gen[n]]
-        rows.append(np.unpackbits(np.frombuffer(bytes(block[num_data:]), dtype=np.uint8)))
-    return np.array(rows, dtype=np.float32)
+    remainder = [exp[e] for e in gen]  # of a 1 at the last data position
+    remainders = [remainder]
+    for _ in range(num_data - 1):
+        lead, shifted = remainder[0], remainder[1:] + [0]
+        remainder = [s ^ exp[log[lead] + e] for s, e in zip(shifted, gen)] if lead else shifted
+        remainders.append(remainder)
+    unit = np.array(remainders[::-1], dtype=np.int64)  # (num_data, num_ecc), position 0 first
+    logs, exps = np.array(log, dtype=np.int64), np.array(exp, dtype=np.int64)
+    # each data bit, most significant first: the byte 0x80 >> b at its position, times the remainder
+    scaled = np.stack([np.where(unit != 0, exps[log[0x80 >> b] + logs[unit]], 0) for b in range(8)], axis=1)
+    return np.unpackbits(scaled.reshape(num_data * 8, num_ecc).astype(np.uint8), axis=1).astype(np.float32)
 
 
 # --- the symbol's layout, per version ----------------------------------------------------------------
@@ -238,40 +277,47 @@ def _mask_lanes(version: int) -> np.ndarray:
     return np.packbits(_layout(version)[3], axis=0)[0]
 
 
-# --- penalty scores (segno's mask_scores, for eight candidates at once) -----------------------------------
+# --- penalty scores (segno's mask_scores, for eight candidates of a stack of codes at once) -------------
 #
 # The eight candidates are scored together, one bit each: bit 7 - k of every byte is candidate k's module
 # there (np.packbits over the candidates), so each numpy operation below handles all eight at once on an
-# eighth of the data, and a lane's total is a count of one bit position (:func:`_lane_counts`).
+# eighth of the data, and a lane's total is a count of one bit position (:func:`_lane_counts`). Every
+# array has the codes of the stack as its first axis.
 
 
-def _penalties(lanes: np.ndarray, size: int) -> list[int]:
-    """Each candidate's penalty N1 + N2 + N3 + N4, with the rules of :func:`segno.encoder.mask_scores`.
+def _penalties(lanes: np.ndarray, size: int) -> np.ndarray:
+    """Each code's and candidate's penalty N1 + N2 + N3 + N4, with the rules of :func:`segno.encoder.mask_scores`.
 
-    ``lanes`` holds the eight ``size`` x ``size`` candidates, candidate k in bit 7 - k."""
-    count = 8
-    lines = np.concatenate([lanes, lanes.T])  # rows, then columns: (2n, n)
+    ``lanes`` holds (codes, ``size``, ``size``), candidate k in bit 7 - k; the result is (codes, 8)."""
+    lines = np.concatenate([lanes, lanes.transpose(0, 2, 1)], axis=1)  # rows, then columns: (codes, 2n, n)
     n1 = _runs_penalty(lines)
-    a = lanes[1:, 1:]
-    same = ~(a ^ lanes[:-1, 1:]) & ~(a ^ lanes[1:, :-1]) & ~(a ^ lanes[:-1, :-1])
+    a = lanes[:, 1:, 1:]
+    same = ~(a ^ lanes[:, :-1, 1:]) & ~(a ^ lanes[:, 1:, :-1]) & ~(a ^ lanes[:, :-1, :-1])
     n2 = 3 * _lane_counts(same)
     n3 = _finder_like_penalty(lines)
-    dark = _lane_counts(lanes)
-    scores = []
-    for k in range(count):
-        percent = float(int(dark[k])) / (size**2)
-        n4 = 10 * int(abs(percent * 100 - 50) / 5)
-        scores.append(int(n1[k]) + int(n2[k]) + int(n3[k]) + n4)
-    return scores
+    # N4 in the same float64 steps as segno's `abs(percent * 100 - 50) / 5`, truncated as int() does
+    percent = _lane_counts(lanes).astype(np.float64) / (size**2)
+    n4 = 10 * (np.abs(percent * 100 - 50) / 5).astype(np.int64)
+    return n1 + n2 + n3 + n4
 
 
-#: Row b: the bits of the byte b, most significant first (candidate 0 first).
-_BITS = np.unpackbits(np.arange(256, dtype=np.uint8).reshape(-1, 1), axis=1).astype(np.int64)
+_EVERY_BYTE = np.uint64(0x0101010101010101)
 
 
 def _lane_counts(x: np.ndarray) -> np.ndarray:
-    """How many bytes of ``x`` have each lane's bit set: (8,), candidate 0 first."""
-    return np.bincount(x.ravel(), minlength=256) @ _BITS
+    """Per code, how many bytes of ``x`` have each lane's bit set: (codes, 8), candidate 0 first.
+
+    Eight bytes are counted at once: shifted lane k of a 64-bit word is a popcount of one bit a byte."""
+    count = len(x)
+    flat = x.reshape(count, -1)
+    width = flat.shape[1]
+    words = np.zeros((count, -(-width // 8) * 8), dtype=np.uint8)  # zero bytes count nothing
+    words[:, :width] = flat
+    words = words.view(np.uint64)
+    return np.stack(
+        [np.bitwise_count((words >> np.uint64(7 - k)) & _EVERY_BYTE).sum(axis=1, dtype=np.int64) for k in range(8)],
+        axis=1,
+    )
 
 
 def _runs_penalty(lines: np.ndarray) -> np.ndarray:
@@ -280,45 +326,35 @@ def _runs_penalty(lines: np.ndarray) -> np.ndarray:
     A run of L >= 5 holds L - 4 windows of five equal modules, and the first of them is where the run
     reaches five: L - 2 = (L - 4) + 2 x (runs reaching five).
     """
-    eq = ~(lines[:, 1:] ^ lines[:, :-1])
-    five = eq[:, :-3] & eq[:, 1:-2] & eq[:, 2:-1] & eq[:, 3:]
-    first = _lane_counts(five[:, 0]) + _lane_counts(five[:, 1:] & ~five[:, :-1])
+    eq = ~(lines[..., 1:] ^ lines[..., :-1])
+    five = eq[..., :-3] & eq[..., 1:-2] & eq[..., 2:-1] & eq[..., 3:]
+    first = _lane_counts(five[..., 0]) + _lane_counts(five[..., 1:] & ~five[..., :-1])
     return _lane_counts(five) + 2 * first
 
 
 def _finder_like_penalty(lines: np.ndarray) -> np.ndarray:
     """N3: 40 for each 1:1:3:1:1 pattern with four light modules on one side, found as segno finds them."""
-    nlines, size = lines.shape
+    count, nlines, size = lines.shape
     n = size - 6  # where a pattern can start
-    t = [lines[:, i:n + i] for i in range(7)]
+    t = [lines[..., i:n + i] for i in range(7)]
     found = t[0] & ~t[1] & t[2] & t[3] & t[4] & ~t[5] & t[6]  # dark, light, dark x3, light, dark
     # light margins: four light modules before or after; outside the symbol counts as light, as
     # segno's shortened slices at the edges do
-    padded = np.zeros((nlines, size + 8), dtype=np.uint8)
-    padded[:, 4:-4] = lines
-    dark4 = padded[:, :-3] | padded[:, 1:-2] | padded[:, 2:-1] | padded[:, 3:]  # modules k-4..k-1
-    counts = found & (~dark4[:, :n] | ~dark4[:, 11:11 + n])
-    result = 40 * _lane_counts(counts)
-    # segno searches on from idx + 7 after a match that counts (so skips one 4 or 6 further on) and from
-    # idx + 4 after one that does not: only lines with two matches that close need that walk
-    close = np.bitwise_or.reduce(found[:, :-4] & found[:, 4:], axis=1) | np.bitwise_or.reduce(found[:, :-6] & found[:, 6:], axis=1)
-    ls = np.nonzero(close)[0]
-    if len(ls):
-        walked = [0] * 8  # what segno's walk counts minus what `result` counted, per candidate
-        f, c = found[ls], counts[ls]
-        rows, positions = np.nonzero(f)
-        starts: dict[tuple[int, int], int] = {}
-        closes = close[ls].tolist()
-        for row, i, fbits, cbits in zip(rows.tolist(), positions.tolist(), f[rows, positions].tolist(), c[rows, positions].tolist()):
-            todo = fbits & closes[row]  # the candidates whose line needs the walk
-            while todo:
-                bit = todo & -todo
-                todo ^= bit
-                k = 8 - bit.bit_length()
-                counted = 1 if cbits & bit else 0
-                walked[k] -= counted
-                if i >= starts.get((row, k), 0):
-                    starts[row, k] = i + (7 if counted else 4)
-                    walked[k] += counted
-        result += 40 * np.array(walked, dtype=np.int64)
-    return result
+    padded = np.zeros((count, nlines, size + 8), dtype=np.uint8)
+    padded[..., 4:-4] = lines
+    dark4 = padded[..., :-3] | padded[..., 1:-2] | padded[..., 2:-1] | padded[..., 3:]  # modules k-4..k-1
+    counts = found & (~dark4[..., :n] | ~dark4[..., 11:11 + n])
+    # segno searches on from idx + 7 after a match that counts and from idx + 4 after one that does not.
+    # Two patterns can only be 4 or 6 modules apart (any closer and they contradict each other), so a
+    # match is skipped exactly when one 4 or 6 before it was looked at and counted: position by position,
+    # every line, code and candidate at once, where any two counted matches are that close (dropping a
+    # match only ever brings back one that was close to it).
+    close = counts[..., 4:] & counts[..., :-4]
+    close[..., 2:] |= counts[..., 6:] & counts[..., :-6]
+    positions = np.nonzero(np.bitwise_or.reduce(close.reshape(-1, n - 4), axis=0))[0] + 4
+    if len(positions):
+        scored = np.ascontiguousarray(counts.transpose(2, 0, 1))  # (position, code, line)
+        for i in positions.tolist():
+            scored[i] &= ~(scored[i - 4] | scored[i - 6]) if i >= 6 else ~scored[i - 4]
+        counts = scored.transpose(1, 0, 2)
+    return 40 * _lane_counts(counts)
