@@ -22,7 +22,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Self
 
 from coursehub import emit
 from coursehub.errors import CoursehubError, Problem
@@ -106,6 +106,7 @@ def render(
     progress: Callable[[str], None] | None = None,
     sink: Callable[[dict[str, bytes]], None] | None = None,
     idle: Callable[[], None] | None = None,
+    workers: Workers | None = None,
 ) -> BuildContext:
     """Run the generators and return every file they produce, in memory.
 
@@ -114,7 +115,8 @@ def render(
 
     A large manifest's slowest families (:data:`PARALLEL`) render in forked worker processes while
     this process renders the rest; each family writes only its own folder, so the result is the same
-    files, notes and warnings as rendering them one after another.
+    files, notes and warnings as rendering them one after another. ``workers`` started before the
+    manifest was read (:class:`Workers`) render the groups they were started for.
     """
     selected = _select(only)
     ctx = BuildContext(manifest=manifest, warnings=list(warnings or []))
@@ -127,7 +129,7 @@ def render(
     gc.disable()
     gc.freeze()
     try:
-        return _render(ctx, names, progress, sink, idle)
+        return _render(ctx, names, progress, sink, idle, workers)
     finally:
         gc.unfreeze()
         if enabled:
@@ -138,9 +140,9 @@ def render(
 _Result = tuple[dict[str, bytes], list[str], list[Problem]]
 
 
-def _render(ctx: BuildContext, names: list[str], progress, sink, idle) -> BuildContext:
+def _render(ctx: BuildContext, names: list[str], progress, sink, idle, workers) -> BuildContext:
     manifest = ctx.manifest
-    pool, pending = _render_aside(ctx, _parallel(manifest, names), progress)
+    pools, pending = _render_aside(ctx, _parallel(manifest, names), progress, workers)
 
     def awaiting(family: str) -> None:
         if family in pending:
@@ -167,7 +169,7 @@ def _render(ctx: BuildContext, names: list[str], progress, sink, idle) -> BuildC
         for name in list(pending):
             awaiting(name)
     except BaseException:
-        if pool is not None:  # a failed build does not wait for the workers to finish for nothing
+        for pool in pools:  # a failed build does not wait for the workers to finish for nothing
             _stop(pool)
         raise
     ctx.awaiting = None
@@ -190,27 +192,102 @@ def _merge(ctx: BuildContext, name: str, result: _Result, sink: Callable[[dict[s
 
 
 #: Families slow enough on a large manifest to render in worker processes, a group to a worker: cost
-#: and images both draw with matplotlib, which a worker then imports once. The links family stays in
-#: this process, whose QR codes are encoded by a pool of their own (:func:`coursehub.links.qr.svgs`).
+#: and images both draw with matplotlib, which a worker then imports once.
 PARALLEL: tuple[tuple[str, ...], ...] = (("cost", "images"),)
 #: Below this many courses a worker process costs more than it saves.
 PARALLEL_MIN_COURSES = 200
+#: A manifest file this large is read long enough for a worker started first to import its families'
+#: modules meanwhile (:class:`Workers`); the benchmark university's 200 courses are ~240 KB of YAML.
+EARLY_MIN_BYTES = 96 * 1024
+
+
+def _can_fork() -> bool:
+    import multiprocessing as mp
+
+    return (os.cpu_count() or 1) >= 2 and "fork" in mp.get_all_start_methods()
+
+
+def _groups(names: list[str]) -> list[tuple[str, ...]]:
+    """The :data:`PARALLEL` groups among ``names``, leaving this process one family at least."""
+    groups = [g for g in (tuple(n for n in group if n in names) for group in PARALLEL) if g]
+    aside = {n for g in groups for n in g}
+    return groups if len(aside) < len(names) else groups[1:]
 
 
 def _parallel(manifest: Manifest, names: list[str]) -> list[tuple[str, ...]]:
     """The groups of ``names`` to render in workers (none for a small manifest or a single family)."""
-    import multiprocessing as mp
-
-    if (
-        len(manifest.courses) < PARALLEL_MIN_COURSES
-        or len(names) < 2
-        or (os.cpu_count() or 1) < 2
-        or "fork" not in mp.get_all_start_methods()
-    ):
+    if len(manifest.courses) < PARALLEL_MIN_COURSES or len(names) < 2 or not _can_fork():
         return []
-    groups = [g for g in (tuple(n for n in group if n in names) for group in PARALLEL) if g]
-    aside = {n for g in groups for n in g}
-    return groups if len(aside) < len(names) else groups[1:]  # this process renders one family at least
+    return _groups(names)
+
+
+class Workers:
+    """Worker processes for the :data:`PARALLEL` families, started before the manifest is read.
+
+    Forked while this process still reads the manifest, a worker spends that time importing what its
+    families draw with (matplotlib: about half a second) on a core that would otherwise wait. The
+    manifest follows once it is read, pickled (a few hundredths of a second for a university). A
+    group a build does not render in a worker after all (a small manifest, an unchanged family) is
+    stopped unused. Use as a context manager around reading the manifest and :func:`build`.
+    """
+
+    def __init__(self, groups: list[tuple[str, ...]]):
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        self._pools: dict[tuple[str, ...], Any] = {}
+        self._used: set[tuple[str, ...]] = set()
+        for group in groups:
+            pool = self._pools[group] = ProcessPoolExecutor(1, mp_context=mp.get_context("fork"))
+            pool.submit(_prepare_worker, group)  # forks the worker now
+
+    @classmethod
+    def early(cls, manifest: Path, only: list[str] | None = None) -> Workers:
+        """The workers a build of ``manifest`` will likely render in (none for a small manifest file)."""
+        try:
+            large = os.path.getsize(manifest) >= EARLY_MIN_BYTES
+        except OSError:
+            large = False  # reading it will say what is wrong
+        names = [n for n in families() if n in (only or families())]
+        return cls(_groups(names) if large and _can_fork() else [])
+
+    def submit(self, group: tuple[str, ...], ctx: BuildContext) -> tuple[Any, Any] | None:
+        """Start rendering ``group`` from ``ctx``: (its pool, the future), or None if no worker has it."""
+        pool = self._pools.get(group)
+        if pool is None or group in self._used:
+            return None
+        self._used.add(group)
+        return pool, pool.submit(_render_sent, group, ctx.manifest, ctx.warnings)
+
+    def close(self) -> None:
+        for group, pool in self._pools.items():
+            if group in self._used:
+                pool.shutdown(wait=True)  # done (or stopped by a failed build): reaps the process
+            else:
+                _stop(pool)  # never given work: may still be importing
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _prepare_worker(group: tuple[str, ...]) -> None:
+    """In an early worker, while the manifest is read: import what ``group``'s generators use."""
+    # the worker only renders: no cyclic collections while a university's manifest is unpickled
+    gc.disable()
+    for name in group:
+        module = importlib.import_module(dict(GENERATORS)[name].split(":")[0])
+        for extra in getattr(module, "IMPORTS", ()):
+            importlib.import_module(extra)
+
+
+def _render_sent(group: tuple[str, ...], manifest: Manifest, warnings: list[Problem]) -> dict[str, _Result]:
+    """In an early worker: render ``group`` from the manifest it was sent."""
+    global _FORKED
+    _FORKED = BuildContext(manifest=manifest, warnings=warnings)
+    return _render_forked(group)
 
 
 #: The context forked workers render from: inherited by fork, never pickled (a university's rosters).
@@ -230,37 +307,53 @@ def _render_forked(names: tuple[str, ...]) -> dict[str, _Result]:
 
 
 def _stop(pool: Any) -> None:
-    """Stop a pool's workers now (the build failed; their families are not needed)."""
+    """Stop a pool's workers now (the build failed, or their families are not needed)."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
     pool.shutdown(wait=False, cancel_futures=True)
-    for proc in list((getattr(pool, "_processes", None) or {}).values()):
+    for proc in processes:
         proc.terminate()
+    for proc in processes:
+        proc.join(timeout=5)  # a terminated worker is gone within milliseconds; never left a zombie
 
 
 def _render_aside(
-    ctx: BuildContext, groups: list[tuple[str, ...]], progress: Callable[[str], None] | None
-) -> tuple[Any, dict[str, Any]]:
-    """Start rendering ``groups`` in forked workers; returns the pool and each family's group future."""
-    if not groups:
-        return None, {}
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
+    ctx: BuildContext,
+    groups: list[tuple[str, ...]],
+    progress: Callable[[str], None] | None,
+    workers: Workers | None = None,
+) -> tuple[list[Any], dict[str, Any]]:
+    """Start rendering ``groups`` in workers (``workers``' own, or forked now); returns the pools and
+    each family's group future."""
+    pools: list[Any] = []
+    futures: dict[str, Any] = {}
+    forked = []
+    for group in groups:
+        started = workers.submit(group, ctx) if workers else None
+        if started is None:
+            forked.append(group)
+            continue
+        pools.append(started[0])
+        futures.update(dict.fromkeys(group, started[1]))
+    if forked:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
 
-    global _FORKED
-    _FORKED = ctx  # still empty: each worker's files are its families' alone
-    pool = ProcessPoolExecutor(len(groups), mp_context=mp.get_context("fork"))
-    try:
-        futures = {}
+        global _FORKED
+        _FORKED = ctx  # still empty: each worker's files are its families' alone
+        pool = ProcessPoolExecutor(len(forked), mp_context=mp.get_context("fork"))
+        pools.append(pool)
+        try:
+            for group in forked:
+                futures.update(dict.fromkeys(group, pool.submit(_render_forked, group)))
+            # a fork pool starts every worker at the first submit; it closes once they are done
+            pool.shutdown(wait=False)
+        finally:
+            _FORKED = None
+    if progress:
         for group in groups:
-            future = pool.submit(_render_forked, group)
             for name in group:
-                if progress:
-                    progress(name)
-                futures[name] = future
-        # a fork pool starts every worker at the first submit; it closes once they are done
-        pool.shutdown(wait=False)
-    finally:
-        _FORKED = None
-    return pool, futures
+                progress(name)
+    return pools, futures
 
 
 def _select(only: list[str] | None) -> list[str]:
@@ -310,6 +403,7 @@ def build(
     check: bool = False,
     warnings: list[Problem] | None = None,
     progress: Callable[[str], None] | None = None,
+    workers: Workers | None = None,
 ) -> tuple[BuildContext, str]:
     """Render and write (or with ``check``, compare). Returns the context and the diff ('' unless check).
 
@@ -337,6 +431,7 @@ def build(
                 progress=progress,
                 sink=staging.add if staging else None,
                 idle=staging.flush if staging else None,
+                workers=workers,
             )
         except BaseException:
             if staging:

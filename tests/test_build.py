@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -310,11 +312,41 @@ def test_a_large_manifests_parallel_render_is_the_serial_render(example_manifest
     monkeypatch.setattr(buildmod, "PARALLEL_MIN_COURSES", 0)
     forked: list[tuple[str, ...]] = []
     real = buildmod._render_aside
-    monkeypatch.setattr(buildmod, "_render_aside", lambda ctx, groups, progress: forked.extend(groups) or real(ctx, groups, progress))
+    monkeypatch.setattr(buildmod, "_render_aside", lambda ctx, groups, *args: forked.extend(groups) or real(ctx, groups, *args))
     parallel = buildmod.render(example_manifest)
     assert forked == [("cost", "images")]  # the parallel path really ran
     assert parallel.files == serial.files
     assert parallel.notes == serial.notes and parallel.file_counts == serial.file_counts
+
+
+def test_workers_started_before_the_manifest_is_read_render_what_the_serial_render_does(example_manifest_path, monkeypatch):
+    from coursehub.manifest.loader import load_manifest
+
+    model, warnings = load_manifest(example_manifest_path)
+    serial = buildmod.render(model, warnings=warnings)
+    monkeypatch.setattr(buildmod, "EARLY_MIN_BYTES", 0)
+    monkeypatch.setattr(buildmod, "PARALLEL_MIN_COURSES", 0)
+    with buildmod.Workers.early(example_manifest_path) as workers:
+        assert list(workers._pools) == [("cost", "images")]  # started before the manifest is read ...
+        model, warnings = load_manifest(example_manifest_path)
+        early = buildmod.render(model, warnings=warnings, workers=workers)
+        assert workers._used == {("cost", "images")}  # ... and given the group: no pool forked later
+    assert early.files == serial.files
+    assert early.notes == serial.notes and early.warnings == serial.warnings
+    assert multiprocessing.active_children() == []
+
+
+def test_an_early_worker_a_build_does_not_need_is_stopped(example_manifest_path, example_manifest, monkeypatch):
+    monkeypatch.setattr(buildmod, "EARLY_MIN_BYTES", 0)
+    with buildmod.Workers.early(example_manifest_path) as workers:
+        assert workers._pools  # started ...
+        buildmod.render(example_manifest, workers=workers)  # ... but a small manifest renders here
+        assert not workers._used
+    assert multiprocessing.active_children() == []
+    # a small manifest file gets no early worker at all
+    monkeypatch.undo()
+    with buildmod.Workers.early(example_manifest_path) as workers:
+        assert not workers._pools
 
 
 def explode_late(ctx):
@@ -322,17 +354,23 @@ def explode_late(ctx):
     raise RuntimeError("worker family failed")
 
 
-def test_a_family_failing_in_a_worker_fails_the_build_and_leaves_nothing(example_manifest, tmp_path, monkeypatch):
+@pytest.mark.parametrize("early", [False, True], ids=["forked", "early"])
+def test_a_family_failing_in_a_worker_fails_the_build_and_leaves_nothing(example_manifest, example_manifest_path, tmp_path, monkeypatch, early):
     out = tmp_path / "out"
     buildmod.build(example_manifest, out, only=["summary"])
     before = snapshot(out)
     monkeypatch.setattr(buildmod, "PARALLEL_MIN_COURSES", 0)
+    monkeypatch.setattr(buildmod, "EARLY_MIN_BYTES", 0)
     monkeypatch.setattr(buildmod, "PARALLEL", (("boom",),))
     monkeypatch.setattr(buildmod, "GENERATORS", buildmod.GENERATORS + [("boom", f"{__name__}:explode_late")])
-    with pytest.raises(RuntimeError, match="worker family failed"):
-        buildmod.build(example_manifest, out, only=["summary", "links", "boom"])
+    only = ["summary", "links", "boom"]
+    with buildmod.Workers.early(example_manifest_path, only) if early else contextlib.nullcontext() as workers:
+        with pytest.raises(RuntimeError, match="worker family failed"):
+            buildmod.build(example_manifest, out, only=only, workers=workers)
+        assert bool(workers and workers._used) == early
     assert snapshot(out) == before
     assert not any(p.name.startswith(".out.coursehub") for p in tmp_path.iterdir())
+    assert multiprocessing.active_children() == []
 
 
 def test_the_sites_copies_of_link_files_are_hard_links_with_the_same_bytes(example_manifest, tmp_path):

@@ -36,15 +36,19 @@ def build(
     from coursehub.commands.manifest import plural, show_summary
     from coursehub.manifest.summary import summarize
 
-    model, warnings = load(manifest, strict=strict)
-    ctx, difference = buildmod.build(
-        model,
-        output,
-        only=only,
-        check=check,
-        warnings=warnings,
-        progress=lambda family: err.print(f"  generating {family} …", style="dim"),
-    )
+    # a large manifest's slowest families get their worker first: it imports their modules while the
+    # manifest is read
+    with buildmod.Workers.early(manifest, only) as workers:
+        model, warnings = load(manifest, strict=strict)
+        ctx, difference = buildmod.build(
+            model,
+            output,
+            only=only,
+            check=check,
+            warnings=warnings,
+            progress=lambda family: err.print(f"  generating {family} …", style="dim"),
+            workers=workers,
+        )
     total = sum(ctx.file_counts.values())
     if check:
         if difference:

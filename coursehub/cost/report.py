@@ -250,6 +250,10 @@ def _gib(n: int) -> str:
     return f"{n / 1024**3:,.1f} GiB"
 
 
+#: Modules :func:`generate` imports when it runs (a build's early worker imports them beforehand).
+IMPORTS = ("coursehub.cost.charts",)
+
+
 def generate(ctx: BuildContext) -> None:
     """Build family ``cost``: cost.json, cost.md and the charts (:data:`charts.CHARTS`) as SVG and PNG."""
     from coursehub.cost import charts

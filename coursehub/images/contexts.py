@@ -149,6 +149,10 @@ def context_files(build: ImageBuild) -> dict[str, str]:
     return files
 
 
+#: Modules :func:`generate` imports when it runs (a build's early worker imports them beforehand).
+IMPORTS = ("coursehub.images.advise", "coursehub.images.charts", "coursehub.images.measure")
+
+
 def generate(ctx: BuildContext) -> None:
     """Build family ``images``: one repo2docker context per image, the drift report and the advice."""
     from coursehub.images.advise import advice_markdown, advise
