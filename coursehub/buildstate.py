@@ -72,23 +72,31 @@ def fingerprints(manifest: Manifest, generators: list[tuple[str, str]]) -> dict[
 
 def files_digest(files: dict[str, bytes], family: str) -> str:
     """The hash of one family's files (paths and bytes), as rendered."""
-    digest = hashlib.sha256()
-    for rel in sorted(k for k in files if k.startswith(family + "/")):
-        digest.update(rel.encode() + b"\0" + hashlib.sha256(files[rel]).digest())
-    return digest.hexdigest()
+    return _digest((rel, hashlib.sha256(content).digest()) for rel, content in files.items() if rel.startswith(family + "/"))
 
 
 def disk_digest(out_dir: Path, family: str) -> str | None:
     """The same hash of what ``out_dir/family`` holds now (``None`` if the folder is missing)."""
-    root = out_dir / family
-    if not root.is_dir():
+    root = os.path.join(out_dir, family)
+    if not os.path.isdir(root):
         return None
-    files = {}
+    start = len(os.path.join(out_dir, ""))
+    hashes = []
+    # plain os calls and strings: a no-change rebuild of a university reads ten thousand files here
     for dirpath, _dirs, names in os.walk(root):
+        prefix = dirpath[start:].replace(os.sep, "/") + "/"
         for name in names:
-            path = Path(dirpath) / name
-            files[path.relative_to(out_dir).as_posix()] = path.read_bytes()
-    return files_digest(files, family)
+            with open(os.path.join(dirpath, name), "rb") as fh:
+                hashes.append((prefix + name, hashlib.sha256(fh.read()).digest()))
+    return _digest(hashes)
+
+
+def _digest(hashes) -> str:
+    """One hash of (relative path, file hash) pairs, in path order."""
+    digest = hashlib.sha256()
+    for rel, file_hash in sorted(hashes):
+        digest.update(rel.encode() + b"\0" + file_hash)
+    return digest.hexdigest()
 
 
 def read(out_dir: Path) -> dict[str, dict]:

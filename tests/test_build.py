@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 import os
 import subprocess
 import sys
@@ -328,21 +327,26 @@ def test_workers_started_before_the_manifest_is_read_render_what_the_serial_rend
     monkeypatch.setattr(buildmod, "PARALLEL_MIN_COURSES", 0)
     with buildmod.Workers.early(example_manifest_path) as workers:
         assert list(workers._pools) == [("cost", "images")]  # started before the manifest is read ...
+        started = worker_processes(workers)
         model, warnings = load_manifest(example_manifest_path)
         early = buildmod.render(model, warnings=warnings, workers=workers)
         assert workers._used == {("cost", "images")}  # ... and given the group: no pool forked later
     assert early.files == serial.files
     assert early.notes == serial.notes and early.warnings == serial.warnings
-    assert multiprocessing.active_children() == []
+    assert started and not any(proc.is_alive() for proc in started)
+
+
+def worker_processes(workers) -> list:
+    return [proc for pool in workers._pools.values() for proc in pool._processes.values()]
 
 
 def test_an_early_worker_a_build_does_not_need_is_stopped(example_manifest_path, example_manifest, monkeypatch):
     monkeypatch.setattr(buildmod, "EARLY_MIN_BYTES", 0)
     with buildmod.Workers.early(example_manifest_path) as workers:
-        assert workers._pools  # started ...
+        started = worker_processes(workers)  # started ...
         buildmod.render(example_manifest, workers=workers)  # ... but a small manifest renders here
         assert not workers._used
-    assert multiprocessing.active_children() == []
+    assert started and not any(proc.is_alive() for proc in started)
     # a small manifest file gets no early worker at all
     monkeypatch.undo()
     with buildmod.Workers.early(example_manifest_path) as workers:
@@ -365,12 +369,13 @@ def test_a_family_failing_in_a_worker_fails_the_build_and_leaves_nothing(example
     monkeypatch.setattr(buildmod, "GENERATORS", buildmod.GENERATORS + [("boom", f"{__name__}:explode_late")])
     only = ["summary", "links", "boom"]
     with buildmod.Workers.early(example_manifest_path, only) if early else contextlib.nullcontext() as workers:
+        started = worker_processes(workers) if workers else []
         with pytest.raises(RuntimeError, match="worker family failed"):
             buildmod.build(example_manifest, out, only=only, workers=workers)
         assert bool(workers and workers._used) == early
     assert snapshot(out) == before
     assert not any(p.name.startswith(".out.coursehub") for p in tmp_path.iterdir())
-    assert multiprocessing.active_children() == []
+    assert not any(proc.is_alive() for proc in started)
 
 
 def test_the_sites_copies_of_link_files_are_hard_links_with_the_same_bytes(example_manifest, tmp_path):

@@ -17,7 +17,6 @@ from coursehub import emit, escape
 from coursehub.build import BuildContext
 from coursehub.errors import CoursehubError
 from coursehub.access.groups import server_name
-from coursehub.links import qr
 from coursehub.links.url import Link, build_link, clone_folder, link_url
 from coursehub.manifest import Assignment, Course, Manifest
 from coursehub.manifest.effective import course_settings
@@ -164,9 +163,11 @@ def generate(ctx: BuildContext) -> None:
     """Write the links family (see the module docstring for the layout)."""
     index = ["# Assignment links", ""]
     courses = [(course, course_links(ctx.manifest, course)) for course in sorted(ctx.manifest.courses, key=lambda c: c.id)]
-    # one code per link, all at once (a large build encodes them on every core): the QR file and the
-    # printable page show the same bytes
+    # one code per link, all at once (codes of one QR version are encoded together): the QR file and
+    # the printable page show the same bytes
     every = [item for _, items in courses for item in items]
+    from coursehub.links import qr  # numpy and segno: not for a rebuild that only asks for inputs()
+
     codes_of = dict(zip(map(id, every), qr.svgs([(item.link.url, item.title) for item in every])))
     for course, items in courses:
         if not items:
