@@ -19,6 +19,7 @@ import gc
 import importlib
 import itertools
 import os
+import pickle
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -142,7 +143,7 @@ _Result = tuple[dict[str, bytes], list[str], list[Problem]]
 
 def _render(ctx: BuildContext, names: list[str], progress, sink, idle, workers) -> BuildContext:
     manifest = ctx.manifest
-    pools, pending = _render_aside(ctx, _parallel(manifest, names), progress, workers)
+    started, pending = _render_aside(ctx, _parallel(manifest, names), progress, workers)
 
     def awaiting(family: str) -> None:
         if family in pending:
@@ -169,8 +170,8 @@ def _render(ctx: BuildContext, names: list[str], progress, sink, idle, workers) 
         for name in list(pending):
             awaiting(name)
     except BaseException:
-        for pool in pools:  # a failed build does not wait for the workers to finish for nothing
-            _stop(pool)
+        for worker in started:  # a failed build does not wait for the workers to finish for nothing
+            worker.stop()
         raise
     ctx.awaiting = None
     ctx.notes = [note for name in names for note in ctx.family_notes[name]]
@@ -232,14 +233,17 @@ class Workers:
     """
 
     def __init__(self, groups: list[tuple[str, ...]]):
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor
+        from coursehub.forked import Forked, Payload
 
-        self._pools: dict[tuple[str, ...], Any] = {}
+        self._payload = Payload() if groups else None
+        self._workers: dict[tuple[str, ...], Forked] = {}
         self._used: set[tuple[str, ...]] = set()
-        for group in groups:
-            pool = self._pools[group] = ProcessPoolExecutor(1, mp_context=mp.get_context("fork"))
-            pool.submit(_prepare_worker, group)  # forks the worker now
+        try:
+            for group in groups:
+                self._workers[group] = Forked(_early_worker, group, self._payload, name=f"the worker rendering {', '.join(group)}")
+        except BaseException:
+            self.close()
+            raise
 
     @classmethod
     def early(cls, manifest: Path, only: list[str] | None = None) -> Workers:
@@ -251,20 +255,22 @@ class Workers:
         names = [n for n in families() if n in (only or families())]
         return cls(_groups(names) if large and _can_fork() else [])
 
-    def submit(self, group: tuple[str, ...], ctx: BuildContext) -> tuple[Any, Any] | None:
-        """Start rendering ``group`` from ``ctx``: (its pool, the future), or None if no worker has it."""
-        pool = self._pools.get(group)
-        if pool is None or group in self._used:
+    def submit(self, group: tuple[str, ...], ctx: BuildContext) -> Any | None:
+        """Start rendering ``group`` from ``ctx``; its worker (see :class:`~coursehub.forked.Forked`), or None."""
+        worker = self._workers.get(group)
+        if worker is None or group in self._used:
             return None
         self._used.add(group)
-        return pool, pool.submit(_render_sent, group, ctx.manifest, ctx.warnings)
+        assert self._payload is not None
+        worker.send(self._payload.put(pickle.dumps((ctx.manifest, ctx.warnings), protocol=pickle.HIGHEST_PROTOCOL)))
+        return worker
 
     def close(self) -> None:
-        for group, pool in self._pools.items():
-            if group in self._used:
-                pool.shutdown(wait=True)  # done (or stopped by a failed build): reaps the process
-            else:
-                _stop(pool)  # never given work: may still be importing
+        """Stop every worker (one that delivered its result has ended already)."""
+        for worker in self._workers.values():
+            worker.stop()
+        if self._payload is not None:
+            self._payload.close()
 
     def __enter__(self) -> Self:
         return self
@@ -273,28 +279,23 @@ class Workers:
         self.close()
 
 
-def _prepare_worker(group: tuple[str, ...]) -> None:
-    """In an early worker, while the manifest is read: import what ``group``'s generators use."""
-    # the worker only renders: no cyclic collections while a university's manifest is unpickled
-    gc.disable()
+def _early_worker(inbox, group: tuple[str, ...], payload) -> dict[str, _Result]:
+    """In an early worker: import what ``group``'s generators use, then render it from the manifest sent."""
     for name in group:
         module = importlib.import_module(dict(GENERATORS)[name].split(":")[0])
         for extra in getattr(module, "IMPORTS", ()):
             importlib.import_module(extra)
-
-
-def _render_sent(group: tuple[str, ...], manifest: Manifest, warnings: list[Problem]) -> dict[str, _Result]:
-    """In an early worker: render ``group`` from the manifest it was sent."""
+    manifest, warnings = pickle.loads(payload.get(inbox.recv()))
     global _FORKED
     _FORKED = BuildContext(manifest=manifest, warnings=warnings)
-    return _render_forked(group)
+    return _render_forked(inbox, group)
 
 
 #: The context forked workers render from: inherited by fork, never pickled (a university's rosters).
 _FORKED: BuildContext | None = None
 
 
-def _render_forked(names: tuple[str, ...]) -> dict[str, _Result]:
+def _render_forked(inbox, names: tuple[str, ...]) -> dict[str, _Result]:
     """In a worker: each family's files, notes and new warnings."""
     assert _FORKED is not None
     out = {}
@@ -306,54 +307,38 @@ def _render_forked(names: tuple[str, ...]) -> dict[str, _Result]:
     return out
 
 
-def _stop(pool: Any) -> None:
-    """Stop a pool's workers now (the build failed, or their families are not needed)."""
-    processes = list((getattr(pool, "_processes", None) or {}).values())
-    pool.shutdown(wait=False, cancel_futures=True)
-    for proc in processes:
-        proc.terminate()
-    for proc in processes:
-        proc.join(timeout=5)  # a terminated worker is gone within milliseconds; never left a zombie
-
-
 def _render_aside(
     ctx: BuildContext,
     groups: list[tuple[str, ...]],
     progress: Callable[[str], None] | None,
     workers: Workers | None = None,
 ) -> tuple[list[Any], dict[str, Any]]:
-    """Start rendering ``groups`` in workers (``workers``' own, or forked now); returns the pools and
-    each family's group future."""
-    pools: list[Any] = []
-    futures: dict[str, Any] = {}
-    forked = []
-    for group in groups:
-        started = workers.submit(group, ctx) if workers else None
-        if started is None:
-            forked.append(group)
-            continue
-        pools.append(started[0])
-        futures.update(dict.fromkeys(group, started[1]))
-    if forked:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor
+    """Start rendering ``groups`` in workers (``workers``' own, or forked now); returns the workers and
+    each family's worker (:class:`~coursehub.forked.Forked`: ``done()``, ``result()``)."""
+    from coursehub.forked import Forked
 
-        global _FORKED
-        _FORKED = ctx  # still empty: each worker's files are its families' alone
-        pool = ProcessPoolExecutor(len(forked), mp_context=mp.get_context("fork"))
-        pools.append(pool)
-        try:
-            for group in forked:
-                futures.update(dict.fromkeys(group, pool.submit(_render_forked, group)))
-            # a fork pool starts every worker at the first submit; it closes once they are done
-            pool.shutdown(wait=False)
-        finally:
-            _FORKED = None
+    global _FORKED
+    started: list[Any] = []
+    pending: dict[str, Any] = {}
+    try:
+        for group in groups:
+            worker = workers.submit(group, ctx) if workers else None
+            if worker is None:
+                _FORKED = ctx  # still empty: each worker's files are its families' alone
+                worker = Forked(_render_forked, group, name=f"the worker rendering {', '.join(group)}")
+            started.append(worker)
+            pending.update(dict.fromkeys(group, worker))
+    except BaseException:
+        for worker in started:
+            worker.stop()
+        raise
+    finally:
+        _FORKED = None
     if progress:
         for group in groups:
             for name in group:
                 progress(name)
-    return pools, futures
+    return started, pending
 
 
 def _select(only: list[str] | None) -> list[str]:

@@ -326,7 +326,7 @@ def test_workers_started_before_the_manifest_is_read_render_what_the_serial_rend
     monkeypatch.setattr(buildmod, "EARLY_MIN_BYTES", 0)
     monkeypatch.setattr(buildmod, "PARALLEL_MIN_COURSES", 0)
     with buildmod.Workers.early(example_manifest_path) as workers:
-        assert list(workers._pools) == [("cost", "images")]  # started before the manifest is read ...
+        assert list(workers._workers) == [("cost", "images")]  # started before the manifest is read ...
         started = worker_processes(workers)
         model, warnings = load_manifest(example_manifest_path)
         early = buildmod.render(model, warnings=warnings, workers=workers)
@@ -337,7 +337,7 @@ def test_workers_started_before_the_manifest_is_read_render_what_the_serial_rend
 
 
 def worker_processes(workers) -> list:
-    return [proc for pool in workers._pools.values() for proc in pool._processes.values()]
+    return [worker._proc for worker in workers._workers.values()]
 
 
 def test_an_early_worker_a_build_does_not_need_is_stopped(example_manifest_path, example_manifest, monkeypatch):
@@ -350,7 +350,7 @@ def test_an_early_worker_a_build_does_not_need_is_stopped(example_manifest_path,
     # a small manifest file gets no early worker at all
     monkeypatch.undo()
     with buildmod.Workers.early(example_manifest_path) as workers:
-        assert not workers._pools
+        assert not workers._workers
 
 
 def explode_late(ctx):

@@ -1,0 +1,107 @@
+"""A function run in a forked child process, its result coming back through a pipe.
+
+What :mod:`coursehub.build` renders beside itself runs in one. A plain process and a pipe, not a
+process pool: a pool keeps threads in the parent, and a build forks again later (:mod:`coursehub.staging`
+writes a large family from a child), which is only safe while the parent has no other thread.
+"""
+
+from __future__ import annotations
+
+import gc
+import multiprocessing as mp
+import os
+import pickle
+import tempfile
+from collections.abc import Callable
+from typing import Any
+
+
+class Forked:
+    """``target(inbox, *args)`` running in a forked child; :meth:`result` is what it returned (or raised).
+
+    ``inbox`` is the child's end of the pipe: :meth:`send` reaches it. The child starts with
+    everything this process has (a manifest read before the fork is never copied) and without cyclic
+    garbage collection (it only renders, then exits).
+    """
+
+    def __init__(self, target: Callable[..., Any], *args: Any, name: str = "coursehub worker"):
+        self.name = name
+        self._conn, inbox = mp.Pipe()
+        self._proc = mp.get_context("fork").Process(target=_main, args=(inbox, target, args), name=name, daemon=True)
+        self._outcome: tuple[str, Any] | None = None
+        self._proc.start()
+        inbox.close()
+
+    def send(self, message: Any) -> None:
+        """A small message to the child (a pipe's buffer; large data goes by :class:`Payload`)."""
+        self._conn.send(message)
+
+    def done(self) -> bool:
+        """Whether the result is ready (the child may still be sending it)."""
+        return self._outcome is not None or self._conn.poll()
+
+    def result(self) -> Any:
+        """Wait for the child's return value (its exception is raised here) and for the child to end."""
+        if self._outcome is None:
+            try:
+                self._outcome = self._conn.recv()
+            except EOFError:
+                self._outcome = ("error", RuntimeError(f"{self.name} ended without a result"))
+            finally:
+                self._conn.close()
+                self._proc.join()
+        kind, value = self._outcome
+        if kind == "error":
+            raise value
+        return value
+
+    def stop(self) -> None:
+        """End the child now (a failed build, or work it was started for and not given)."""
+        if self._proc.is_alive():
+            self._proc.terminate()
+        self._proc.join()
+        self._conn.close()
+
+
+def _main(inbox, target: Callable[..., Any], args: tuple) -> None:
+    gc.disable()
+    try:
+        outcome = ("ok", target(inbox, *args))
+    except BaseException as exc:
+        try:
+            pickle.dumps(exc)
+            outcome = ("error", exc)
+        except Exception:
+            outcome = ("error", RuntimeError(repr(exc)))
+    inbox.send(outcome)
+
+
+class Payload:
+    """Bytes for a child forked before they existed: written to an unlinked file both share.
+
+    Sending them through the pipe would block this process until the child reads them all; a child
+    still importing would stall it. The file goes when both have closed it.
+    """
+
+    def __init__(self) -> None:
+        self._file = tempfile.TemporaryFile()
+
+    def put(self, data: bytes) -> int:
+        """Write ``data`` (from the start); returns its length, to send to the child."""
+        view, done = memoryview(data), 0
+        while done < len(data):
+            done += os.pwrite(self._file.fileno(), view[done:], done)
+        return len(data)
+
+    def get(self, length: int) -> bytes:
+        parts, done = [], 0
+        while done < length:
+            part = os.pread(self._file.fileno(), length - done, done)
+            if not part:
+                raise EOFError(f"the payload ended after {done} of {length} bytes")
+            parts.append(part)
+            done += len(part)
+        return b"".join(parts)
+
+    def close(self) -> None:
+        self._file.close()
