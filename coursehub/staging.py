@@ -3,6 +3,10 @@
 The staging folders beside the output (``.<out>.coursehub-new-<pid>`` and ``-old-<pid>``) carry the
 id of the process that made them. A build killed part-way leaves them behind; the next build beside
 the same output removes those of every build that is no longer running, never a running build's.
+
+A family of many files (a university's links: thousands) is written by a forked child process while
+the build goes on rendering: creating a file costs the kernel far more than writing its bytes, and on
+a busy file system (ext4 skips recently deleted inodes when it allocates) it costs more than rendering.
 """
 
 from __future__ import annotations
@@ -10,7 +14,13 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import signal
 from pathlib import Path
+
+from coursehub.errors import CoursehubError
+
+#: A family with at least this many files is written by a forked child (:class:`Staging`).
+ASIDE_MIN_FILES = 1000
 
 _STAGING_KINDS = ("new", "old")
 
@@ -48,10 +58,10 @@ def stale_staging(out_dir: Path) -> list[Path]:
 class Staging:
     """The new family folders, written beside ``out_dir`` and swapped in by :meth:`commit`.
 
-    :meth:`add` only queues a family's files; they are written by :meth:`flush`, which a build calls
-    when it would otherwise wait for a family rendered in another process, and by :meth:`commit`.
-    Until :meth:`commit`, ``out_dir`` is exactly as it was; :meth:`abort`, or a failed write, removes
-    everything written.
+    :meth:`add` only queues a family's files (a large family starts being written at once, by a
+    forked child); they are written by :meth:`flush`, which a build calls when it would otherwise wait
+    for a family rendered in another process, and by :meth:`commit`. Until :meth:`commit`,
+    ``out_dir`` is exactly as it was; :meth:`abort`, or a failed write, removes everything written.
     """
 
     def __init__(self, out_dir: Path, selected: list[str]):
@@ -69,6 +79,8 @@ class Staging:
         # the first path given each bytes object: the site repeats the links family's files, and a
         # hard link is much less work for the file system than writing the file again
         self._first: dict[int, tuple[str, bytes]] = {}  # (holding the bytes keeps their id unique)
+        #: Children writing a family: (process id, the read end of the pipe their error comes through).
+        self._children: list[tuple[int, int]] = []
         try:
             for family in selected:
                 (self.root / family).mkdir()
@@ -77,28 +89,18 @@ class Staging:
             raise
 
     def add(self, files: dict[str, bytes]) -> None:
-        """Queue ``files`` (relative paths) to be written."""
-        self._queue.append(files)
+        """Queue ``files`` (relative paths) to be written; a large family starts being written now."""
+        if len(files) >= ASIDE_MIN_FILES and hasattr(os, "fork"):
+            self._write_aside(self._plan(files))
+        else:
+            self._queue.append(files)
 
     def flush(self) -> None:
-        """Write every queued file."""
-        root = str(self.root)
+        """Write every queued file (once the children writing earlier families are done)."""
         try:
+            self._wait_children()
             while self._queue:
-                for rel, content in sorted(self._queue.pop(0).items()):
-                    target = os.path.join(root, rel)
-                    folder = os.path.dirname(target)
-                    if folder not in self._made:  # one mkdir per folder, not per file
-                        os.makedirs(folder, exist_ok=True)
-                        self._made.add(folder)
-                    first = self._first.setdefault(id(content), (rel, content))[0]
-                    if first != rel:
-                        try:
-                            os.link(os.path.join(root, first), target)
-                            continue
-                        except OSError:
-                            pass  # no hard links on this file system
-                    _write_file(target, content)
+                self._execute(self._plan(self._queue.pop(0)))
         except BaseException:
             self.abort()
             raise
@@ -119,9 +121,74 @@ class Staging:
             shutil.rmtree(self.root, ignore_errors=True)
 
     def abort(self) -> None:
-        """Remove the staging folder."""
+        """Stop the children writing and remove the staging folder."""
         self._queue.clear()
+        for pid, pipe in self._children:
+            try:
+                os.kill(pid, signal.SIGKILL)  # nothing it writes is kept: stopped before the folder goes
+            except ProcessLookupError:
+                pass
+            os.waitpid(pid, 0)
+            os.close(pipe)
+        self._children.clear()
         shutil.rmtree(self.root, ignore_errors=True)
+
+    def _plan(self, files: dict[str, bytes]) -> list[tuple[str, bytes, str | None]]:
+        """Each file in path order, with the earlier path it can be a hard link to (or None)."""
+        plan = []
+        for rel, content in sorted(files.items()):
+            first = self._first.setdefault(id(content), (rel, content))[0]
+            plan.append((rel, content, first if first != rel else None))
+        return plan
+
+    def _execute(self, plan: list[tuple[str, bytes, str | None]]) -> None:
+        root = str(self.root)
+        for rel, content, first in plan:
+            target = os.path.join(root, rel)
+            folder = os.path.dirname(target)
+            if folder not in self._made:  # one mkdir per folder, not per file
+                os.makedirs(folder, exist_ok=True)
+                self._made.add(folder)
+            if first is not None:
+                try:
+                    os.link(os.path.join(root, first), target)
+                    continue
+                except OSError:
+                    pass  # no hard links on this file system (or the first is another child's, not yet written)
+            try:
+                _write_file(target, content)
+            except OSError as exc:
+                raise CoursehubError(f"could not write {target}: {exc.strerror or exc}") from exc
+
+    def _write_aside(self, plan: list[tuple[str, bytes, str | None]]) -> None:
+        """Write ``plan`` in a forked child; :meth:`flush` waits for it (and says why it failed)."""
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: only os calls on what it inherited, then out without cleanup
+            os.close(read)
+            status = 0
+            try:
+                self._execute(plan)
+            except BaseException as exc:
+                os.write(write, (exc.message if isinstance(exc, CoursehubError) else repr(exc)).encode()[:4000])
+                status = 1
+            os._exit(status)
+        os.close(write)
+        self._children.append((pid, read))
+
+    def _wait_children(self) -> None:
+        failures = []
+        while self._children:
+            pid, pipe = self._children.pop(0)
+            try:
+                message = b"".join(iter(lambda: os.read(pipe, 4096), b""))  # until the child exits
+            finally:
+                os.close(pipe)
+            _, status = os.waitpid(pid, 0)
+            if status:
+                failures.append(message.decode("utf-8", "replace") or f"the process writing it ended with status {status}")
+        if failures:
+            raise CoursehubError(failures[0])
 
 
 def _write_file(path: str, content: bytes) -> None:

@@ -13,6 +13,7 @@ import pytest
 
 from coursehub import build as buildmod
 from coursehub import staging
+from coursehub.errors import CoursehubError
 
 
 def snapshot(root: Path) -> dict[str, bytes]:
@@ -73,12 +74,53 @@ def test_failed_write_leaves_previous_output_untouched(example_manifest, tmp_pat
         return real(path, data)
 
     monkeypatch.setattr(staging, "_write_file", flaky)
-    with pytest.raises(OSError):
+    with pytest.raises(CoursehubError, match=r"could not write .*summary.*: No space left on device"):
         buildmod.build(example_manifest, out, only=["summary"])
     assert calls["n"] == 2
     monkeypatch.undo()
     assert snapshot(out) == before
     assert not any(p.name.startswith(".out.coursehub") for p in tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("fail", [False, True], ids=["written", "failing"])
+def test_a_large_family_is_written_by_a_child_while_rendering_goes_on(example_manifest, tmp_path, monkeypatch, fail):
+    """A family of many files is written by a forked child: the same tree, and a child's failed write
+    fails the build as one in this process does, leaving the output as it was and no child running."""
+    out, serial = tmp_path / "out", tmp_path / "serial"
+    buildmod.build(example_manifest, serial, only=["summary", "links", "site"])
+    buildmod.build(example_manifest, out, only=["summary"])
+    before = snapshot(out)
+    monkeypatch.setattr(staging, "ASIDE_MIN_FILES", 5)  # the example's links family (and the site's)
+    forks = []
+    real_fork = os.fork
+
+    def fork():
+        pid = real_fork()
+        if pid:
+            forks.append(pid)
+        return pid
+
+    monkeypatch.setattr(os, "fork", fork)
+    if fail:
+        real_write = staging._write_file
+        # fails in the child only (inherited by fork): this process writes its own files fine
+        parent = os.getpid()
+        monkeypatch.setattr(staging, "_write_file", lambda path, data: (
+            (_ for _ in ()).throw(OSError(28, "No space left on device")) if os.getpid() != parent and path.endswith(".svg")
+            else real_write(path, data)))
+        with pytest.raises(CoursehubError, match=r"could not write .*\.svg: No space left on device"):
+            buildmod.build(example_manifest, out, only=["summary", "links", "site"])
+        assert snapshot(out) == before
+        assert not any(p.name.startswith(".out.coursehub") for p in tmp_path.iterdir())
+    else:
+        buildmod.build(example_manifest, out, only=["summary", "links", "site"])
+        assert snapshot(out) == snapshot(serial)
+        # the site's copies of the links family's files are still hard links to them
+        assert (out / "site" / "data-c8-fa26" / "qr" / "lab01.svg").stat().st_ino == (out / "links" / "data-c8-fa26" / "qr" / "lab01.svg").stat().st_ino
+    assert forks  # a child really wrote a family ...
+    for pid in forks:
+        with pytest.raises(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)  # ... and was waited for
 
 
 def test_check_detects_drift_and_passes_when_current(example_manifest_path, tmp_path, run_cli):
