@@ -235,9 +235,12 @@ class Workers:
     def __init__(self, groups: list[tuple[str, ...]]):
         from coursehub.forked import Forked, Payload
 
-        self._payload = Payload() if groups else None
         self._workers: dict[tuple[str, ...], Forked] = {}
         self._used: set[tuple[str, ...]] = set()
+        try:
+            self._payload = Payload() if groups else None
+        except OSError:  # no temporary file: the build forks its workers once the manifest is read
+            self._payload, groups = None, []
         try:
             for group in groups:
                 self._workers[group] = Forked(_early_worker, group, self._payload, name=f"the worker rendering {', '.join(group)}")
@@ -325,7 +328,10 @@ def _render_aside(
             worker = workers.submit(group, ctx) if workers else None
             if worker is None:
                 _FORKED = ctx  # still empty: each worker's files are its families' alone
-                worker = Forked(_render_forked, group, name=f"the worker rendering {', '.join(group)}")
+                try:
+                    worker = Forked(_render_forked, group, name=f"the worker rendering {', '.join(group)}")
+                except OSError:  # no process to spare: this process renders the group in turn
+                    continue
             started.append(worker)
             pending.update(dict.fromkeys(group, worker))
     except BaseException:
@@ -335,9 +341,8 @@ def _render_aside(
     finally:
         _FORKED = None
     if progress:
-        for group in groups:
-            for name in group:
-                progress(name)
+        for name in pending:
+            progress(name)
     return started, pending
 
 

@@ -163,7 +163,13 @@ class Staging:
     def _write_aside(self, plan: list[tuple[str, bytes, str | None]]) -> None:
         """Write ``plan`` in a forked child; :meth:`flush` waits for it (and says why it failed)."""
         read, write = os.pipe()
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError:  # no process to spare (a process limit): this process writes it in turn
+            os.close(read)
+            os.close(write)
+            self._queue.append({rel: content for rel, content, _ in plan})
+            return
         if pid == 0:  # the child: only os calls on what it inherited, then out without cleanup
             os.close(read)
             status = 0

@@ -123,6 +123,24 @@ def test_a_large_family_is_written_by_a_child_while_rendering_goes_on(example_ma
             os.waitpid(pid, os.WNOHANG)  # ... and was waited for
 
 
+def test_a_build_that_cannot_fork_renders_and_writes_everything_itself(example_manifest, tmp_path, monkeypatch):
+    serial = tmp_path / "serial"
+    buildmod.build(example_manifest, serial)
+    monkeypatch.setattr(staging, "ASIDE_MIN_FILES", 5)
+    monkeypatch.setattr(buildmod, "PARALLEL_MIN_COURSES", 0)
+    tried = []
+
+    def no_fork():
+        tried.append(1)
+        raise BlockingIOError(11, "Resource temporarily unavailable")  # fork's EAGAIN at a process limit
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    out = tmp_path / "out"
+    buildmod.build(example_manifest, out)
+    assert len(tried) >= 2  # the worker and a writing child were both tried
+    assert snapshot(out) == snapshot(serial)
+
+
 def test_check_detects_drift_and_passes_when_current(example_manifest_path, tmp_path, run_cli):
     out = tmp_path / "out"
     code, _, err = run_cli("build", example_manifest_path, "-o", out, "--only", "summary")
