@@ -14,6 +14,7 @@ import re
 import secrets
 from typing import Any
 
+import yaml as pyyaml
 from ruamel.yaml import YAML
 from ruamel.yaml.emitter import Emitter
 from ruamel.yaml.representer import SafeRepresenter
@@ -67,8 +68,47 @@ def _json(node: Any, newline: str) -> str:
     raise _Unsupported(node)  # NaN, tuples, subclasses: json.dumps decides
 
 
+#: YAML 1.1's implicit types, as PyYAML (coursehub's own manifest reader) and Helm read them: they
+#: also take ``yes``/``no``/``on``/``off``, ``1:30`` and ``1_000`` for booleans and numbers, which
+#: YAML 1.2 (ruamel's dump) writes unquoted as strings.
+_YAML11 = pyyaml.resolver.Resolver()
+
+
+def _yaml11_str(value: str) -> bool:
+    """Whether a YAML 1.1 reader reads ``value``, written plain, as a string."""
+    return _YAML11.resolve(pyyaml.ScalarNode, value, (True, False)) == _STR_TAG
+
+
+#: Characters YAML 1.1 reads as line breaks besides \n and \r (NEL, line and paragraph separators).
+_OTHER_BREAKS = re.compile("[\x85\u2028\u2029]")
+
+
+class _Representer(SafeRepresenter):
+    """ruamel's representer, writing what a YAML 1.1 reader reads back as the same value: a string it
+    would read as another type is quoted, and a float gets the ``.0`` 1.1 needs before an exponent."""
+
+    def represent_str(self, data: str):
+        if _OTHER_BREAKS.search(data):
+            # ruamel writes these as line breaks, which a reader folds into a blank: escaped instead
+            return self.represent_scalar(_STR_TAG, data, style='"')
+        if not _yaml11_str(data):
+            return self.represent_scalar(_STR_TAG, data, style="'")
+        return super().represent_str(data)
+
+    def represent_float(self, data: float):
+        node = super().represent_float(data)
+        if "e" in node.value and "." not in node.value:  # 1e-05: a string to YAML 1.1; 1.0e-05 a float
+            node.value = node.value.replace("e", ".0e", 1)
+        return node
+
+
+_Representer.add_representer(str, _Representer.represent_str)
+_Representer.add_representer(float, _Representer.represent_float)
+
+
 def _yaml() -> YAML:
     yaml = YAML(typ="safe", pure=True)
+    yaml.Representer = _Representer
     yaml.default_flow_style = False
     yaml.width = 4096  # never fold long strings: folded scalars are harder to diff
     yaml.allow_unicode = True
@@ -159,15 +199,16 @@ class _Block:
         emitter = Emitter(io.StringIO(), allow_unicode=True)
         emitter.use_version = None  # what analyze_scalar reads from the serializer: YAML 1.2, as the dump
         self._analyze = emitter.analyze_scalar
-        self._float = SafeRepresenter().represent_float
+        self._float = _Representer().represent_float
         self._strings: dict[str, str | None] = {}
         self._keys: set[str] = set()
 
     def _implicit_str(self, value: str) -> bool:
+        """Whether ``value`` written plain reads back as a string, in YAML 1.2 (ruamel) and 1.1 (PyYAML, Helm)."""
         for tag, regexp in self._resolvers.get(value[0] if value else "", self._fallback):
             if regexp.match(value):
-                return tag == _STR_TAG
-        return True  # ruamel's default scalar tag is str
+                return tag == _STR_TAG and _yaml11_str(value)
+        return _yaml11_str(value)  # ruamel's default scalar tag is str
 
     def writable(self, node: Any, memo: dict[int, bool], *, key: bool = False) -> bool:
         """Whether this class can write ``node`` (a key, with ``key``); every container's answer goes in ``memo``."""
@@ -220,7 +261,7 @@ class _Block:
             # a word that reads as another type (a date, a number, null) is quoted to stay a string
             return value if self._implicit_str(value) else f"'{value}'"
         # long lines may be folded at the width; line breaks take another style
-        if not value or len(value) > 1000 or "\n" in value:
+        if not value or len(value) > 1000 or "\n" in value or _OTHER_BREAKS.search(value):
             return None
         analysis = self._analyze(value)
         if analysis.multiline:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -9,7 +10,7 @@ from coursehub import emit
 
 # words that look like other types, indicators, quotes, blanks, line breaks, unicode, long text
 TRICKY = [
-    "yes", "no", "null", "Null", "~", "true", "False", "1", "1.5", "1e3", "0x1f", "0o17", "1_000", ".inf", ".nan",
+    "yes", "no", "On", "OFF", "y", "1:30", "190:20:30.15", "0b101", "017", "null", "Null", "~", "true", "False", "1", "1.5", "1e3", "0x1f", "0o17", "1_000", ".inf", ".nan",
     "2026-08-26", "2026-08-26T10:00:00", "=", "<<", "-", "-x", "- x", "x:", "a: b", "a:b", "x #y", "#x", "@x", "!x",
     "a!b", "'q'", "it's", '"', "a\nb", " lead", "trail ", "", "é café", "data-c8-fa26", "read:users!group=g",
     "Course 1: Data", "students' work: read", "'", "''", "a''b", "x'", "it's # not", "it's [a] \\ \"q\" \u2028 \ufeff", "x" * 1200, "a b " * 300, "\t", "%x", "&a", "*a", "|", ">", "[a]", "{a}", "a,b", "?", "?x",
@@ -47,6 +48,14 @@ def test_large_hub_values_are_ruamels_bytes(example_manifest):
     big = {"custom": values["custom"], "lists": {f"g{i}": {"users": [f"user{j}.x" for j in range(40)]} for i in range(300)}}
     assert emit.to_yaml(values) == ruamel(values)
     assert emit.to_yaml(big) == ruamel(big)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(keys, documents, min_size=1, max_size=6))
+def test_yaml_11_readers_read_back_the_same_data(data):
+    """PyYAML (which reads manifests here) and Helm read YAML 1.1, where yes/no/on/off, 1:30 and 1_000
+    are not strings: a string like those is quoted, so an image named `no` stays a name."""
+    assert yaml.load(emit.to_yaml(data), Loader=yaml.CSafeLoader) == data
 
 
 json_documents = st.recursive(

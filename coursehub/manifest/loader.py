@@ -180,7 +180,12 @@ def _hint_for(err: dict, loc: Loc) -> tuple[str, str]:
         return f"expected a list, got {type(err.get('input')).__name__}", "write a YAML list: [a, b] or '- a' lines"
     if kind in ("string_type", "int_type", "float_type", "bool_type"):
         wanted = {"string_type": "text", "int_type": "a whole number", "float_type": "a number", "bool_type": "true or false"}[kind]
-        return f"expected {wanted}, got {type(err.get('input')).__name__}", ""
+        got = err.get("input")
+        hint = ""
+        if kind == "string_type" and (isinstance(got, (bool, int, float)) or got is None):
+            # YAML 1.1 reads a bare no, on, 1:30 or 0123 as a boolean or a number, ~ or nothing as null
+            hint = "YAML reads unquoted yes, no, on, off, true, false and numbers as such: put the text in quotes, such as 'no'"
+        return f"expected {wanted}, got {type(got).__name__}", hint
     return msg, ""
 
 

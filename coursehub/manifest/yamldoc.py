@@ -169,7 +169,8 @@ class _Builder:
                     for name, pair in self.members.get(id(source), {}).items():
                         merged.setdefault(name, pair)
                 continue
-            name = key_node.value if key_node.tag == _STR else str(self._scalar(key_node))
+            # a key is a name as written: `no:` names an image "no", not False (YAML 1.1's reading)
+            name = key_node.value if key_node.tag == _STR or key_node.tag in _SCALAR_TAGS else str(self._scalar(key_node))
             if name in members:
                 first = members[name][0].start_mark.line + 1
                 self.problem(f"YAML syntax: duplicate key {name!r} (first at line {first})", key_node, "keep one of them", code="yaml-duplicate-key")
