@@ -205,7 +205,8 @@ EARLY_MIN_BYTES = 96 * 1024
 def _can_fork() -> bool:
     import multiprocessing as mp
 
-    return (os.cpu_count() or 1) >= 2 and "fork" in mp.get_all_start_methods()
+    # (a daemonic process, such as a multiprocessing pool's worker, may not start processes)
+    return (os.cpu_count() or 1) >= 2 and "fork" in mp.get_all_start_methods() and not mp.current_process().daemon
 
 
 def _groups(names: list[str]) -> list[tuple[str, ...]]:
@@ -265,7 +266,10 @@ class Workers:
             return None
         self._used.add(group)
         assert self._payload is not None
-        worker.send(self._payload.put(pickle.dumps((ctx.manifest, ctx.warnings), protocol=pickle.HIGHEST_PROTOCOL)))
+        try:
+            worker.send(self._payload.put(pickle.dumps((ctx.manifest, ctx.warnings), protocol=pickle.HIGHEST_PROTOCOL)))
+        except BrokenPipeError:
+            pass  # the worker failed while importing: its result() raises that error
         return worker
 
     def close(self) -> None:

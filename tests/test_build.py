@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import subprocess
 import sys
@@ -411,6 +412,26 @@ def test_an_early_worker_a_build_does_not_need_is_stopped(example_manifest_path,
     monkeypatch.undo()
     with buildmod.Workers.early(example_manifest_path) as workers:
         assert not workers._workers
+
+
+def test_an_early_worker_that_cannot_import_fails_the_build_with_that_error(example_manifest_path, tmp_path, monkeypatch):
+    from coursehub.manifest.loader import load_manifest
+
+    monkeypatch.setattr(buildmod, "EARLY_MIN_BYTES", 0)
+    monkeypatch.setattr(buildmod, "PARALLEL_MIN_COURSES", 0)
+    real = importlib.import_module
+
+    def broken(name, *args):
+        if name == "coursehub.cost.charts":  # (a broken matplotlib, say)
+            raise ImportError("cannot import coursehub.cost.charts")
+        return real(name, *args)
+
+    monkeypatch.setattr(importlib, "import_module", broken)  # before the fork: the worker has it too
+    with buildmod.Workers.early(example_manifest_path) as workers:
+        model, warnings = load_manifest(example_manifest_path)
+        with pytest.raises(ImportError, match="cannot import coursehub.cost.charts"):
+            buildmod.build(model, tmp_path / "out", warnings=warnings, workers=workers)
+    assert not (tmp_path / "out").exists()
 
 
 def explode_late(ctx):
