@@ -4,7 +4,8 @@ A generator is a function ``generate(ctx: BuildContext) -> None`` that adds file
 family folder (``images/``, ``links/``, ``hub/``, ...). The build renders the tree in memory and
 writes each family beside the output folder as it is done; the family folders are swapped in with a
 rename only once every generator has succeeded, so a generator that fails leaves the output as it
-was. ``--check`` renders the same tree and compares it with what is on disk instead of writing.
+was. ``--check`` renders the same tree and compares it with what is on disk instead of writing
+(:func:`coursehub.buildstate.diff`).
 
 A large manifest's slowest families render in forked worker processes (:data:`PARALLEL`) while this
 process renders the others and writes; the result is the same bytes as rendering one after another.
@@ -14,7 +15,6 @@ Writing, and the staging folders a build leaves if it is killed, are :mod:`cours
 
 from __future__ import annotations
 
-import difflib
 import gc
 import importlib
 import itertools
@@ -360,35 +360,6 @@ def _select(only: list[str] | None) -> list[str]:
     return list(only)
 
 
-def diff(files: dict[str, bytes], out_dir: Path, selected: list[str]) -> str:
-    """A readable diff between what the manifest generates and what ``out_dir`` holds ('' if equal)."""
-    on_disk: dict[str, bytes] = {}
-    for family in selected:
-        root = out_dir / family
-        if root.is_dir():
-            for p in sorted(root.rglob("*")):
-                if p.is_file():
-                    on_disk[p.relative_to(out_dir).as_posix()] = p.read_bytes()
-    chunks = []
-    for rel in sorted(set(files) | set(on_disk)):
-        want, have = files.get(rel), on_disk.get(rel)
-        if want == have:
-            continue
-        if have is None:
-            chunks.append(f"missing: {rel} (the manifest generates it)\n")
-            continue
-        if want is None:
-            chunks.append(f"extra: {rel} (the manifest no longer generates it)\n")
-            continue
-        try:
-            a, b = have.decode("utf-8").splitlines(True), want.decode("utf-8").splitlines(True)
-        except UnicodeDecodeError:
-            chunks.append(f"changed: {rel} (binary)\n")
-            continue
-        chunks.append("".join(difflib.unified_diff(a, b, f"{rel} (on disk)", f"{rel} (generated)", n=2)))
-    return "".join(chunks)
-
-
 def build(
     manifest: Manifest,
     out_dir: Path,
@@ -439,7 +410,7 @@ def build(
         ctx.file_counts[name] = int(state[name].get("files") or 0)
     ctx.notes = [note for name in selected for note in ctx.family_notes.get(name, [])]
     if check:
-        return ctx, diff(ctx.files, out_dir, stale)
+        return ctx, buildstate.diff(ctx.files, out_dir, stale)
     if staging:
         wanted = wanted or buildstate.fingerprints(manifest, chosen)
         staging.commit()

@@ -5,8 +5,8 @@ in: for each family, a hash of its inputs and a hash of the files it wrote, and 
 *fresh* when both hold again: the inputs hash equals what the manifest, its rosters and files and this
 coursehub now give, and the folder on disk still holds exactly the files written (a hand edit, a deleted
 file or an older copy of the folder makes it stale). Only stale families are rendered; ``--check`` compares
-only them. Every hash is of content, never of times, so the file is the same bytes after the same build
-and survives a copy or a git checkout of the folder.
+only them, and :func:`diff` is what it shows. Every hash is of content, never of times, so the file is the
+same bytes after the same build and survives a copy or a git checkout of the folder.
 
 The inputs of every family: the manifest as validated (with its rosters and its folder), coursehub's own
 code and the versions of the libraries that shape the output. A generator module may add the files it
@@ -16,6 +16,7 @@ content the links are checked against).
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import importlib
 import json
@@ -127,3 +128,32 @@ def write(out_dir: Path, state: dict[str, dict]) -> None:
     tmp = target.with_name(f".{STATE_FILE}.{os.getpid()}.tmp")
     tmp.write_bytes(emit.to_json({"format": FORMAT, "families": dict(sorted(state.items()))}))
     tmp.replace(target)
+
+
+def diff(files: dict[str, bytes], out_dir: Path, selected: list[str]) -> str:
+    """A readable diff between what the manifest generates and what ``out_dir`` holds ('' if equal)."""
+    on_disk: dict[str, bytes] = {}
+    for family in selected:
+        root = out_dir / family
+        if root.is_dir():
+            for p in sorted(root.rglob("*")):
+                if p.is_file():
+                    on_disk[p.relative_to(out_dir).as_posix()] = p.read_bytes()
+    chunks = []
+    for rel in sorted(set(files) | set(on_disk)):
+        want, have = files.get(rel), on_disk.get(rel)
+        if want == have:
+            continue
+        if have is None:
+            chunks.append(f"missing: {rel} (the manifest generates it)\n")
+            continue
+        if want is None:
+            chunks.append(f"extra: {rel} (the manifest no longer generates it)\n")
+            continue
+        try:
+            a, b = have.decode("utf-8").splitlines(True), want.decode("utf-8").splitlines(True)
+        except UnicodeDecodeError:
+            chunks.append(f"changed: {rel} (binary)\n")
+            continue
+        chunks.append("".join(difflib.unified_diff(a, b, f"{rel} (on disk)", f"{rel} (generated)", n=2)))
+    return "".join(chunks)
