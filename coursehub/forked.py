@@ -11,6 +11,7 @@ import gc
 import multiprocessing as mp
 import os
 import pickle
+import signal
 import tempfile
 from collections.abc import Callable
 from typing import Any
@@ -27,7 +28,7 @@ class Forked:
     def __init__(self, target: Callable[..., Any], *args: Any, name: str = "coursehub worker"):
         self.name = name
         self._conn, inbox = mp.Pipe()
-        self._proc = mp.get_context("fork").Process(target=_main, args=(inbox, target, args), name=name, daemon=True)
+        self._proc = mp.get_context("fork").Process(target=_main, args=(inbox, target, args, os.getpid()), name=name, daemon=True)
         self._outcome: tuple[str, Any] | None = None
         self._proc.start()
         inbox.close()
@@ -63,7 +64,24 @@ class Forked:
         self._conn.close()
 
 
-def _main(inbox, target: Callable[..., Any], args: tuple) -> None:
+def die_with_parent(parent: int) -> None:
+    """In a forked child: be killed when ``parent`` (the build) dies, even by SIGKILL (Linux).
+
+    A child that outlived a killed build would go on writing into a staging folder the next build
+    removes, or rendering for nobody."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
+    except (OSError, AttributeError):
+        return  # not Linux: the build still stops its children on every error and on Ctrl-C
+    if os.getppid() != parent:  # the build died before the line above
+        os._exit(1)
+
+
+def _main(inbox, target: Callable[..., Any], args: tuple, parent: int) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # stop() ends it at once, whatever the build's handler
+    die_with_parent(parent)
     gc.disable()
     try:
         outcome = ("ok", target(inbox, *args))

@@ -18,6 +18,7 @@ import signal
 from pathlib import Path
 
 from coursehub.errors import CoursehubError
+from coursehub.forked import die_with_parent
 
 #: A family with at least this many files is written by a forked child (:class:`Staging`).
 ASIDE_MIN_FILES = 1000
@@ -163,6 +164,7 @@ class Staging:
     def _write_aside(self, plan: list[tuple[str, bytes, str | None]]) -> None:
         """Write ``plan`` in a forked child; :meth:`flush` waits for it (and says why it failed)."""
         read, write = os.pipe()
+        parent = os.getpid()
         try:
             pid = os.fork()
         except OSError:  # no process to spare (a process limit): this process writes it in turn
@@ -172,6 +174,8 @@ class Staging:
             return
         if pid == 0:  # the child: only os calls on what it inherited, then out without cleanup
             os.close(read)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            die_with_parent(parent)
             status = 0
             try:
                 self._execute(plan)

@@ -469,3 +469,53 @@ def test_the_sites_copies_of_link_files_are_hard_links_with_the_same_bytes(examp
     for original, copy in pairs:
         assert copy.read_bytes() == original.read_bytes()
         assert copy.stat().st_ino == original.stat().st_ino  # one file on disk, written once
+
+
+def _session(sid: int) -> list[int]:
+    """The processes of session ``sid`` (from /proc: field 6 of stat is the session id)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[3]) == sid and fields[0] != "Z":
+                found.append(int(entry))
+    return found
+
+
+@pytest.mark.slow
+def test_sigterm_stops_a_large_build_and_every_process_it_started(tmp_path):
+    """A university-sized build, cancelled while a child writes its links: exit 130, nothing swapped in,
+    no staging folder, no worker or writer left running."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from bench_build import synthetic
+
+    uni = tmp_path / "uni"
+    uni.mkdir()
+    manifest = synthetic(uni, 300, 5)  # over PARALLEL_MIN_COURSES and ASIDE_MIN_FILES: workers and a writer
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "coursehub", "build", str(manifest), "-o", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        # wait until the links family is being written (by its child), then cancel
+        while not any(tmp_path.glob(".out.coursehub-new-*/links/*/qr")):
+            assert proc.poll() is None, proc.stderr.read().decode()
+            assert time.monotonic() < deadline
+            time.sleep(0.002)
+        proc.send_signal(subprocess.signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err.decode()
+    assert "interrupted" in err.decode()
+    assert not out.exists()
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".out.coursehub")]
+    deadline = time.monotonic() + 10
+    while _session(proc.pid) and time.monotonic() < deadline:  # a killed child is reaped within moments
+        time.sleep(0.05)
+    assert _session(proc.pid) == []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -13,6 +15,21 @@ from coursehub.commands._shared import JsonOpt, ManifestArg, StrictOpt, VerboseO
 from coursehub.errors import EXIT_CHECK_FAILED, CoursehubError
 
 FAMILIES = ", ".join(name for name, _ in GENERATORS)
+
+
+@contextlib.contextmanager
+def stop_on_sigterm():
+    """SIGTERM (a CI job cancelled, a scheduler's stop) stops a build as Ctrl-C does: its worker and
+    writing processes are stopped and its staging folder removed, the output left as it was."""
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @app.command()
@@ -38,7 +55,7 @@ def build(
 
     # a large manifest's slowest families get their worker first: it imports their modules while the
     # manifest is read
-    with buildmod.Workers.early(manifest, only) as workers:
+    with stop_on_sigterm(), buildmod.Workers.early(manifest, only) as workers:
         model, warnings = load(manifest, strict=strict)
         ctx, difference = buildmod.build(
             model,
