@@ -127,9 +127,9 @@ class Staging:
         for pid, pipe in self._children:
             try:
                 os.kill(pid, signal.SIGKILL)  # nothing it writes is kept: stopped before the folder goes
-            except ProcessLookupError:
-                pass
-            os.waitpid(pid, 0)
+                os.waitpid(pid, 0)
+            except (ProcessLookupError, ChildProcessError):
+                pass  # already waited for
             os.close(pipe)
         self._children.clear()
         shutil.rmtree(self.root, ignore_errors=True)
@@ -189,12 +189,12 @@ class Staging:
     def _wait_children(self) -> None:
         failures = []
         while self._children:
-            pid, pipe = self._children.pop(0)
-            try:
-                message = b"".join(iter(lambda: os.read(pipe, 4096), b""))  # until the child exits
-            finally:
-                os.close(pipe)
+            # a child leaves the list only once waited for: interrupted here, abort() still stops it
+            pid, pipe = self._children[0]
+            message = b"".join(iter(lambda: os.read(pipe, 4096), b""))  # until the child exits
             _, status = os.waitpid(pid, 0)
+            self._children.pop(0)
+            os.close(pipe)
             if status:
                 failures.append(message.decode("utf-8", "replace") or f"the process writing it ended with status {status}")
         if failures:
