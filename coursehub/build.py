@@ -27,6 +27,7 @@ from typing import Any, Self
 
 from coursehub import emit
 from coursehub.errors import CoursehubError, Problem
+from coursehub.forked import can_fork
 from coursehub.manifest import Manifest
 from coursehub.staging import Staging
 
@@ -202,13 +203,6 @@ PARALLEL_MIN_COURSES = 200
 EARLY_MIN_BYTES = 96 * 1024
 
 
-def _can_fork() -> bool:
-    import multiprocessing as mp
-
-    # (a daemonic process, such as a multiprocessing pool's worker, may not start processes)
-    return (os.cpu_count() or 1) >= 2 and "fork" in mp.get_all_start_methods() and not mp.current_process().daemon
-
-
 def _groups(names: list[str]) -> list[tuple[str, ...]]:
     """The :data:`PARALLEL` groups among ``names``, leaving this process one family at least."""
     groups = [g for g in (tuple(n for n in group if n in names) for group in PARALLEL) if g]
@@ -218,7 +212,7 @@ def _groups(names: list[str]) -> list[tuple[str, ...]]:
 
 def _parallel(manifest: Manifest, names: list[str]) -> list[tuple[str, ...]]:
     """The groups of ``names`` to render in workers (none for a small manifest or a single family)."""
-    if len(manifest.courses) < PARALLEL_MIN_COURSES or len(names) < 2 or not _can_fork():
+    if len(manifest.courses) < PARALLEL_MIN_COURSES or len(names) < 2 or not can_fork():
         return []
     return _groups(names)
 
@@ -257,7 +251,7 @@ class Workers:
         except OSError:
             large = False  # reading it will say what is wrong
         names = [n for n in families() if n in (only or families())]
-        return cls(_groups(names) if large and _can_fork() else [])
+        return cls(_groups(names) if large and can_fork() else [])
 
     def submit(self, group: tuple[str, ...], ctx: BuildContext) -> Any | None:
         """Start rendering ``group`` from ``ctx``; its worker (see :class:`~coursehub.forked.Forked`), or None."""

@@ -1,8 +1,9 @@
 """A function run in a forked child process, its result coming back through a pipe.
 
-What :mod:`coursehub.build` renders beside itself runs in one. A plain process and a pipe, not a
-process pool: a pool keeps threads in the parent, and a build forks again later (:mod:`coursehub.staging`
-writes a large family from a child), which is only safe while the parent has no other thread.
+What :mod:`coursehub.build` renders beside itself runs in one, and so does the writing of a large
+family (:mod:`coursehub.staging`). A plain process and a pipe, not a process pool: a pool keeps
+threads in the parent, and a build forks again and again, which is only safe while the parent has no
+other thread.
 """
 
 from __future__ import annotations
@@ -15,6 +16,12 @@ import signal
 import tempfile
 from collections.abc import Callable
 from typing import Any
+
+
+def can_fork() -> bool:
+    """Whether work can go to a forked child and gain anything: fork, a second core, and not a daemonic
+    process (a multiprocessing pool's worker may not start processes)."""
+    return (os.cpu_count() or 1) >= 2 and "fork" in mp.get_all_start_methods() and not mp.current_process().daemon
 
 
 class Forked:
@@ -30,8 +37,12 @@ class Forked:
         self._conn, inbox = mp.Pipe()
         self._proc = mp.get_context("fork").Process(target=_main, args=(inbox, target, args, os.getpid()), name=name, daemon=True)
         self._outcome: tuple[str, Any] | None = None
-        self._proc.start()
-        inbox.close()
+        try:
+            self._proc.start()
+        finally:  # (an OSError here, no process to spare, is the caller's to handle)
+            inbox.close()
+            if self._proc.pid is None:
+                self._conn.close()
 
     def send(self, message: Any) -> None:
         """A small message to the child (a pipe's buffer; large data goes by :class:`Payload`)."""

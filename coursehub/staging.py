@@ -14,11 +14,10 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import signal
 from pathlib import Path
 
 from coursehub.errors import CoursehubError
-from coursehub.forked import die_with_parent
+from coursehub.forked import Forked, can_fork
 
 #: A family with at least this many files is written by a forked child (:class:`Staging`).
 ASIDE_MIN_FILES = 1000
@@ -80,8 +79,8 @@ class Staging:
         # the first path given each bytes object: the site repeats the links family's files, and a
         # hard link is much less work for the file system than writing the file again
         self._first: dict[int, tuple[str, bytes]] = {}  # (holding the bytes keeps their id unique)
-        #: Children writing a family: (process id, the read end of the pipe their error comes through).
-        self._children: list[tuple[int, int]] = []
+        #: Children writing a family each.
+        self._children: list[Forked] = []
         try:
             for family in selected:
                 (self.root / family).mkdir()
@@ -91,7 +90,7 @@ class Staging:
 
     def add(self, files: dict[str, bytes]) -> None:
         """Queue ``files`` (relative paths) to be written; a large family starts being written now."""
-        if len(files) >= ASIDE_MIN_FILES and hasattr(os, "fork"):
+        if len(files) >= ASIDE_MIN_FILES and can_fork():
             self._write_aside(self._plan(files))
         else:
             self._queue.append(files)
@@ -124,13 +123,8 @@ class Staging:
     def abort(self) -> None:
         """Stop the children writing and remove the staging folder."""
         self._queue.clear()
-        for pid, pipe in self._children:
-            try:
-                os.kill(pid, signal.SIGKILL)  # nothing it writes is kept: stopped before the folder goes
-                os.waitpid(pid, 0)
-            except (ProcessLookupError, ChildProcessError):
-                pass  # already waited for
-            os.close(pipe)
+        for child in self._children:
+            child.stop()  # nothing it writes is kept: stopped before the folder goes
         self._children.clear()
         shutil.rmtree(self.root, ignore_errors=True)
 
@@ -162,43 +156,22 @@ class Staging:
                 raise CoursehubError(f"could not write {target}: {exc.strerror or exc}") from exc
 
     def _write_aside(self, plan: list[tuple[str, bytes, str | None]]) -> None:
-        """Write ``plan`` in a forked child; :meth:`flush` waits for it (and says why it failed)."""
-        read, write = os.pipe()
-        parent = os.getpid()
+        """Write ``plan`` in a forked child; :meth:`flush` waits for it (and raises its failure)."""
         try:
-            pid = os.fork()
+            self._children.append(Forked(_write_plan, self, plan, name="the process writing the build"))
         except OSError:  # no process to spare (a process limit): this process writes it in turn
-            os.close(read)
-            os.close(write)
             self._queue.append({rel: content for rel, content, _ in plan})
-            return
-        if pid == 0:  # the child: only os calls on what it inherited, then out without cleanup
-            os.close(read)
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            die_with_parent(parent)
-            status = 0
-            try:
-                self._execute(plan)
-            except BaseException as exc:
-                os.write(write, (exc.message if isinstance(exc, CoursehubError) else repr(exc)).encode()[:4000])
-                status = 1
-            os._exit(status)
-        os.close(write)
-        self._children.append((pid, read))
 
     def _wait_children(self) -> None:
-        failures = []
+        # a child leaves the list only once it has ended: interrupted here, abort() still stops it
         while self._children:
-            # a child leaves the list only once waited for: interrupted here, abort() still stops it
-            pid, pipe = self._children[0]
-            message = b"".join(iter(lambda: os.read(pipe, 4096), b""))  # until the child exits
-            _, status = os.waitpid(pid, 0)
+            self._children[0].result()
             self._children.pop(0)
-            os.close(pipe)
-            if status:
-                failures.append(message.decode("utf-8", "replace") or f"the process writing it ended with status {status}")
-        if failures:
-            raise CoursehubError(failures[0])
+
+
+def _write_plan(inbox, staging: Staging, plan: list[tuple[str, bytes, str | None]]) -> None:
+    """In a child: write ``plan`` (a failed write's CoursehubError comes back to :meth:`Staging.flush`)."""
+    staging._execute(plan)
 
 
 def _write_file(path: str, content: bytes) -> None:
